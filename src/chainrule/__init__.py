@@ -1,0 +1,63 @@
+"""chainrule: backpropagation done right.
+
+A reverse-mode autodiff engine on numpy (`tensor`, `ops`), the networks it trains (`nn`,
+`optim`, `fit`), and the tools that show how the chain rule produces every gradient.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from chainrule import nn, ops, optim
+from chainrule.errors import (
+    ChainruleError,
+    ConfigError,
+    DataError,
+    DivergedError,
+    GradError,
+    ModelFileError,
+    ShapeError,
+)
+from chainrule.gradcheck import GradcheckReport, gradcheck
+from chainrule.io import load, save
+from chainrule.nn.init import manual_seed
+from chainrule.tensor import Tensor, is_grad_enabled, no_grad, tensor
+from chainrule.train import History, fit
+
+try:
+    __version__ = version("chainrule")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "ChainruleError",
+    "ConfigError",
+    "DataError",
+    "DivergedError",
+    "GradError",
+    "GradcheckReport",
+    "History",
+    "ModelFileError",
+    "ShapeError",
+    "Tensor",
+    "fit",
+    "gradcheck",
+    "is_grad_enabled",
+    "load",
+    "manual_seed",
+    "nn",
+    "no_grad",
+    "ops",
+    "optim",
+    "save",
+    "tensor",
+]
+
+# Rooms with heavy optional dependencies (matplotlib, scikit-learn, typer) load on first use.
+_LAZY_MODULES = ("plot", "data", "sklearn", "cli")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"chainrule.{name}")
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

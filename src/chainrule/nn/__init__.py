@@ -1,0 +1,38 @@
+"""Networks: Module, Parameter, layers, activations, losses and initialisation schemes."""
+
+from chainrule.nn import init
+from chainrule.nn.layers import (
+    ACTIVATIONS,
+    Identity,
+    Linear,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    activation,
+    mlp,
+)
+from chainrule.nn.losses import LOSSES, BCELoss, CrossEntropyLoss, MSELoss, SquaredError
+from chainrule.nn.module import Module, Parameter
+
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "BCELoss",
+    "CrossEntropyLoss",
+    "Identity",
+    "Linear",
+    "MSELoss",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "SquaredError",
+    "Tanh",
+    "activation",
+    "init",
+    "mlp",
+]

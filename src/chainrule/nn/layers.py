@@ -1,0 +1,190 @@
+"""Layers: Linear (z = W a + b), the activations a = σ(z), and Sequential to chain them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from chainrule import ops
+from chainrule.errors import ConfigError
+from chainrule.nn import init as inits
+from chainrule.nn.module import Module, Parameter
+from chainrule.tensor import Tensor
+
+
+def _positive_int(name: str, value: Any, owner: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+        raise ConfigError(f"{owner}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class Linear(Module):
+    """z = a Wᵀ + b for a batch of rows a (the lecture's z_j = Σ_k w_{jk} a_k + b_j).
+
+    `weight` has shape (out_features, in_features), so `weight[j, k]` is `w_{jk}`, joining
+    input k to neuron j; `bias[j]` is `b_j`, the lecture's `w_{j0}`.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        init: str = "default",
+        dtype: Any = np.float64,
+        rng: inits.RNG = None,
+    ) -> None:
+        super().__init__()
+        self.in_features = _positive_int("in_features", in_features, "Linear")
+        self.out_features = _positive_int("out_features", out_features, "Linear")
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise ConfigError(f"Linear: dtype must be float32 or float64, got {dtype}")
+        self.weight = Parameter(np.zeros((self.out_features, self.in_features), dtype))
+        self.bias = Parameter(np.zeros(self.out_features, dtype)) if bias else None
+        inits.get(init)(self.weight, self.bias, rng)
+
+    def forward(self, a: Tensor) -> Tensor:
+        if not isinstance(a, Tensor):
+            a = Tensor(a, dtype=self.weight.data.dtype)
+        return ops.linear(a, self.weight, self.bias)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": self.bias is not None,
+        }
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class Sigmoid(Module):
+    """a = σ(z) = 1/(1 + e⁻ᶻ); σ'(z) = a(1 − a)."""
+
+    def forward(self, z: Tensor) -> Tensor:
+        return ops.sigmoid(z)
+
+
+class Tanh(Module):
+    """a = tanh(z); tanh'(z) = 1 − a²."""
+
+    def forward(self, z: Tensor) -> Tensor:
+        return ops.tanh(z)
+
+
+class ReLU(Module):
+    """a = max(z, 0); derivative 1 for z > 0, else 0."""
+
+    def forward(self, z: Tensor) -> Tensor:
+        return ops.relu(z)
+
+
+class Identity(Module):
+    """a = z (a linear output layer, for regression)."""
+
+    def forward(self, z: Tensor) -> Tensor:
+        return z
+
+
+class Softmax(Module):
+    """a_j = e^{z_j} / Σ_i e^{z_i} over `axis` (class probabilities).
+
+    For training use CrossEntropyLoss on the logits z instead: it fuses the two stably.
+    """
+
+    def __init__(self, axis: int = -1) -> None:
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, z: Tensor) -> Tensor:
+        return ops.softmax(z, self.axis)
+
+    def config(self) -> dict[str, Any]:
+        return {"axis": self.axis}
+
+
+class Sequential(Module):
+    """Layers applied in order: a^{(l)} = layer_l(a^{(l−1)}). Indexable, iterable, sized."""
+
+    def __init__(self, *layers: Module) -> None:
+        super().__init__()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise ConfigError(
+                    f"Sequential: layer {i} is a {type(layer).__name__}, expected a Module "
+                    f"(for example nn.Linear(2, 3) or nn.Sigmoid())"
+                )
+            setattr(self, str(i), layer)
+
+    def forward(self, a: Tensor) -> Tensor:
+        for layer in self._modules.values():
+            a = layer(a)
+        return a
+
+    def __getitem__(self, index: int | slice) -> Module:
+        layers = list(self._modules.values())
+        if isinstance(index, slice):
+            return Sequential(*layers[index])
+        return layers[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, layer: Module) -> Sequential:
+        setattr(self, str(len(self)), layer)
+        return self
+
+
+ACTIVATIONS: dict[str, type[Module]] = {
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+    "identity": Identity,
+    "softmax": Softmax,
+}
+
+
+def activation(name: str) -> Module:
+    """A new activation module by name; the error lists the known names."""
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise ConfigError(
+            f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}"
+        ) from None
+
+
+def mlp(
+    sizes: list[int] | tuple[int, ...],
+    activation_name: str = "sigmoid",
+    output: str | None = None,
+    *,
+    init: str = "default",
+    dtype: Any = np.float64,
+    rng: inits.RNG = None,
+) -> Sequential:
+    """A multilayer perceptron: Linear layers of `sizes` (inputs first) with `activation_name`
+    between them and `output` (an activation name, or None for raw z) after the last."""
+    if len(sizes) < 2:
+        raise ConfigError(f"mlp: sizes needs at least an input and an output size, got {sizes}")
+    generator = inits.generator(rng)
+    layers: list[Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(Linear(n_in, n_out, init=init, dtype=dtype, rng=generator))
+        last = i == len(sizes) - 2
+        if not last:
+            layers.append(activation(activation_name))
+        elif output is not None and output != "identity":
+            layers.append(activation(output))
+    return Sequential(*layers)

@@ -1,0 +1,183 @@
+"""Losses: the number C that backpropagation differentiates, each a fused node whose local
+derivative ∂C/∂a is written beside its forward.
+
+Rows are examples: a prediction of shape (n, outputs) is n examples; a 1-D prediction is
+one example (the lecture's C_i).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.errors import ShapeError
+from chainrule.nn.module import Module
+from chainrule.tensor import ArrayLike, Tensor, node
+
+
+def _examples(a: np.ndarray) -> int:
+    return a.shape[0] if a.ndim > 1 else 1
+
+
+def _numeric_target(name: str, a: np.ndarray, target: ArrayLike) -> np.ndarray:
+    """The target as an array of the prediction's dtype and shape ((n,) fits (n, 1))."""
+    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if y.dtype != a.dtype:
+        y = y.astype(a.dtype)
+    if y.shape != a.shape:
+        if y.size != a.size:
+            raise ShapeError(
+                f"{name}: prediction has shape {a.shape} but target has shape {y.shape}; "
+                f"expected one target value per prediction"
+            )
+        y = y.reshape(a.shape)
+    return y
+
+
+def squared_error(a: Tensor, target: ArrayLike) -> Tensor:
+    """C = (1/n) Σ_i Σ_j (a_ij − y_ij)²  (the lecture's C_i, averaged over examples);
+    ∂C/∂a = 2(a − y)/n."""
+    y = _numeric_target("SquaredError", a.data, target)
+    diff = a.data - y
+    n = _examples(a.data)
+    loss = np.asarray(np.vdot(diff, diff) / n, dtype=a.data.dtype)
+    return node(loss, (a,), "squared_error", (lambda g: g * (2.0 / n) * diff,))
+
+
+def mse(a: Tensor, target: ArrayLike) -> Tensor:
+    """C = mean over all elements of (a − y)² (PyTorch's MSELoss); ∂C/∂a = 2(a − y)/size."""
+    y = _numeric_target("MSELoss", a.data, target)
+    diff = a.data - y
+    loss = np.asarray(np.vdot(diff, diff) / diff.size, dtype=a.data.dtype)
+    return node(loss, (a,), "mse", (lambda g: g * (2.0 / diff.size) * diff,))
+
+
+def bce(p: Tensor, target: ArrayLike) -> Tensor:
+    """C = −mean(y ln p + (1 − y) ln(1 − p)) for probabilities p; ∂C/∂p = (p − y)/(p(1 − p))/size.
+
+    As PyTorch: each log is clamped at −100 and p(1 − p) at 1e-12, so p = 0 or 1 never
+    gives log(0) or a division by zero.
+    """
+    y = _numeric_target("BCELoss", p.data, target)
+    a = p.data
+    with np.errstate(divide="ignore"):
+        log_p = np.maximum(np.log(a), -100.0)
+        log_q = np.maximum(np.log1p(-a), -100.0)
+    loss = np.asarray(-np.mean(y * log_p + (1 - y) * log_q), dtype=a.dtype)
+    size = a.size
+    return node(
+        loss,
+        (p,),
+        "bce",
+        (lambda g: g * (a - y) / np.maximum(a * (1 - a), 1e-12) / size,),
+    )
+
+
+def _labels(z: np.ndarray, target: ArrayLike) -> np.ndarray | None:
+    """Integer class labels when `target` is one label per row of logits, else None."""
+    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if y.ndim != z.ndim - 1:
+        return None
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+            raise ShapeError("CrossEntropyLoss: class labels must be whole numbers")
+        y = y.astype(np.intp)
+    elif y.dtype.kind not in "iu":
+        raise ShapeError(f"CrossEntropyLoss: labels must be integers, got dtype {y.dtype}")
+    classes = z.shape[-1]
+    if y.size and (y.min() < 0 or y.max() >= classes):
+        bad = y.min() if y.min() < 0 else y.max()
+        raise ShapeError(
+            f"CrossEntropyLoss: label {bad} is out of range for {classes} classes "
+            f"(expected 0..{classes - 1})"
+        )
+    if y.shape != z.shape[:-1]:
+        raise ShapeError(
+            f"CrossEntropyLoss: {z.shape[0] if z.ndim > 1 else 1} rows of logits but target "
+            f"has shape {y.shape}; expected one label per row"
+        )
+    return y
+
+
+def cross_entropy(z: Tensor, target: ArrayLike) -> Tensor:
+    """C = −(1/n) Σ_i log softmax(z_i)[y_i] on logits z; ∂C/∂z = (softmax(z) − y)/n.
+
+    Softmax and cross-entropy fused: log-softmax after subtracting each row's max is stable
+    for logits of ±1e4, and the joint derivative p − y is one subtraction. `target` is one
+    integer label per row, or rows of class probabilities (one-hot).
+    """
+    logits = z.data
+    if logits.ndim not in (1, 2):
+        raise ShapeError(
+            f"CrossEntropyLoss: logits must have shape (n, classes) or (classes,), got "
+            f"{logits.shape}"
+        )
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    n = _examples(logits)
+    labels = _labels(logits, target)
+    if labels is not None:
+        pick = (np.arange(n), labels) if logits.ndim == 2 else (labels,)
+        loss = np.asarray(-log_p[pick].sum() / n, dtype=logits.dtype)
+
+        def vjp(g: np.ndarray) -> np.ndarray:
+            delta = np.exp(log_p)
+            delta[pick] -= 1.0
+            delta *= g / n
+            return delta
+
+        return node(loss, (z,), "cross_entropy", (vjp,))
+    y = _numeric_target("CrossEntropyLoss", logits, target)
+    loss = np.asarray(-(y * log_p).sum() / n, dtype=logits.dtype)
+    mass = y.sum(axis=-1, keepdims=True)
+    return node(
+        loss, (z,), "cross_entropy", (lambda g: g * (np.exp(log_p) * mass - y) / n,)
+    )
+
+
+class _Loss(Module):
+    rule = staticmethod(squared_error)
+
+    def forward(self, prediction: Tensor, target: ArrayLike) -> Tensor:
+        if not isinstance(prediction, Tensor):
+            prediction = Tensor(prediction)
+        return self.rule(prediction, target)
+
+    def __call__(self, prediction: Tensor, target: ArrayLike) -> Tensor:
+        return self.forward(prediction, target)
+
+    def config(self) -> dict[str, Any]:
+        return {}
+
+
+class SquaredError(_Loss):
+    """The lecture's loss: C_i = Σ_j (a_j^{(L)} − y_j)², and C = (1/n) Σ_i C_i."""
+
+    rule = staticmethod(squared_error)
+
+
+class MSELoss(_Loss):
+    """PyTorch's MSELoss: the mean of (a − y)² over every element."""
+
+    rule = staticmethod(mse)
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy on probabilities (after a Sigmoid), clamped like PyTorch's."""
+
+    rule = staticmethod(bce)
+
+
+class CrossEntropyLoss(_Loss):
+    """Softmax + cross-entropy on logits, with integer labels or one-hot rows (PyTorch's)."""
+
+    rule = staticmethod(cross_entropy)
+
+
+LOSSES: dict[str, type[_Loss]] = {
+    "squared": SquaredError,
+    "mse": MSELoss,
+    "bce": BCELoss,
+    "ce": CrossEntropyLoss,
+}

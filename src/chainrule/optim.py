@@ -1,0 +1,131 @@
+"""Optimizers: each implements only its update, and its docstring carries the equation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+from chainrule.errors import ConfigError
+from chainrule.tensor import Tensor, parameters_of
+
+
+class Optimizer:
+    """Holds the parameters to update; `step()` applies the update, `zero_grad()` clears grads."""
+
+    def __init__(self, params: Iterable[Tensor], lr: float) -> None:
+        if not isinstance(lr, int | float) or not lr > 0:
+            raise ConfigError(f"Invalid learning rate: {lr!r} (expected a number > 0)")
+        self.params = parameters_of(params)
+        if not self.params:
+            raise ConfigError("optimizer got an empty parameter list")
+        self.lr = float(lr)
+
+    def zero_grad(self) -> None:
+        """Set every parameter's grad to None, ready for the next backward."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def _grads(self) -> list[tuple[Tensor, np.ndarray]]:
+        return [(p, p.grad) for p in self.params if p.grad is not None]
+
+
+def _check_fraction(name: str, value: float, low: float = 0.0) -> float:
+    if not low <= value < 1.0:
+        raise ConfigError(f"Invalid {name}: {value!r} (expected {low} <= {name} < 1)")
+    return float(value)
+
+
+class SGD(Optimizer):
+    """Gradient descent, the lecture's rule:  W ← W − η ∇C(W).
+
+    With momentum μ > 0 (PyTorch's form): v ← μ v + ∇C, then W ← W − η v (Nesterov:
+    W ← W − η (∇C + μ v)). `weight_decay` λ adds λ W to the gradient (L2 regularisation).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ) -> None:
+        super().__init__(params, lr)
+        self.momentum = _check_fraction("momentum", momentum)
+        if weight_decay < 0:
+            raise ConfigError(f"Invalid weight_decay: {weight_decay!r} (expected >= 0)")
+        if nesterov and self.momentum == 0:
+            raise ConfigError("Nesterov momentum needs momentum > 0")
+        self.weight_decay = float(weight_decay)
+        self.nesterov = nesterov
+        self.velocity: dict[int, np.ndarray] = {}
+
+    def step(self) -> None:
+        lr, mu, decay = self.lr, self.momentum, self.weight_decay
+        for p, grad in self._grads():
+            if decay:
+                grad = grad + decay * p.data
+            if mu:
+                v = self.velocity.get(id(p))
+                if v is None:
+                    v = self.velocity[id(p)] = grad.copy()
+                else:
+                    v *= mu
+                    v += grad
+                grad = grad + mu * v if self.nesterov else v
+            p.data -= lr * grad
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), as PyTorch computes it: with g = ∇C (+ λW),
+    m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²,
+    W ← W − (η/(1−β₁ᵗ)) m / (√v/√(1−β₂ᵗ) + ε)."""
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr)
+        self.beta1 = _check_fraction("beta1", betas[0])
+        self.beta2 = _check_fraction("beta2", betas[1])
+        if eps <= 0:
+            raise ConfigError(f"Invalid eps: {eps!r} (expected > 0)")
+        if weight_decay < 0:
+            raise ConfigError(f"Invalid weight_decay: {weight_decay!r} (expected >= 0)")
+        self.eps = float(eps)
+        self.weight_decay = float(weight_decay)
+        self.t = 0
+        self.m: dict[int, np.ndarray] = {}
+        self.v: dict[int, np.ndarray] = {}
+
+    def step(self) -> None:
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        step_size = self.lr / (1 - b1**self.t)
+        root_correction = math.sqrt(1 - b2**self.t)  # a Python float keeps float32 float32
+        for p, grad in self._grads():
+            if self.weight_decay:
+                grad = grad + self.weight_decay * p.data
+            m = self.m.get(id(p))
+            if m is None:
+                m = self.m[id(p)] = np.zeros_like(p.data)
+                self.v[id(p)] = np.zeros_like(p.data)
+            v = self.v[id(p)]
+            m *= b1
+            m += (1 - b1) * grad
+            v *= b2
+            v += (1 - b2) * grad * grad
+            denom = np.sqrt(v) / root_correction + self.eps
+            p.data -= step_size * (m / denom)
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}

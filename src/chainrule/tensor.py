@@ -1,0 +1,382 @@
+"""Tensor: a numpy array that remembers how it was made, so the chain rule can run backwards.
+
+A tensor made by an op keeps its parents, the op's name and one local derivative rule per
+parent (a vector-Jacobian product: upstream gradient in, this parent's gradient out).
+`backward()` visits the graph in reverse topological order and applies those rules: that is
+backpropagation, the chain rule applied once per edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from chainrule.errors import GradError, ShapeError
+
+ArrayLike = Any
+VJP = Callable[[np.ndarray], np.ndarray]
+
+
+class _GradMode:
+    enabled = True
+
+
+class no_grad:
+    """Context manager (and decorator) under which no graph is recorded.
+
+    >>> x = tensor([1.0, 2.0], requires_grad=True)
+    >>> with no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
+
+    def __enter__(self) -> None:
+        self._before = _GradMode.enabled
+        _GradMode.enabled = False
+
+    def __exit__(self, *exc: object) -> None:
+        _GradMode.enabled = self._before
+
+    def __call__(self, fn: Callable) -> Callable:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        wrapped.__name__ = getattr(fn, "__name__", "wrapped")
+        wrapped.__doc__ = fn.__doc__
+        return wrapped
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops record a graph right now (False inside `no_grad()`)."""
+    return _GradMode.enabled
+
+
+def as_array(value: ArrayLike, dtype: Any = None) -> np.ndarray:
+    """`value` as a floating numpy array: float32/float64 kept, anything else float64."""
+    if isinstance(value, Tensor):
+        value = value.data
+    array = np.asarray(value, dtype=dtype)
+    if dtype is None and array.dtype.kind != "f":
+        array = array.astype(np.float64)
+    return array
+
+
+class Tensor:
+    """An n-dimensional array with a gradient, and the node of the graph that made it.
+
+    `data` is the numpy array (writable, and may be reassigned); `grad` is None until a
+    backward pass reaches the tensor, then the array `∂C/∂(this tensor)` of the same shape.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "op", "_parents", "_vjps", "_up", "_retain")
+    __array_priority__ = 1000  # numpy defers `array + tensor` to Tensor.__radd__
+
+    def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data = as_array(data, dtype)
+        if requires_grad and self.data.dtype.kind != "f":
+            raise GradError(f"only floating-point tensors can require grad, got {self.data.dtype}")
+        self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
+        self.op = "leaf"
+        self._parents: tuple[Tensor, ...] = ()
+        self._vjps: tuple[VJP, ...] = ()
+        self._up: np.ndarray | None = None
+        self._retain = False
+
+    # ---- the graph ------------------------------------------------------------------------
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors no op made (inputs and parameters): they keep `.grad`."""
+        return not self._parents
+
+    @property
+    def parents(self) -> tuple[Tensor, ...]:
+        """The tensors this one was computed from (empty for a leaf)."""
+        return self._parents
+
+    def retain_grad(self) -> Tensor:
+        """Keep `.grad` on this intermediate tensor too (leaves always keep it)."""
+        self._retain = True
+        return self
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph: no gradient flows through it."""
+        return Tensor(self.data)
+
+    def backward(self, grad: ArrayLike | None = None) -> None:
+        """Backpropagate: accumulate `∂self/∂leaf` into every leaf's `.grad` (`+=`).
+
+        On a scalar `grad` may be omitted (it is `∂C/∂C = 1`); on any other shape pass the
+        upstream gradient, an array of this tensor's shape.
+        """
+        if not self.requires_grad:
+            raise GradError(
+                "backward() on a tensor that does not require grad: no input of the computation "
+                "had requires_grad=True (or it was computed under no_grad())"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise GradError(
+                    f"backward() without a gradient needs a scalar, but this tensor has shape "
+                    f"{self.data.shape}; call backward(grad) with an array of that shape"
+                )
+            seed = np.ones_like(self.data)
+        else:
+            seed = np.array(as_array(grad), dtype=self.data.dtype)
+            if seed.shape != self.data.shape:
+                raise ShapeError(
+                    f"backward(grad): grad has shape {seed.shape}, expected the tensor's shape "
+                    f"{self.data.shape}"
+                )
+        _backward_pass(self, seed)
+
+    # ---- array-like surface ---------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def item(self) -> float:
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ", threshold=20)
+        extra = f", op={self.op}" if self._parents else ""
+        extra += ", requires_grad=True" if self.requires_grad else ""
+        return f"tensor({body}{extra})"
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    # ---- operators: each is one primitive of chainrule.ops --------------------------------
+
+    def __add__(self, other: ArrayLike) -> Tensor:
+        return ops.add(self, other)
+
+    def __radd__(self, other: ArrayLike) -> Tensor:
+        return ops.add(other, self)
+
+    def __sub__(self, other: ArrayLike) -> Tensor:
+        return ops.sub(self, other)
+
+    def __rsub__(self, other: ArrayLike) -> Tensor:
+        return ops.sub(other, self)
+
+    def __mul__(self, other: ArrayLike) -> Tensor:
+        return ops.mul(self, other)
+
+    def __rmul__(self, other: ArrayLike) -> Tensor:
+        return ops.mul(other, self)
+
+    def __truediv__(self, other: ArrayLike) -> Tensor:
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other: ArrayLike) -> Tensor:
+        return ops.div(other, self)
+
+    def __pow__(self, other: ArrayLike) -> Tensor:
+        return ops.power(self, other)
+
+    def __rpow__(self, other: ArrayLike) -> Tensor:
+        return ops.power(other, self)
+
+    def __matmul__(self, other: ArrayLike) -> Tensor:
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other: ArrayLike) -> Tensor:
+        return ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.neg(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.getitem(self, index)
+
+    @property
+    def T(self) -> Tensor:
+        return ops.transpose(self)
+
+    def transpose(self, *axes: int) -> Tensor:
+        return ops.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+
+    def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
+        return ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.sum(self, axis, keepdims)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.mean(self, axis, keepdims)
+
+    def exp(self) -> Tensor:
+        return ops.exp(self)
+
+    def log(self) -> Tensor:
+        return ops.log(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.sigmoid(self)
+
+    def tanh(self) -> Tensor:
+        return ops.tanh(self)
+
+    def relu(self) -> Tensor:
+        return ops.relu(self)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return ops.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return ops.log_softmax(self, axis)
+
+    def clip(self, low: float, high: float) -> Tensor:
+        return ops.clip(self, low, high)
+
+
+def tensor(data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Make a leaf tensor from a list, scalar or numpy array (float64 unless it is float32)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def node(data: np.ndarray, parents: tuple[Tensor, ...], op: str, vjps: tuple[VJP, ...]) -> Tensor:
+    """The tensor an op returns: `data`, plus the graph edge back to `parents` when any of them
+    needs a gradient. `vjps[i](upstream)` is `upstream × ∂out/∂parents[i]` (before broadcasting
+    is undone)."""
+    out = Tensor.__new__(Tensor)
+    out.data = data
+    out.grad = None
+    out._up = None
+    out._retain = False
+    if _GradMode.enabled and any(p.requires_grad for p in parents):
+        out.requires_grad = True
+        out.op = op
+        out._parents = parents
+        out._vjps = vjps
+    else:
+        out.requires_grad = False
+        out.op = "leaf"
+        out._parents = ()
+        out._vjps = ()
+    return out
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum `grad` back to `shape`: the derivative of numpy broadcasting.
+
+    A value broadcast to many positions influences the loss through each of them, so its
+    gradient is the sum of theirs (the lecture's "many paths").
+    """
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
+    )
+    return grad.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+def topological_order(root: Tensor) -> list[Tensor]:
+    """Every tensor `root` depends on that requires grad, parents before children.
+
+    Iterative depth-first search, so a chain of any length works (no recursion limit).
+    """
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        for p in t._parents:
+            if p.requires_grad and id(p) not in seen:
+                stack.append((p, False))
+    return order
+
+
+def _backward_pass(root: Tensor, seed: np.ndarray) -> None:
+    """Apply every node's local rule once, children before parents, summing where paths meet."""
+    order = topological_order(root)
+    # Arrays held in `_up` may be shared between receivers (add passes its upstream on
+    # unchanged) or be read-only views; `owned` records which ones a leaf may keep as its own.
+    owned: set[int] = set()
+    root._up = seed
+    owned.add(id(root))
+    for t in reversed(order):
+        up = t._up
+        t._up = None
+        if up is None:
+            continue
+        if not t._parents or t._retain:
+            _accumulate(t, up, id(t) in owned)
+        for parent, vjp in zip(t._parents, t._vjps):  # noqa: B905
+            if not parent.requires_grad:
+                continue
+            g = vjp(up)
+            if g.shape != parent.data.shape:
+                g = unbroadcast(g, parent.data.shape)
+            if g.dtype != parent.data.dtype:
+                g = g.astype(parent.data.dtype)
+            if parent._up is None:
+                parent._up = g
+                if g is not up and g.flags.owndata and g.flags.writeable:
+                    owned.add(id(parent))
+                else:
+                    owned.discard(id(parent))
+            else:
+                parent._up = parent._up + g
+                owned.add(id(parent))
+
+
+def _accumulate(t: Tensor, grad: np.ndarray, owned: bool) -> None:
+    if grad.shape != t.data.shape:
+        raise GradError(f"internal: gradient shape {grad.shape} != tensor shape {t.data.shape}")
+    if t.grad is None:
+        t.grad = grad if owned else np.array(grad)
+    else:
+        t.grad += grad
+
+
+def parameters_of(values: Iterable[Tensor]) -> list[Tensor]:
+    """The list of tensors in `values`, checked to be Tensors."""
+    out = list(values)
+    for v in out:
+        if not isinstance(v, Tensor):
+            raise TypeError(f"expected Tensors (parameters), got {type(v).__name__}")
+    return out
+
+
+from chainrule import ops  # noqa: E402  (ops builds on Tensor; Tensor's operators call ops)
