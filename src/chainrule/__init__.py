@@ -21,6 +21,7 @@ from chainrule.io import load, save
 from chainrule.nn.init import manual_seed
 from chainrule.tensor import Tensor, is_grad_enabled, no_grad, tensor
 from chainrule.train import History, fit
+from chainrule.walkthrough import walkthrough
 
 try:
     __version__ = version("chainrule")
@@ -49,6 +50,7 @@ __all__ = [
     "optim",
     "save",
     "tensor",
+    "walkthrough",
 ]
 
 # Rooms with heavy optional dependencies (matplotlib, scikit-learn, typer) load on first use.
