@@ -50,7 +50,8 @@ class GradcheckReport:
         return self.passed
 
     def __str__(self) -> str:
-        lines = [f"gradcheck {'passed' if self.passed else 'FAILED'} (atol={self.atol}, rtol={self.rtol})"]
+        verdict = "passed" if self.passed else "FAILED"
+        lines = [f"gradcheck {verdict} (atol={self.atol}, rtol={self.rtol})"]
         for c in self.inputs:
             lines.append(
                 f"  input {c.index} {c.shape}: max abs error {c.max_abs_error:.3e}, "
@@ -83,7 +84,7 @@ def gradcheck(
     if not isinstance(out, Tensor):
         raise GradError(f"gradcheck: f must return a Tensor, got {type(out).__name__}")
     weights = None
-    if out.size != 1:
+    if out.ndim != 0:
         weights = np.random.default_rng(seed).uniform(0.5, 1.5, out.shape)
     _scalar(out, weights).backward()
 

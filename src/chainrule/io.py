@@ -92,17 +92,18 @@ def save(model: Module, path: str | os.PathLike, metadata: dict[str, Any] | None
     """Write `model` (weights, architecture, optional JSON-able `metadata`) to `path`."""
     from safetensors.numpy import save as safetensors_bytes
 
+    try:
+        extra = json.dumps(metadata or {})
+    except TypeError as err:
+        raise ModelFileError(f"metadata must be JSON-serialisable: {err}") from None
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "chainrule_version": _version(),
         "architecture": json.dumps(architecture(model)),
-        "metadata": json.dumps(metadata or {}),
+        "metadata": extra,
     }
-    try:
-        data = safetensors_bytes(model.state_dict(), metadata=header)
-    except TypeError as err:
-        raise ModelFileError(f"metadata must be JSON-serialisable: {err}") from None
+    data = safetensors_bytes(model.state_dict(), metadata=header)
     atomic_write(path, data)
 
 

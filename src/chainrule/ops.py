@@ -214,7 +214,8 @@ def reshape(x: Tensor, shape: int | tuple[int, ...]) -> Tensor:
         out = x.data.reshape(shape)
     except ValueError:
         raise ShapeError(
-            f"reshape: cannot reshape {before} ({x.data.size} elements) into {shape}"
+            f"reshape: cannot reshape {before} ({x.data.size} elements) into "
+            f"{(shape,) if isinstance(shape, int) else tuple(shape)}"
         ) from None
     return node(out, (x,), "reshape", (lambda g: g.reshape(before),))
 
@@ -227,9 +228,7 @@ def transpose(x: Tensor, axes: tuple[int, ...] | None = None) -> Tensor:
 
 def _is_basic(index: Any) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
-    return all(
-        isinstance(p, int | slice | np.integer) or p is None or p is Ellipsis for p in parts
-    )
+    return all(isinstance(p, int | slice | np.integer) or p is None or p is Ellipsis for p in parts)
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:

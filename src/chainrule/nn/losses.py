@@ -15,6 +15,10 @@ from chainrule.errors import ShapeError
 from chainrule.nn.module import Module
 from chainrule.tensor import ArrayLike, Tensor, node
 
+# PyTorch's floor for p(1 − p) is the float32 number nearest 1e-12; the same floor gives the
+# same gradient where p is exactly 0 or 1.
+BCE_EPS = float(np.float32(1e-12))
+
 
 def _examples(a: np.ndarray) -> int:
     return a.shape[0] if a.ndim > 1 else 1
@@ -70,7 +74,7 @@ def bce(p: Tensor, target: ArrayLike) -> Tensor:
         loss,
         (p,),
         "bce",
-        (lambda g: g * (a - y) / np.maximum(a * (1 - a), 1e-12) / size,),
+        (lambda g: g * (a - y) / np.maximum(a * (1 - a), BCE_EPS) / size,),
     )
 
 
@@ -131,9 +135,7 @@ def cross_entropy(z: Tensor, target: ArrayLike) -> Tensor:
     y = _numeric_target("CrossEntropyLoss", logits, target)
     loss = np.asarray(-(y * log_p).sum() / n, dtype=logits.dtype)
     mass = y.sum(axis=-1, keepdims=True)
-    return node(
-        loss, (z,), "cross_entropy", (lambda g: g * (np.exp(log_p) * mass - y) / n,)
-    )
+    return node(loss, (z,), "cross_entropy", (lambda g: g * (np.exp(log_p) * mass - y) / n,))
 
 
 class _Loss(Module):

@@ -1,0 +1,51 @@
+"""Shared oracles: PyTorch (CPU, float64) and central differences, and where the data lives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+settings.register_profile("chainrule", deadline=None, max_examples=25, derandomize=True)
+settings.load_profile("chainrule")
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+MNIST = SHARED / "data" / "mnist"
+
+# The largest relative error against PyTorch seen in this run, reported at the end.
+WORST = {"rel": 0.0, "what": "nothing compared"}
+
+
+def relative_error(ours: np.ndarray, theirs: np.ndarray) -> float:
+    """max |ours − theirs| / max(|theirs|, 1e-8): relative where the value is not tiny."""
+    ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
+    if ours.shape != theirs.shape:
+        raise AssertionError(f"shapes differ: ours {ours.shape}, PyTorch's {theirs.shape}")
+    if ours.size == 0:
+        return 0.0
+    return float(np.max(np.abs(ours - theirs) / np.maximum(np.abs(theirs), 1e-8)))
+
+
+def assert_matches_torch(ours, theirs, what: str, tol: float = 1e-10) -> None:
+    """Assert agreement with PyTorch to `tol` relative error, and remember the worst seen."""
+    theirs = theirs.detach().numpy() if hasattr(theirs, "detach") else np.asarray(theirs)
+    err = relative_error(ours, theirs)
+    if err > WORST["rel"]:
+        WORST.update(rel=err, what=what)
+    assert err <= tol, f"{what}: relative error {err:.3e} against PyTorch exceeds {tol:.0e}"
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if WORST["what"] != "nothing compared":
+        terminalreporter.write_line(
+            f"largest relative error against PyTorch: {WORST['rel']:.3e} ({WORST['what']})"
+        )
+
+
+@pytest.fixture
+def mnist_dir() -> Path:
+    if not (MNIST / "t10k-images-idx3-ubyte").exists() and not any(MNIST.glob("t10k-images*")):
+        pytest.skip(f"the MNIST test set is not at {MNIST} (../shared beside the clone)")
+    return MNIST

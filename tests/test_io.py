@@ -1,0 +1,113 @@
+"""Model files: exact round trips, atomic writes, and files that are not models refused safely."""
+
+from __future__ import annotations
+
+import os
+import pickle  # only to forge a hostile file: chainrule itself never unpickles
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+
+def test_save_load_round_trip_is_exact(tmp_path):
+    model = cr.nn.Sequential(
+        cr.nn.Linear(3, 5, rng=0),
+        cr.nn.Tanh(),
+        cr.nn.Linear(5, 4, rng=1),
+        cr.nn.ReLU(),
+        cr.nn.Linear(4, 2, bias=False, rng=2),
+        cr.nn.Softmax(),
+    )
+    path = tmp_path / "net.model"
+    cr.save(model, path)
+    loaded = cr.load(path)
+    assert repr(loaded) == repr(model)
+    for (n, p), (m, q) in zip(model.named_parameters(), loaded.named_parameters(), strict=True):
+        assert n == m
+        np.testing.assert_array_equal(p.data, q.data)
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    np.testing.assert_array_equal(model(x).data, loaded(x).data)
+
+
+def test_float32_and_metadata_survive(tmp_path):
+    model = cr.nn.mlp([2, 3, 1], "sigmoid", "sigmoid", dtype=np.float32, rng=0)
+    path = tmp_path / "m.model"
+    cr.save(model, path, metadata={"loss": "squared", "history": [0.5, 0.25]})
+    loaded, meta = cr.io.load_with_metadata(path)
+    assert loaded.dtype == np.float32
+    assert meta == {"loss": "squared", "history": [0.5, 0.25]}
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_pickle_renamed_as_a_model_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "pwned"
+    exploit = _Exploit()
+    exploit.marker = marker
+    path = tmp_path / "evil.model"
+    path.write_bytes(pickle.dumps(exploit))
+    with pytest.raises(cr.ModelFileError, match="not a chainrule model file"):
+        cr.load(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\x00" * 3, os.urandom(64), b'{"not": "safetensors"}'],
+    ids=["empty", "tiny", "random", "json"],
+)
+def test_garbage_is_refused_with_one_clear_error(tmp_path, content):
+    path = tmp_path / "junk.model"
+    path.write_bytes(content)
+    with pytest.raises(cr.ModelFileError, match=r"junk.model is not a chainrule model file"):
+        cr.load(path)
+
+
+def test_a_truncated_model_is_refused(tmp_path):
+    path = tmp_path / "m.model"
+    cr.save(cr.nn.mlp([4, 8, 2], rng=0), path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(cr.ModelFileError, match="not a chainrule model file"):
+        cr.load(path)
+
+
+def test_a_safetensors_file_from_elsewhere_is_refused(tmp_path):
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "other.safetensors"
+    save_file({"w": np.ones(2)}, str(path))
+    with pytest.raises(cr.ModelFileError, match="safetensors file but not a chainrule model"):
+        cr.load(path)
+
+
+def test_a_failed_save_leaves_the_old_file_intact(tmp_path):
+    path = tmp_path / "m.model"
+    cr.save(cr.nn.mlp([2, 2], rng=0), path)
+    before = path.read_bytes()
+    with pytest.raises(cr.ModelFileError, match="JSON"):
+        cr.save(cr.nn.mlp([2, 2], rng=1), path, metadata={"bad": object()})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.model"]  # no temporary left behind
+
+
+def test_missing_file_and_folder_are_named(tmp_path):
+    with pytest.raises(cr.ModelFileError, match="no model file at"):
+        cr.load(tmp_path / "absent.model")
+    with pytest.raises(cr.ModelFileError, match="folder .*nowhere does not exist"):
+        cr.save(cr.nn.mlp([2, 2]), tmp_path / "nowhere" / "m.model")
+
+
+def test_custom_modules_are_refused_with_the_alternative():
+    class Custom(cr.nn.Module):
+        def forward(self, x):
+            return x
+
+    with pytest.raises(cr.ModelFileError, match=r"cannot save a Custom.*state_dict"):
+        cr.save(Custom(), Path("unused.model"))

@@ -1,0 +1,209 @@
+"""The engine's mechanics: the graph, the reverse sweep, accumulation, no_grad, dtypes, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.tensor import topological_order
+
+
+def test_chain_rule_on_the_lectures_composite():
+    """C = (σ(w a) − y)²: ∂C/∂w = ∂z/∂w · ∂a/∂z · ∂C/∂a = a_prev · σ'(z) · 2(a − y)."""
+    a_prev, y = 0.7, 1.0
+    w = cr.tensor(1.5, requires_grad=True)
+    z = w * a_prev
+    a = z.sigmoid()
+    c = (a - y) ** 2
+    c.backward()
+    s = 1 / (1 + np.exp(-1.5 * 0.7))
+    assert w.grad == pytest.approx(a_prev * s * (1 - s) * 2 * (s - y), rel=1e-14)
+
+
+def test_two_backward_calls_add_up():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3 + 2, 3 + 4])
+
+
+def test_a_value_used_twice_gets_the_sum_of_both_paths():
+    x = cr.tensor(3.0, requires_grad=True)
+    y = x * x + x  # x reaches y along three edges
+    y.backward()
+    assert x.grad == 2 * 3.0 + 1
+
+
+def test_shared_upstream_is_not_aliased_between_leaves():
+    """add passes its upstream on unchanged; each leaf must still own its gradient."""
+    a = cr.tensor([1.0, 1.0], requires_grad=True)
+    b = cr.tensor([1.0, 1.0], requires_grad=True)
+    (a + b).backward(np.array([1.0, 2.0]))
+    a.grad *= 10
+    np.testing.assert_array_equal(b.grad, [1.0, 2.0])
+
+
+def test_the_upstream_array_given_to_backward_is_not_kept():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    g = np.array([1.0, 1.0])
+    (x + 0).backward(g)
+    x.grad += 1
+    np.testing.assert_array_equal(g, [1.0, 1.0])
+
+
+def test_leaves_that_do_not_require_grad_get_no_grad():
+    x = cr.tensor([1.0, 2.0])
+    w = cr.tensor([3.0, 4.0], requires_grad=True)
+    (x * w).sum().backward()
+    assert x.grad is None
+    np.testing.assert_array_equal(w.grad, [1.0, 2.0])
+
+
+def test_intermediates_keep_grad_only_when_asked():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    h = (x * 2).retain_grad()
+    k = x * 3
+    (h * k).sum().backward()
+    np.testing.assert_array_equal(h.grad, k.data)
+    assert k.grad is None
+
+
+def test_no_grad_records_nothing_and_detach_cuts_the_graph():
+    x = cr.tensor([1.0], requires_grad=True)
+    with cr.no_grad():
+        y = x * 2
+    assert not y.requires_grad and y.is_leaf and cr.is_grad_enabled() is not False
+    d = (x * 2).detach()
+    assert not d.requires_grad and d.is_leaf
+    z = (x * d).sum()
+    z.backward()
+    np.testing.assert_array_equal(x.grad, [2.0])
+
+
+def test_no_grad_as_decorator():
+    @cr.no_grad()
+    def double(t):
+        return t * 2
+
+    assert not double(cr.tensor([1.0], requires_grad=True)).requires_grad
+    assert cr.is_grad_enabled()
+
+
+def test_a_chain_of_ten_thousand_ops_backpropagates():
+    x = cr.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.backward()
+    assert x.grad == pytest.approx(1.0001**10_000, rel=1e-9)
+
+
+def test_topological_order_puts_parents_first():
+    x = cr.tensor(1.0, requires_grad=True)
+    a = x * 2
+    b = a + x
+    c = b * a
+    order = topological_order(c)
+    position = {id(t): i for i, t in enumerate(order)}
+    for t in order:
+        for p in t.parents:
+            if p.requires_grad:  # constants such as the 2 in x * 2 are not visited
+                assert position[id(p)] < position[id(t)]
+
+
+def test_data_can_be_written_in_place_and_reassigned():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    x.data[0] = 5.0
+    x.data = np.array([3.0, 4.0])
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [6.0, 8.0])
+
+
+def test_float32_stays_float32_end_to_end():
+    model = cr.nn.Sequential(
+        cr.nn.Linear(3, 4, dtype=np.float32, rng=0),
+        cr.nn.Tanh(),
+        cr.nn.Linear(4, 2, dtype=np.float32, rng=1),
+    )
+    x = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    for loss in (cr.nn.SquaredError(), cr.nn.MSELoss(), cr.nn.CrossEntropyLoss()):
+        target = (
+            np.array([0, 1, 1, 0, 1])
+            if isinstance(loss, cr.nn.CrossEntropyLoss)
+            else np.ones((5, 2))
+        )
+        out = model(x)
+        c = loss(out, target)
+        model.zero_grad()
+        c.backward()
+        assert out.dtype == np.float32 and c.dtype == np.float32
+        assert all(p.grad.dtype == np.float32 for p in model.parameters())
+    t = cr.tensor(np.ones(3, np.float32), requires_grad=True)
+    y = (2 * t + 1 / t + 2**t + t**3 - 0.5).sum()
+    y.backward()
+    assert y.dtype == np.float32 and t.grad.dtype == np.float32
+
+
+def test_float64_is_the_default():
+    assert cr.tensor([1, 2, 3]).dtype == np.float64
+    assert cr.tensor(2.0).dtype == np.float64
+    assert cr.nn.Linear(2, 2).weight.dtype == np.float64
+
+
+def test_backward_on_a_non_scalar_without_a_gradient_says_so():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(cr.GradError, match=r"needs a scalar.*shape \(2,\).*backward\(grad\)"):
+        (x * 2).backward()
+
+
+def test_backward_grad_of_the_wrong_shape_is_refused():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(cr.ShapeError, match=r"grad has shape \(3,\), expected .*\(2,\)"):
+        (x * 2).backward(np.ones(3))
+
+
+def test_backward_without_any_grad_input_says_so():
+    with pytest.raises(cr.GradError, match="does not require grad"):
+        cr.tensor([1.0]).sum().backward()
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        (lambda a, b: a + b, r"add: shapes \(2, 3\) and \(4,\) do not broadcast"),
+        (lambda a, b: a * b, r"mul: shapes \(2, 3\) and \(4,\)"),
+        (lambda a, b: a @ b, r"matmul: shapes \(2, 3\) and \(4,\) do not multiply"),
+    ],
+)
+def test_shape_errors_name_the_op_and_both_shapes(expr, message):
+    a = cr.tensor(np.ones((2, 3)), requires_grad=True)
+    b = cr.tensor(np.ones(4))
+    with pytest.raises(cr.ShapeError, match=message):
+        expr(a, b)
+
+
+def test_linear_layer_shape_error_names_what_it_expected():
+    layer = cr.nn.Linear(3, 2)
+    with pytest.raises(cr.ShapeError, match=r"input has shape \(5, 4\).*expects 3 features"):
+        layer(np.ones((5, 4)))
+
+
+def test_reshape_error_names_both_shapes():
+    with pytest.raises(cr.ShapeError, match=r"cannot reshape \(2, 3\) \(6 elements\) into \(4,\)"):
+        cr.tensor(np.ones((2, 3))).reshape(4)
+
+
+def test_errors_are_chainrule_errors_and_builtin_kinds():
+    assert issubclass(cr.ShapeError, cr.ChainruleError) and issubclass(cr.ShapeError, ValueError)
+    assert issubclass(cr.GradError, RuntimeError)
+
+
+def test_integer_tensors_cannot_require_grad():
+    with pytest.raises(cr.GradError, match="floating-point"):
+        cr.Tensor(np.array([1, 2]), requires_grad=True, dtype=np.int64)
+
+
+def test_repr_shows_data_and_op():
+    t = cr.tensor([1.0, 2.0], requires_grad=True) * 2
+    assert "op=mul" in repr(t) and "requires_grad=True" in repr(t)
