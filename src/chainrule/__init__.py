@@ -16,6 +16,7 @@ from chainrule.errors import (
     ModelFileError,
     ShapeError,
 )
+from chainrule.exercise import exercise
 from chainrule.gradcheck import GradcheckReport, gradcheck
 from chainrule.io import load, save
 from chainrule.nn.init import manual_seed
@@ -39,6 +40,7 @@ __all__ = [
     "ModelFileError",
     "ShapeError",
     "Tensor",
+    "exercise",
     "fit",
     "gradcheck",
     "is_grad_enabled",
