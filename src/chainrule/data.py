@@ -1,0 +1,502 @@
+"""Datasets: rows of features X (one example per row, the lecture's a^{(0)}) and targets y.
+
+Three kinds, one registry (`DATASETS`), one entry point (`load`):
+
+- generated 2-D sets for seeing decision boundaries (`and`, `or`, `xor`, `moons`, `circles`,
+  `spirals`, `blobs`, `gauss`), seeded, with `n` and `noise`; features named `x1`, `x2`;
+- the real sets shipped inside scikit-learn (`iris`, `wine`, `breast-cancer`, `digits`);
+- files: MNIST in its original IDX format (`mnist:DIR`) and CSV with a header row.
+
+Class labels are kept as integers 0..K−1 in `y` with their names in `class_names`; a numeric
+(regression) target has `class_names = None` and float `y`.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from chainrule.errors import ConfigError, DataError
+
+# A numeric target column with at most this many distinct whole numbers is read as class
+# labels (0/1, digits 0-9, ...); anything else numeric is a regression target.
+MAX_NUMERIC_CLASSES = 20
+
+
+@dataclass
+class Dataset:
+    """Feature rows X (n, features), targets y (n,), and the names that go with them."""
+
+    name: str
+    X: np.ndarray
+    y: np.ndarray
+    feature_names: list[str]
+    class_names: list[str] | None
+    target_name: str = "target"
+
+    @property
+    def is_classification(self) -> bool:
+        return self.class_names is not None
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def subset(self, rows: np.ndarray) -> Dataset:
+        """The same dataset restricted to `rows` (an index array)."""
+        return Dataset(
+            self.name,
+            self.X[rows],
+            self.y[rows],
+            self.feature_names,
+            self.class_names,
+            self.target_name,
+        )
+
+
+def _xy(name: str, X: np.ndarray, y: np.ndarray, classes: list[str]) -> Dataset:
+    return Dataset(name, X.astype(np.float64), y.astype(np.intp), ["x1", "x2"], classes, "label")
+
+
+def _rng(seed: int | None) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _check_n(name: str, n: int, least: int) -> int:
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < least:
+        raise ConfigError(f"{name}: n must be an integer >= {least}, got {n!r}")
+    return int(n)
+
+
+def _check_noise(name: str, noise: float) -> float:
+    if not isinstance(noise, int | float) or not noise >= 0:
+        raise ConfigError(f"{name}: noise must be a number >= 0, got {noise!r}")
+    return float(noise)
+
+
+_GATES = {"and": (0, 0, 0, 1), "or": (0, 1, 1, 1), "xor": (0, 1, 1, 0)}
+
+
+def logic_gate(gate: str, n: int = 4, noise: float = 0.0, seed: int | None = 0) -> Dataset:
+    """The truth table of `gate` ("and", "or", "xor"): rows (0,0), (0,1), (1,0), (1,1).
+
+    `n` > 4 repeats the four rows (n rounded up to a multiple of 4); `noise` adds Gaussian
+    jitter of that standard deviation to the inputs.
+    """
+    if gate not in _GATES:
+        raise ConfigError(f"unknown logic gate {gate!r}; expected one of {sorted(_GATES)}")
+    n = _check_n(gate, n, 4)
+    noise = _check_noise(gate, noise)
+    repeats = math.ceil(n / 4)
+    X = np.tile(np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64), (repeats, 1))
+    y = np.tile(np.array(_GATES[gate]), repeats)
+    if noise:
+        X = X + _rng(seed).normal(0.0, noise, X.shape)
+    return _xy(gate, X, y, ["0", "1"])
+
+
+def moons(n: int = 400, noise: float = 0.1, seed: int | None = 0) -> Dataset:
+    """Two interleaving half circles: the upper one class 0, the lower (shifted) one class 1."""
+    n = _check_n("moons", n, 2)
+    noise = _check_noise("moons", noise)
+    g = _rng(seed)
+    upper = n // 2
+    angle = np.concatenate([np.linspace(0, np.pi, upper), np.linspace(0, np.pi, n - upper)])
+    X = np.column_stack([np.cos(angle), np.sin(angle)])
+    X[upper:] = np.column_stack([1 - np.cos(angle[upper:]), 0.5 - np.sin(angle[upper:])])
+    y = np.repeat([0, 1], [upper, n - upper])
+    X += g.normal(0.0, noise, X.shape)
+    return _xy("moons", X, y, ["0", "1"])
+
+
+def circles(n: int = 400, noise: float = 0.05, seed: int | None = 0) -> Dataset:
+    """A ring (class 0) around a smaller concentric circle (class 1, half the radius)."""
+    n = _check_n("circles", n, 2)
+    noise = _check_noise("circles", noise)
+    g = _rng(seed)
+    outer = n // 2
+    angle = g.uniform(0, 2 * np.pi, n)
+    radius = np.where(np.arange(n) < outer, 1.0, 0.5)
+    X = np.column_stack([radius * np.cos(angle), radius * np.sin(angle)])
+    X += g.normal(0.0, noise, X.shape)
+    y = np.repeat([0, 1], [outer, n - outer])
+    return _xy("circles", X, y, ["0", "1"])
+
+
+def spirals(n: int = 400, noise: float = 0.1, seed: int | None = 0) -> Dataset:
+    """Two spirals wound into each other (the hardest of the playground's sets)."""
+    n = _check_n("spirals", n, 2)
+    noise = _check_noise("spirals", noise)
+    g = _rng(seed)
+    first = n // 2
+    X, y = [], []
+    for label, (count, phase) in enumerate([(first, 0.0), (n - first, np.pi)]):
+        t = np.linspace(0.0, 1.0, count)
+        radius = 5 * t
+        angle = 1.75 * 2 * np.pi * t + phase
+        X.append(np.column_stack([radius * np.sin(angle), radius * np.cos(angle)]))
+        y.append(np.full(count, label))
+    points = np.concatenate(X)
+    points += g.normal(0.0, noise * 5 / 2, points.shape)
+    return _xy("spirals", points, np.concatenate(y), ["0", "1"])
+
+
+def blobs(n: int = 300, noise: float = 1.0, seed: int | None = 0) -> Dataset:
+    """Three round Gaussian clusters (three classes), `noise` their standard deviation."""
+    n = _check_n("blobs", n, 3)
+    noise = _check_noise("blobs", noise)
+    g = _rng(seed)
+    centres = np.array([[-4.0, -2.0], [4.0, -2.0], [0.0, 4.0]])
+    y = np.arange(n) % 3
+    X = centres[y] + g.normal(0.0, noise, (n, 2))
+    return _xy("blobs", X, y, ["0", "1", "2"])
+
+
+def gauss(n: int = 200, noise: float = 1.0, seed: int | None = 0) -> Dataset:
+    """Two Gaussian clusters (the playground's "Gaussian" set): centres (2, 2) and (−2, −2)."""
+    n = _check_n("gauss", n, 2)
+    noise = _check_noise("gauss", noise)
+    g = _rng(seed)
+    y = np.arange(n) % 2
+    centres = np.array([[2.0, 2.0], [-2.0, -2.0]])
+    X = centres[y] + g.normal(0.0, noise, (n, 2))
+    return _xy("gauss", X, y, ["0", "1"])
+
+
+def _sklearn(name: str, loader: str) -> Dataset:
+    try:
+        from sklearn import datasets
+    except ImportError:
+        raise DataError(
+            f"dataset {name!r} ships with scikit-learn, which is not installed; "
+            f"pip install 'chainrule[sklearn]'"
+        ) from None
+    bunch = getattr(datasets, loader)()
+    features = [str(f).replace(" ", "_") for f in bunch.feature_names]
+    classes = [str(c) for c in bunch.target_names]
+    return Dataset(
+        name,
+        bunch.data.astype(np.float64),
+        bunch.target.astype(np.intp),
+        features,
+        classes,
+        "label",
+    )
+
+
+def iris() -> Dataset:
+    """Fisher's iris: 150 flowers, 4 measurements, 3 species."""
+    return _sklearn("iris", "load_iris")
+
+
+def wine() -> Dataset:
+    """178 wines, 13 chemical measurements, 3 cultivars."""
+    return _sklearn("wine", "load_wine")
+
+
+def breast_cancer() -> Dataset:
+    """569 tumours, 30 measurements of cell nuclei, malignant or benign."""
+    return _sklearn("breast-cancer", "load_breast_cancer")
+
+
+def digits() -> Dataset:
+    """1,797 handwritten digits as 8×8 images of 0..16 intensities (64 features), 10 classes."""
+    return _sklearn("digits", "load_digits")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A registry entry: how to make the dataset and one line saying what it is."""
+
+    make: Callable[[], Dataset]
+    description: str
+    generated: bool
+
+
+def _gate(name: str) -> Callable[..., Dataset]:
+    def make(n: int = 4, noise: float = 0.0, seed: int | None = 0) -> Dataset:
+        return logic_gate(name, n, noise, seed)
+
+    return make
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "and": DatasetInfo(_gate("and"), "logic gate AND: the 4 rows of its truth table", True),
+    "or": DatasetInfo(_gate("or"), "logic gate OR: the 4 rows of its truth table", True),
+    "xor": DatasetInfo(_gate("xor"), "logic gate XOR: 4 rows, not linearly separable", True),
+    "moons": DatasetInfo(moons, "two interleaving half circles, 2 classes", True),
+    "circles": DatasetInfo(circles, "a ring around a circle, 2 classes", True),
+    "spirals": DatasetInfo(spirals, "two interleaved spirals, 2 classes", True),
+    "blobs": DatasetInfo(blobs, "three Gaussian clusters, 3 classes", True),
+    "gauss": DatasetInfo(gauss, "two Gaussian clusters, 2 classes", True),
+    "iris": DatasetInfo(iris, iris.__doc__.split(":")[1].strip(), False),
+    "wine": DatasetInfo(wine, wine.__doc__.strip(), False),
+    "breast-cancer": DatasetInfo(breast_cancer, breast_cancer.__doc__.strip(), False),
+    "digits": DatasetInfo(digits, digits.__doc__.strip(), False),
+}
+
+
+def known_names() -> str:
+    """The names `load` accepts, for error messages and help text."""
+    return ", ".join(DATASETS) + ", mnist:DIR, or a .csv file"
+
+
+def load(source: str | os.PathLike, target: str | None = None) -> Dataset:
+    """The dataset named `source`: a DATASETS name, "mnist:DIR", or a CSV file path.
+
+    `target` picks a CSV's target column by name or index (the last column by default).
+    """
+    spec = str(source)
+    if spec in DATASETS:
+        if target is not None:
+            raise ConfigError(f"--target only applies to CSV files; {spec!r} is a built-in dataset")
+        return DATASETS[spec].make()
+    if spec.startswith("mnist:"):
+        return mnist(spec.removeprefix("mnist:"))
+    path = Path(spec)
+    if path.suffix.lower() == ".csv" or path.exists() or os.sep in spec:
+        return read_csv(path, target)
+    raise ConfigError(f"unknown dataset {spec!r}; expected one of {known_names()}")
+
+
+# --- MNIST, in its original IDX format -------------------------------------------------------
+
+IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions (count, rows, columns)
+IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension (count)
+
+
+def read_idx(path: str | os.PathLike, magic: int) -> np.ndarray:
+    """The array in one IDX file (raw or .gz), after checking its magic number and size."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError) as err:
+        raise DataError(f"cannot read IDX file {path}: {err}") from None
+    if len(raw) < 4 or int.from_bytes(raw[:4], "big") != magic:
+        found = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
+        raise DataError(
+            f"{path} is not an IDX file of the expected kind: magic number "
+            f"{found if found is None else hex(found)}, expected {hex(magic)}"
+        )
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: truncated IDX header ({len(raw)} bytes, expected {header})")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = header + math.prod(shape)
+    if len(raw) != expected:
+        raise DataError(
+            f"{path}: IDX header says shape {shape} ({expected} bytes) but the file has "
+            f"{len(raw)} bytes"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _idx_file(folder: Path, stem: str) -> Path | None:
+    for name in (
+        stem,
+        stem + ".gz",
+        stem.replace("-idx", ".idx"),
+        stem.replace("-idx", ".idx") + ".gz",
+    ):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def mnist(folder: str | os.PathLike) -> Dataset:
+    """MNIST from the IDX files in `folder`: every pair found of train-* and t10k-*
+    (images and labels), in that order. Pixels are scaled to 0..1; features pixel0..pixel783."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"mnist: no folder {folder}; expected mnist:DIR with the IDX files")
+    images, labels = [], []
+    for part in ("train", "t10k"):
+        image_file = _idx_file(folder, f"{part}-images-idx3-ubyte")
+        label_file = _idx_file(folder, f"{part}-labels-idx1-ubyte")
+        if image_file is None and label_file is None:
+            continue
+        if image_file is None or label_file is None:
+            missing = "images" if image_file is None else "labels"
+            raise DataError(f"mnist: {folder} has {part} files but no {part}-{missing} file")
+        x = read_idx(image_file, IDX_IMAGES_MAGIC)
+        y = read_idx(label_file, IDX_LABELS_MAGIC)
+        if len(x) != len(y):
+            raise DataError(
+                f"mnist: {image_file.name} has {len(x)} images but {label_file.name} has "
+                f"{len(y)} labels; expected one label per image"
+            )
+        if y.size and y.max() > 9:
+            raise DataError(f"mnist: {label_file.name} has label {y.max()}; expected 0..9")
+        images.append(x.reshape(len(x), -1))
+        labels.append(y)
+    if not images:
+        raise DataError(
+            f"mnist: no IDX files in {folder}; expected t10k-images-idx3-ubyte(.gz) and "
+            f"t10k-labels-idx1-ubyte(.gz) (and/or the train-* pair)"
+        )
+    X = np.concatenate(images).astype(np.float64) / 255.0
+    features = [f"pixel{i}" for i in range(X.shape[1])]
+    return Dataset(
+        "mnist",
+        X,
+        np.concatenate(labels).astype(np.intp),
+        features,
+        [str(d) for d in range(10)],
+        "label",
+    )
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+
+
+def _number(text: str, line: int, column: str, path: Path) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataError(
+            f"{path}: line {line}, column {column!r}: {text.strip()!r} is not a number; "
+            f"expected numeric features"
+        ) from None
+    if not math.isfinite(value):
+        raise DataError(
+            f"{path}: line {line}, column {column!r}: {text.strip()} is not a finite number; "
+            f"remove or impute NaN and infinity first"
+        )
+    return value
+
+
+def read_table(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the (line number, fields) of each non-blank row of a CSV file, after
+    checking the file exists, has a header and data rows, and every row has the header's width."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no such file: {path}")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            lines = [(i, row) for i, row in enumerate(csv.reader(f), start=1) if any(row)]
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"{path} is not a readable CSV text file: {err}") from None
+    if not lines:
+        raise DataError(f"{path} is empty; expected a header row and data rows")
+    header = [h.strip() for h in lines[0][1]]
+    rows = lines[1:]
+    if not rows:
+        raise DataError(f"{path} has a header but no data rows")
+    for line, row in rows:
+        if len(row) != len(header):
+            raise DataError(
+                f"{path}: line {line} has {len(row)} fields but the header has "
+                f"{len(header)}; expected every row to have {len(header)}"
+            )
+    return header, rows
+
+
+def target_index(header: list[str], target: str | None) -> int:
+    """The position of the target column: by name, else by (possibly negative) index;
+    the last column when `target` is None."""
+    if target is None:
+        return len(header) - 1
+    if target in header:
+        return header.index(target)
+    try:
+        index = int(target)
+    except ValueError:
+        index = None
+    if index is not None and -len(header) <= index < len(header):
+        return index % len(header)
+    raise DataError(
+        f"target column {target!r} is not in the file; columns are {', '.join(header)} "
+        f"(give a name or an index 0..{len(header) - 1})"
+    )
+
+
+def numeric_rows(
+    path: Path, header: list[str], rows: list[tuple[int, list[str]]], columns: list[int]
+) -> np.ndarray:
+    """The fields at `columns` of every row as floats; a bad field names its line and column."""
+    return np.array(
+        [[_number(fields[c], line, header[c], path) for c in columns] for line, fields in rows],
+        dtype=np.float64,
+    ).reshape(len(rows), len(columns))
+
+
+def label_text(value: str) -> str:
+    """A class label as stored: whole numbers in their plain form ("1.0" -> "1"), text stripped."""
+    text = value.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if math.isfinite(number) and number == int(number) else text
+
+
+def _is_class_column(values: list[str]) -> bool:
+    try:
+        numbers = [float(v) for v in values]
+    except ValueError:
+        return True
+    whole = all(math.isfinite(x) and x == int(x) for x in numbers)
+    return whole and len(set(numbers)) <= MAX_NUMERIC_CLASSES
+
+
+def _class_order(names: set[str]) -> list[str]:
+    try:
+        return sorted(names, key=float)
+    except ValueError:
+        return sorted(names)
+
+
+def read_csv(path: str | os.PathLike, target: str | None = None) -> Dataset:
+    """A dataset from a CSV file with a header row: numeric features, and a target column
+    (by name or index, the last by default) of class labels (text, or at most 20 distinct
+    whole numbers) or numbers (regression)."""
+    path = Path(path)
+    header, rows = read_table(path)
+    if len(header) < 2:
+        raise DataError(f"{path} has one column; expected feature columns and a target column")
+    t = target_index(header, target)
+    features = [c for c in range(len(header)) if c != t]
+    X = numeric_rows(path, header, rows, features)
+    values = [fields[t] for _, fields in rows]
+    feature_names = [header[c] for c in features]
+    if _is_class_column(values):
+        labels = [label_text(v) for v in values]
+        if any(not v for v in labels):
+            line = rows[labels.index("")][0]
+            raise DataError(f"{path}: line {line}: the target {header[t]!r} is empty")
+        classes = _class_order(set(labels))
+        if len(classes) < 2:
+            raise DataError(
+                f"{path}: the target {header[t]!r} has only one class ({classes[0]!r}); "
+                f"expected at least 2 classes"
+            )
+        index = {name: i for i, name in enumerate(classes)}
+        y = np.array([index[v] for v in labels], dtype=np.intp)
+        return Dataset(path.stem, X, y, feature_names, classes, header[t])
+    y = numeric_rows(path, header, rows, [t])[:, 0]
+    return Dataset(path.stem, X, y, feature_names, None, header[t])
+
+
+def split(
+    dataset: Dataset, test_fraction: float, seed: int | None = 0
+) -> tuple[Dataset, Dataset | None]:
+    """Shuffled (train, test) parts with round(test_fraction · n) test rows (None when 0)."""
+    if not isinstance(test_fraction, int | float) or not 0 <= test_fraction < 1:
+        raise ConfigError(f"test split must be a fraction 0 <= f < 1, got {test_fraction!r}")
+    n = len(dataset)
+    n_test = round(test_fraction * n)
+    if n_test == 0:
+        return dataset, None
+    if n_test == n:
+        raise ConfigError(f"test split {test_fraction} leaves no training rows out of {n}")
+    order = np.random.default_rng(seed).permutation(n)
+    return dataset.subset(np.sort(order[n_test:])), dataset.subset(np.sort(order[:n_test]))
