@@ -126,3 +126,37 @@ def test_bad_arguments_are_named(kwargs, message):
 
 def test_public_name():
     assert cr.exercise is exercise
+
+
+def run_cli(*args: str):
+    import typer
+    from typer.testing import CliRunner
+
+    from chainrule.cli_lecture import exercise_command
+
+    app = typer.Typer()
+    app.command("exercise")(exercise_command)
+    app.command("other")(lambda: None)  # two commands, so the name is part of the line
+    return CliRunner().invoke(app, ["exercise", *args])
+
+
+def test_cli_prints_questions_or_answers_as_markdown():
+    out = run_cli("--sizes", "2,3,2", "--seed", "5")
+    assert out.exit_code == 0
+    assert out.output.strip() == exercise((2, 3, 2), 5).questions
+    out = run_cli(
+        "--sizes", "3,2,1", "--seed", "2", "--lr", "0.1", "--activation", "tanh", "--answers"
+    )
+    assert out.exit_code == 0
+    assert out.output.strip() == exercise((3, 2, 1), 2, lr=0.1, activation="tanh").answers
+
+
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [("2,x", "--sizes '2,x' is not a list of layer sizes"), ("2", "sizes needs 2 to 5")],
+)
+def test_cli_bad_sizes_are_named(sizes, message):
+    out = run_cli("--sizes", sizes)
+    assert out.exit_code != 0
+    assert isinstance(out.exception, cr.ConfigError)
+    assert message in str(out.exception)

@@ -138,3 +138,35 @@ def test_bad_values_are_named(kwargs, message):
 
 def test_public_name():
     assert cr.walkthrough is walkthrough
+
+
+def run_cli(*args: str):
+    import typer
+    from typer.testing import CliRunner
+
+    from chainrule.cli_lecture import walkthrough_command
+
+    app = typer.Typer()
+    app.command("walkthrough")(walkthrough_command)
+    app.command("other")(lambda: None)  # two commands, so the name is part of the line
+    return CliRunner().invoke(app, ["walkthrough", *args])
+
+
+def test_cli_prints_the_slide_and_takes_the_learners_values():
+    out = run_cli()
+    assert out.exit_code == 0
+    assert "(0.88 - 1)²   = 0.0144" in out.output
+    out = run_cli("--a", "0.3", "--y", "-1", "--a-prev", "0.4", "--a-prev2", "2", "--lr", "1")
+    assert out.exit_code == 0, out.output
+    expected = walkthrough(a=0.3, y=-1.0, a_prev=0.4, a_prev2=2.0, lr=1.0)
+    assert out.output.strip() == str(expected)
+    out = run_cli("--w", "2", "--w-prev", "-1", "--markdown")
+    assert out.exit_code == 0
+    assert out.output.strip() == walkthrough(w=2.0, w_prev=-1.0)._repr_markdown_()
+
+
+def test_cli_bad_value_raises_the_named_error():
+    out = run_cli("--a", "2")
+    assert out.exit_code != 0
+    assert isinstance(out.exception, cr.ConfigError)
+    assert "a = 2.0 is not a sigmoid output" in str(out.exception)
