@@ -206,14 +206,13 @@ class _MLP(BaseEstimator):
     def _build(self, n_features: int, random_state: np.random.RandomState) -> None:
         sizes = [n_features, *self._hidden_sizes(), self.n_outputs_]
         hidden = HIDDEN_ACTIVATIONS[self.activation]
+        output = self._model_output()
         if self.init == GLOROT:
-            model = nn.mlp(sizes, hidden, self._output, dtype=self._np_dtype(), rng=0)
+            model = nn.mlp(sizes, hidden, output, dtype=self._np_dtype(), rng=0)
             _glorot(model, 2.0 if hidden == "sigmoid" else 6.0, random_state)
         else:
             seed = int(random_state.randint(np.iinfo(np.int32).max))
-            model = nn.mlp(
-                sizes, hidden, self._output, init=self.init, dtype=self._np_dtype(), rng=seed
-            )
+            model = nn.mlp(sizes, hidden, output, init=self.init, dtype=self._np_dtype(), rng=seed)
         self.model_ = model
         self.loss_curve_: list[float] = []
         self.best_loss_ = np.inf
@@ -223,13 +222,13 @@ class _MLP(BaseEstimator):
         self._no_improvement_count = 0
         self._optimizer = None
 
+    def _model_output(self) -> str | None:
+        """The activation after the last Linear: none for cross-entropy, which takes the
+        logits z^{(L)} and fuses the softmax itself, so that `loss(model_(X), y)` is C."""
+        return None if _is_cross_entropy(self._loss_spec()) else self._output
+
     def _loss_spec(self) -> str | Callable:
         return self.loss if self.loss is not None else self._default_loss()
-
-    def _training_net(self) -> nn.Sequential:
-        """The network the loss sees: `model_`, or up to the logits z^{(L)} for cross-entropy,
-        which fuses the softmax itself."""
-        return self.model_[:-1] if _is_cross_entropy(self._loss_spec()) else self.model_
 
     def _loss_fn(self) -> Callable:
         loss = self._loss_spec()
@@ -282,6 +281,11 @@ class _MLP(BaseEstimator):
         random_state = check_random_state(self.random_state)
         if first:
             self._build(x.shape[1], random_state)
+        elif isinstance(self.model_[-1], nn.Linear) != (self._model_output() is None):
+            raise ConfigError(
+                f"{type(self).__name__}.partial_fit: loss={self.loss!r} needs a different output "
+                f"layer than the fitted model_ has; call fit to start again"
+            )
         if getattr(self, "_optimizer", None) is None:
             self._optimizer = self._make_optimizer(self.model_.parameters())
         self._epochs(x, target, random_state, incremental)
@@ -299,7 +303,7 @@ class _MLP(BaseEstimator):
             if self.batch_size is None
             else min(200 if self.batch_size == "auto" else self.batch_size, n)
         )
-        net, loss, optimizer = self._training_net(), self._loss_fn(), self._optimizer
+        net, loss, optimizer = self.model_, self._loss_fn(), self._optimizer
         order = np.arange(n)
         for _ in range(1 if incremental else self.max_iter):
             if self.shuffle:
@@ -348,10 +352,14 @@ class _MLP(BaseEstimator):
         self.best_loss_ = min(self.best_loss_, epoch_loss)
 
     def _forward(self, X: Any) -> np.ndarray:
+        """a^{(L)} for rows X (the softmax applied when `model_` ends at the logits)."""
         check_is_fitted(self)
         x = validate_data(self, X, reset=False, dtype=self.model_.dtype)
         with no_grad():
-            return self.model_(Tensor(x)).data
+            a = self.model_(Tensor(x))
+            if self.out_activation_ == "softmax" and isinstance(self.model_[-1], nn.Linear):
+                a = a.softmax(axis=-1)
+            return a.data
 
     # ---- pickle and model files ---------------------------------------------------------
 
@@ -419,11 +427,11 @@ class MLPClassifier(ClassifierMixin, _MLP):
     the others on the probabilities a^{(L)}) or be any callable `loss(a, y) -> scalar Tensor`
     on the probabilities, with `y` the one-hot (or 0/1 label) matrix.
 
-    Fitted attributes: `model_` (the `chainrule.nn.Sequential`, whose output is the
-    probabilities), `classes_`, `n_features_in_`, `feature_names_in_` (DataFrame input),
-    `n_outputs_`, `out_activation_`, `loss_curve_`, `best_loss_`, `n_iter_`, `t_`,
-    `stop_reason_` ("tol", "max_iter", "until" or "partial_fit"), and `coefs_`/`intercepts_`
-    in scikit-learn's layout.
+    Fitted attributes: `model_` (the `chainrule.nn.Sequential` the loss sees: it ends at the
+    logits z^{(L)} for cross-entropy, else at the probabilities a^{(L)}), `classes_`,
+    `n_features_in_`, `feature_names_in_` (DataFrame input), `n_outputs_`, `out_activation_`,
+    `loss_curve_`, `best_loss_`, `n_iter_`, `t_`, `stop_reason_` ("tol", "max_iter", "until"
+    or "partial_fit"), and `coefs_`/`intercepts_` in scikit-learn's layout.
     """
 
     def __sklearn_tags__(self):
