@@ -85,7 +85,7 @@ class Graph:
         self.source = source
 
     def __str__(self) -> str:
-        return self.source
+        return self.source.rstrip("\n")  # print() adds the final newline back
 
     def __repr__(self) -> str:
         return f"Graph({self.source.count(' -> ')} edges)"
