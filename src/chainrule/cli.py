@@ -650,6 +650,38 @@ def _feature_columns(path: Path, header: list[str], features: list[str]) -> list
     )
 
 
+# --- explain -------------------------------------------------------------------------------------
+
+
+@app.command("explain")
+def explain_command(
+    model: Annotated[Path, _model_argument()],
+    data: Annotated[str, typer.Option(help=f"dataset: {datasets.known_names()}")],
+    example: Annotated[int, typer.Option(help="which row of the data (from 0)")],
+    layer: Annotated[int, typer.Option(help="Linear layer l, counted from 1 (the last is L)")],
+    j: Annotated[int, typer.Option("--j", help="neuron j of layer l")],
+    k: Annotated[
+        int | None,
+        typer.Option("--k", help="neuron k of layer l-1 (w_jk); leave out for the bias b_j"),
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="CSV target column")] = None,
+) -> None:
+    """The chain rule for one weight's gradient ∂C/∂w_jk^(l) on one example, with numbers."""
+    from chainrule.explain import explain
+
+    trained = Trained.load(model)
+    ds, y = trained.dataset(data, target)
+    if not 0 <= example < len(ds):
+        raise ConfigError(
+            f"--example {example} is out of range: {data} has {len(ds)} rows (0..{len(ds) - 1})"
+        )
+    x = trained.prep.features(ds.X[example : example + 1]).astype(trained.model.dtype)
+    y_model = targets(y[example : example + 1], trained.loss, trained.n_classes, trained.prep)
+    if y_model.dtype.kind == "f":
+        y_model = y_model.astype(trained.model.dtype)
+    print(explain(trained.model, x[0], y_model[0], trained.loss, layer=layer, j=j, k=k))
+
+
 # --- plot, info, datasets ------------------------------------------------------------------------
 
 
@@ -858,7 +890,7 @@ def main(argv: list[str] | None = None) -> int:
         where = f" (see 'chainrule {err.ctx.info_name} --help')" if err.ctx else ""
         hint = "" if err.ctx is None or err.ctx.info_name == "chainrule" else where
         return _fail(err.format_message() + hint, EXIT_BAD_OPTION, debug)
-    except click_errors.Abort:
+    except typer.Abort:
         return _fail("aborted", EXIT_INTERRUPTED, debug)
     except ConfigError as err:
         return _fail(str(err), EXIT_BAD_OPTION, debug)

@@ -8,7 +8,8 @@ kept in pyplot's global list of open figures, and a script can make thousands of
 - `decision_boundary(model, X, y)`: the classes a 2-D model predicts over the plane, and the data;
 - `network(model)`: neurons and connections, colour for the sign of w_{jk}, width for |w_{jk}|
   (or ∂C/∂w_{jk} with `gradients=`);
-- `confusion(counts, class_names)`: the confusion matrix.
+- `confusion(counts, class_names)`: the confusion matrix;
+- `graph(root)`: the computation graph behind a tensor (from `chainrule.graph`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter
 
 from chainrule.errors import ConfigError, ShapeError
+from chainrule.graph import graph  # noqa: F401
 from chainrule.nn.layers import Linear, Sequential
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor, no_grad

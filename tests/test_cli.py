@@ -1,0 +1,581 @@
+"""The `chainrule` command: every command on real data, and every error as one line on stderr
+with exit 2 (bad option) or 1 (bad data or file), never a traceback."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import data
+from chainrule.cli import main
+from chainrule.io import load_with_metadata
+from chainrule.preprocess import Preprocessing
+from chainrule.tensor import Tensor, no_grad
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def fails(capsys, code: int, *args: str) -> str:
+    """Run a command that must fail with `code`; its stderr, checked to be one line."""
+    got, out, err = run(capsys, *args)
+    assert got == code, f"exit {got}, expected {code}; stderr: {err!r}"
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chainrule: error: "), err
+    assert "Traceback" not in err + out
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def moons_model(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("moons")
+    path = folder / "m.model"
+    code = main(
+        [
+            "train",
+            "--data",
+            "moons",
+            "--hidden",
+            "16",
+            "--activation",
+            "tanh",
+            "--save",
+            str(path),
+            "--plot",
+            str(folder / "loss.png"),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    return path
+
+
+# --- the "done means" path -----------------------------------------------------------------------
+
+
+def test_train_moons_saves_model_and_loss_plot(moons_model):
+    assert moons_model.is_file()
+    assert (moons_model.parent / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    model, meta = load_with_metadata(moons_model)
+    assert [type(m).__name__ for m in model] == ["Linear", "Tanh", "Linear"]
+    assert model[0].weight.shape == (16, 2)
+    assert meta["loss"] == "ce" and meta["seed"] == 0 and meta["dtype"] == "float64"
+    assert meta["optimizer"] == {"name": "adam", "lr": 0.01}
+    assert meta["preprocessing"]["feature_names"] == ["x1", "x2"]
+    assert len(meta["history"]["loss"]) == 50 == len(meta["history"]["val_loss"])
+    assert meta["history"]["stop_reason"] == "epochs"
+    assert meta["chainrule_version"] == cr.__version__
+    assert meta["test"]["accuracy"] >= 0.95
+
+
+def test_evaluate_moons_reaches_95_percent(capsys, moons_model):
+    code, out, _ = run(capsys, "evaluate", moons_model, "--data", "moons")
+    assert code == 0
+    accuracy = float(out.split("accuracy: ")[1].split("%")[0])
+    assert accuracy >= 95.0
+    assert "confusion matrix" in out
+
+
+def test_predict_csv_matches_the_model_on_standardised_rows(capsys, tmp_path, moons_model):
+    rows = np.array([[0.0, 1.0], [1.0, -0.5], [-1.0, 0.3], [2.0, 0.2]])
+    csv_path = tmp_path / "points.csv"
+    csv_path.write_text("x1,x2\n" + "".join(f"{a},{b}\n" for a, b in rows))
+    code, out, _ = run(capsys, "predict", moons_model, csv_path)
+    assert code == 0
+    model, meta = load_with_metadata(moons_model)
+    prep = Preprocessing.from_dict(meta["preprocessing"])
+    with no_grad():
+        expected = model(Tensor(prep.features(rows))).data.argmax(axis=1)
+    assert out.split() == [str(c) for c in expected]
+    assert out.split() == ["0", "1", "0", "1"]  # upper moon, lower moon, upper, lower
+
+    output = tmp_path / "predicted.csv"
+    code, _, _ = run(capsys, "predict", moons_model, csv_path, "--output", output)
+    assert code == 0
+    lines = output.read_text().splitlines()
+    assert lines[0] == "x1,x2,prediction" and len(lines) == 5
+    assert lines[1] == "0.0,1.0,0"
+
+
+def test_predict_accepts_a_file_that_also_has_the_target(capsys, tmp_path, moons_model):
+    csv_path = tmp_path / "labelled.csv"
+    csv_path.write_text("label,x2,x1\n1,1.0,0.0\n0,-0.5,1.0\n")
+    code, out, _ = run(capsys, "predict", moons_model, csv_path)
+    assert (code, out.split()) == (0, ["0", "1"])  # columns found by name
+
+
+@pytest.mark.parametrize("kind", ["boundary", "network", "loss", "confusion"])
+def test_plot_each_kind(capsys, tmp_path, moons_model, kind):
+    out = tmp_path / f"{kind}.png"
+    code, text, _ = run(
+        capsys, "plot", moons_model, "--data", "moons", "--kind", kind, "--out", out
+    )
+    assert code == 0 and f"drew {kind} to" in text
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plot_network_gradients(capsys, tmp_path, moons_model):
+    out = tmp_path / "grads.png"
+    code, _, _ = run(
+        capsys,
+        "plot",
+        moons_model,
+        "--data",
+        "moons",
+        "--kind",
+        "network",
+        "--gradients",
+        "--out",
+        out,
+    )
+    assert code == 0 and out.is_file()
+
+
+def test_info_shows_architecture_and_record(capsys, moons_model):
+    code, out, _ = run(capsys, "info", moons_model)
+    assert code == 0
+    for text in ("2 -> 16", "16 -> 2", "Tanh", "82", "moons", "adam", "50 (stopped by epochs)"):
+        assert text in out
+
+
+def test_datasets_lists_the_registry(capsys):
+    code, out, _ = run(capsys, "datasets")
+    assert code == 0
+    for name in data.DATASETS:
+        assert name in out
+    assert "1797" in out and "mnist:DIR" in out
+
+
+def test_explain_prints_the_chain_rule(capsys, moons_model):
+    code, out, _ = run(
+        capsys,
+        "explain",
+        moons_model,
+        "--data",
+        "moons",
+        "--example",
+        "3",
+        "--layer",
+        "1",
+        "--j",
+        "2",
+        "--k",
+        "0",
+    )
+    assert code == 0
+    assert "∂C/∂w_{20}^{(1)}" in out and "autodiff" in out and "agree: yes" in out
+
+
+def test_default_train_is_the_digits_demo(capsys, tmp_path):
+    path = tmp_path / "digits.model"
+    code, out, _ = run(capsys, "train", "--save", path)
+    assert code == 0
+    accuracy = float(out.split("test accuracy: ")[1].split("%")[0])
+    assert accuracy >= 95.0
+    assert f"saved model to {path}" in out
+    assert "training summary" in out
+
+
+def test_csv_training_with_string_labels_and_regression(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 2))
+    names = np.where(X[:, 0] + X[:, 1] > 0, "high", "low")
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text(
+        "kind,u,v\n" + "".join(f"{n},{a},{b}\n" for n, (a, b) in zip(names, X, strict=True))
+    )
+    model = tmp_path / "c.model"
+    code, out, _ = run(
+        capsys,
+        "train",
+        "--data",
+        labelled,
+        "--target",
+        "kind",
+        "--hidden",
+        "4",
+        "--save",
+        model,
+        "--quiet",
+    )
+    assert code == 0 and float(out.split("test accuracy: ")[1].split("%")[0]) >= 90
+    code, out, _ = run(capsys, "predict", model, labelled)
+    assert code == 0 and set(out.split()) <= {"high", "low"}
+    assert np.mean(np.array(out.split()) == names) >= 0.9
+
+    numeric = tmp_path / "numeric.csv"
+    y = 3 * X[:, 0] - 2 * X[:, 1] + 100
+    numeric.write_text(
+        "a,b,y\n" + "".join(f"{a},{b},{t}\n" for (a, b), t in zip(X, y, strict=True))
+    )
+    reg = tmp_path / "r.model"
+    code, out, _ = run(
+        capsys,
+        "train",
+        "--data",
+        numeric,
+        "--hidden",
+        "8",
+        "--epochs",
+        "200",
+        "--save",
+        reg,
+        "--quiet",
+    )
+    assert code == 0 and "accuracy" not in out
+    assert load_with_metadata(reg)[1]["loss"] == "squared"  # --loss auto on numbers
+    code, out, _ = run(capsys, "evaluate", reg, "--data", numeric)
+    rmse = float(out.split("root mean squared error (y): ")[1])
+    assert code == 0 and rmse < 0.5  # in the target's own units (y spans about ±10)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--optimizer", "sgd", "--lr", "0.5", "--batch-size", "full", "--epochs", "300"],
+        ["--optimizer", "momentum", "--lr", "0.05", "--loss", "bce", "--dtype", "float32"],
+        ["--loss", "squared", "--activation", "sigmoid", "--optimizer", "adam", "--lr", "0.05"],
+    ],
+)
+def test_optimizers_losses_and_dtypes_train(capsys, tmp_path, options):
+    path = tmp_path / "x.model"
+    code, out, _ = run(capsys, "train", "--data", "gauss", *options, "--save", path, "--quiet")
+    assert code == 0
+    assert float(out.split("test accuracy: ")[1].split("%")[0]) >= 95
+    model, meta = load_with_metadata(path)
+    assert model.dtype == np.dtype(meta["dtype"])
+
+
+def test_until_stops_early_and_xor_trains_on_all_four_rows(capsys, tmp_path):
+    path = tmp_path / "xor.model"
+    code, out, _ = run(
+        capsys,
+        "train",
+        "--data",
+        "xor",
+        "--hidden",
+        "4",
+        "--epochs",
+        "3000",
+        "--until",
+        "0.01",
+        "--batch-size",
+        "full",
+        "--lr",
+        "0.05",
+        "--save",
+        path,
+    )
+    assert code == 0
+    assert "too few to hold out" in out and "training accuracy: 100.0%" in out
+    history = load_with_metadata(path)[1]["history"]
+    assert history["stop_reason"] == "until" and history["loss"][-1] <= 0.01
+    assert len(history["loss"]) < 3000
+
+
+def test_checkpoint_and_resume_continue_the_run(capsys, tmp_path):
+    path = tmp_path / "run.model"
+    code, _, _ = run(
+        capsys,
+        "train",
+        "--data",
+        "circles",
+        "--epochs",
+        "6",
+        "--checkpoint-every",
+        "2",
+        "--save",
+        path,
+        "--quiet",
+    )
+    assert code == 0
+    first = load_with_metadata(path)[1]
+    assert len(first["history"]["loss"]) == 6
+    code, out, _ = run(capsys, "train", "--resume", path, "--epochs", "10", "--quiet")
+    assert code == 0 and f"saved model to {path}" in out
+    resumed = load_with_metadata(path)[1]
+    assert len(resumed["history"]["loss"]) == 10
+    assert resumed["history"]["loss"][:6] == first["history"]["loss"]
+    assert resumed["data"] == "circles" and resumed["preprocessing"] == first["preprocessing"]
+
+
+def test_checkpoints_are_written_during_training(tmp_path, monkeypatch):
+    import chainrule.cli as cli
+
+    saved_epochs = []
+    real_save = cli.save
+
+    def spy(model, path, metadata):
+        saved_epochs.append(len(metadata["history"]["loss"]))
+        real_save(model, path, metadata=metadata)
+
+    monkeypatch.setattr(cli, "save", spy)
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                "gauss",
+                "--epochs",
+                "5",
+                "--checkpoint-every",
+                "2",
+                "--save",
+                str(tmp_path / "g.model"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert saved_epochs == [2, 4, 5]
+
+
+def test_ctrl_c_stops_after_the_batch_saves_and_summarises(tmp_path):
+    path = tmp_path / "long.model"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chainrule.cli",
+            "train",
+            "--data",
+            "moons",
+            "--epochs",
+            "100000",
+            "--save",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout.readline().startswith("training on moons")
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "interrupted" in out and "test accuracy" in out and "saved model to" in out
+    history = load_with_metadata(path)[1]["history"]
+    assert history["stop_reason"] == "interrupted" and 0 < len(history["loss"]) < 100000
+
+
+# --- errors: one line, exit 2 for options, 1 for data and files -------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--lr", "0"], "--lr must be > 0, got 0.0"),
+        (["train", "--lr", "-0.1"], "--lr must be > 0"),
+        (["train", "--epochs", "0"], "--epochs must be > 0, got 0"),
+        (["train", "--epochs", "-3"], "--epochs must be > 0"),
+        (["train", "--hidden", "16,x"], "--hidden '16,x': expected positive integers"),
+        (["train", "--hidden", "0"], "--hidden '0': expected positive integers"),
+        (["train", "--hidden", "8,-2"], "expected positive integers"),
+        (["train", "--hidden", "1.5"], "expected positive integers"),
+        (["train", "--activation", "swish"], "expected one of sigmoid, tanh, relu, identity"),
+        (["train", "--optimizer", "rmsprop"], "expected one of sgd, adam, momentum"),
+        (["train", "--loss", "hinge"], "expected one of auto, squared, mse, bce, ce"),
+        (["train", "--dtype", "float16"], "expected one of float32, float64"),
+        (["train", "--batch-size", "0"], "--batch-size '0': expected a positive integer or 'full'"),
+        (["train", "--test-split", "1.5"], "test split must be a fraction"),
+        (["train", "--checkpoint-every", "5"], "--checkpoint-every needs --save"),
+        (["train", "--data", "mons"], "unknown dataset 'mons'; expected one of and, or, xor"),
+        (["train", "--epochs", "many"], "Invalid value for '--epochs'"),
+        (["train", "--no-such-option"], "No such option: --no-such-option"),
+        (["evaluate"], "Missing argument 'MODEL'"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+    ],
+)
+def test_bad_options_exit_2(capsys, args, message):
+    line = fails(capsys, 2, *args)
+    assert message.lower() in line.lower()
+
+
+def test_unknown_dataset_message_lists_every_known_name(capsys):
+    line = fails(capsys, 2, "train", "--data", "nope")
+    for name in data.DATASETS:
+        assert name in line
+
+
+def test_bad_loss_for_the_task_exits_2(capsys, tmp_path):
+    numeric = tmp_path / "n.csv"
+    numeric.write_text("a,y\n" + "".join(f"{i},{i * 1.5 + 0.25}\n" for i in range(40)))
+    assert "does not fit a numeric target" in fails(
+        capsys, 2, "train", "--data", numeric, "--loss", "ce"
+    )
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "is empty; expected a header row"),
+        ("a,b,c\n1,2,0\n3,4\n", "line 3 has 2 fields but the header has 3"),
+        ("a,b,c\n1,2,0\n3,x,1\n", "line 3, column 'b': 'x' is not a number"),
+        ("a,b,c\n1,2,0\n3,nan,1\n", "line 3, column 'b': nan is not a finite number"),
+        ("a,b,c\n1,-inf,0\n3,4,1\n", "line 2, column 'b': -inf is not a finite number"),
+        ("a,b,c\n1,2,0\n3,4,0\n", "only one class ('0'); expected at least 2 classes"),
+    ],
+)
+def test_bad_csv_exits_1(capsys, tmp_path, text, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    assert message in fails(capsys, 1, "train", "--data", path)
+
+
+def test_missing_target_column_exits_1(capsys, tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,c\n1,2,0\n3,4,1\n")
+    line = fails(capsys, 1, "train", "--data", path, "--target", "label")
+    assert "target column 'label' is not in the file; columns are a, b, c" in line
+
+
+def test_missing_files_exit_1(capsys, tmp_path, moons_model):
+    assert "no such file" in fails(capsys, 1, "train", "--data", tmp_path / "absent.csv")
+    assert "no model file" in fails(
+        capsys, 1, "evaluate", tmp_path / "absent.model", "--data", "moons"
+    )
+    assert "no such file" in fails(capsys, 1, "predict", moons_model, tmp_path / "absent.csv")
+    assert "no folder" in fails(capsys, 1, "train", "--data", f"mnist:{tmp_path / 'none'}")
+
+
+def test_predict_with_the_wrong_columns_exits_1(capsys, tmp_path, moons_model):
+    three = tmp_path / "three.csv"
+    three.write_text("a,b,c\n1,2,3\n")
+    line = fails(capsys, 1, "predict", moons_model, three)
+    assert "has 3 columns (a, b, c) but the model expects 2: x1, x2" in line
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text("u,v\n1,2\n")
+    assert "expected a header naming x1, x2" in fails(capsys, 1, "predict", moons_model, renamed)
+    text = tmp_path / "text.csv"
+    text.write_text("x1,x2\n1,2\n3,four\n")
+    assert "line 3, column 'x2': 'four' is not a number" in fails(
+        capsys, 1, "predict", moons_model, text
+    )
+
+
+def test_evaluate_on_data_with_other_features_exits_1(capsys, moons_model):
+    line = fails(capsys, 1, "evaluate", moons_model, "--data", "iris")
+    assert "expects features x1, x2 but the data has sepal_length" in line
+
+
+def test_explain_out_of_range_exits_2(capsys, moons_model):
+    assert "--example 400 is out of range" in fails(
+        capsys,
+        2,
+        "explain",
+        moons_model,
+        "--data",
+        "moons",
+        "--example",
+        "400",
+        "--layer",
+        "1",
+        "--j",
+        "0",
+    )
+    assert "layer = 3 is out of range" in fails(
+        capsys,
+        2,
+        "explain",
+        moons_model,
+        "--data",
+        "moons",
+        "--example",
+        "0",
+        "--layer",
+        "3",
+        "--j",
+        "0",
+    )
+
+
+def test_plot_errors(capsys, tmp_path, moons_model):
+    assert "needs --data" in fails(
+        capsys, 2, "plot", moons_model, "--kind", "boundary", "--out", tmp_path / "b.png"
+    )
+    assert "expected one of loss, boundary" in fails(
+        capsys, 2, "plot", moons_model, "--kind", "pie", "--out", tmp_path / "p.png"
+    )
+    assert ".png" in fails(
+        capsys, 2, "plot", moons_model, "--kind", "loss", "--out", tmp_path / "p.jpg"
+    )
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def not_models(tmp_path: Path, moons_model: Path) -> dict[str, Path]:
+    files = {
+        "garbage": os.urandom(300),
+        "truncated": moons_model.read_bytes()[: moons_model.stat().st_size // 2],
+        "pickle": pickle.dumps(Evil()),
+        "empty": b"",
+    }
+    paths = {}
+    for name, blob in files.items():
+        paths[name] = tmp_path / f"{name}.model"
+        paths[name].write_bytes(blob)
+    paths["npz"] = tmp_path / "objects.npz"
+    np.savez(paths["npz"], a=np.array([{"x": 1}, None], dtype=object))
+    return paths
+
+
+@pytest.mark.parametrize("command", ["evaluate", "info", "predict"])
+def test_files_that_are_not_models_are_refused(capsys, tmp_path, moons_model, command, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rows = tmp_path / "rows.csv"
+    rows.write_text("x1,x2\n0,0\n")
+    extra = {"evaluate": ["--data", "moons"], "info": [], "predict": [rows]}[command]
+    for name, path in not_models(tmp_path, moons_model).items():
+        line = fails(capsys, 1, command, path, *extra)
+        assert "not a chainrule model file" in line, (name, line)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_model_saved_from_python_without_a_record(capsys, tmp_path):
+    path = tmp_path / "bare.model"
+    cr.save(cr.nn.mlp([2, 3, 2]), path)
+    assert "no training record" in fails(capsys, 1, "evaluate", path, "--data", "moons")
+    code, out, _ = run(capsys, "info", path)
+    assert code == 0 and "no training record" in out
+
+
+def test_debug_shows_the_traceback(capsys, tmp_path):
+    code = main(["--debug", "evaluate", str(tmp_path / "absent.model"), "--data", "moons"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" in err and "ModelFileError" in err
+
+
+def test_installed_command_exits_cleanly(tmp_path):
+    """The console script itself: no traceback, the exit code and one line on stderr."""
+    script = Path(sys.executable).parent / "chainrule"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "chainrule.cli"]
+    done = subprocess.run(
+        [*command, "train", "--hidden", "x"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "chainrule: error: --hidden 'x': expected positive integers separated by commas, "
+        "like 16 or 16,8"
+    ]
+    shown = subprocess.run([*command, "--help"], capture_output=True, text=True, cwd=tmp_path)
+    assert shown.returncode == 0
+    for name in ("train", "evaluate", "predict", "explain", "plot", "info", "datasets"):
+        assert name in shown.stdout
