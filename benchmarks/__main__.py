@@ -1,0 +1,72 @@
+"""`python -m benchmarks`: run the suite and print the table (and `--json PATH` to keep it)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from benchmarks import report
+from benchmarks.contenders import CONTENDERS
+from benchmarks.run import run
+from benchmarks.workloads import WORKLOADS
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="chainrule against PyTorch, scikit-learn and hand-written numpy, "
+        "each contender in its own process.",
+    )
+    parser.add_argument(
+        "workloads",
+        nargs="*",
+        help=f"workloads to run (prefixes of {list(WORKLOADS)}; all by default)",
+    )
+    parser.add_argument("--dtype", default="float32,float64", help="comma-separated dtypes")
+    parser.add_argument(
+        "--contenders", help=f"comma-separated subset of {list(CONTENDERS)} (all by default)"
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per measurement")
+    parser.add_argument("--threads", type=int, default=2, help="BLAS / torch threads")
+    parser.add_argument("--tiny", action="store_true", help="tiny sizes: checks that it runs")
+    parser.add_argument("--json", type=Path, help="also write every number to this JSON file")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    args = parser.parse_args(argv)
+    args.dtype = [d.strip() for d in args.dtype.split(",") if d.strip()]
+    bad = [d for d in args.dtype if d not in ("float32", "float64")]
+    if bad:
+        parser.error(f"--dtype: {bad} not supported; expected float32 and/or float64")
+    if args.contenders:
+        args.contenders = [c.strip() for c in args.contenders.split(",")]
+        unknown = [c for c in args.contenders if c not in CONTENDERS]
+        if unknown:
+            parser.error(f"--contenders: unknown {unknown}; expected some of {list(CONTENDERS)}")
+    if args.repeats < 1 or args.threads < 1:
+        parser.error("--repeats and --threads must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
+    results = run(
+        args.workloads, args.dtype, args.contenders, args.repeats, args.threads, args.tiny, log
+    )
+    info = report.machine(results, args.threads)
+    summary = report.summarise(results)
+    print(report.table(summary, info, results["skipped"]))
+    if args.json:
+        payload = {
+            "machine": info,
+            "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "results": results,
+            "summary": summary,
+        }
+        args.json.write_text(json.dumps(payload, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,90 @@
+"""Start one worker process per (workload, dtype, contender) and collect their results."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks import mnist
+from benchmarks.workloads import WORKLOADS, Workload
+
+ROOT = Path(__file__).resolve().parents[1]
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# Overrides that pin OpenBLAS to another core type or cache size would make the numbers
+# describe a different machine; they are removed for the benchmark's own processes only.
+UNSET = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def worker_env(threads: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in UNSET}
+    env.update({name: str(threads) for name in THREAD_VARIABLES})
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def run_worker(spec: dict, timeout: float = 900) -> dict:
+    """Run `benchmarks.worker` on `spec` in a fresh process; its JSON line, or an error."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.worker", json.dumps(spec)],
+            cwd=ROOT,
+            env=worker_env(spec["threads"]),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        tail = proc.stderr.strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
+        return {"error": tail[0]}
+    return json.loads(lines[-1])
+
+
+def selected(names: list[str] | None) -> list[Workload]:
+    """Workloads whose name starts with one of `names` ("W4" selects both W4 recipes)."""
+    if not names:
+        return list(WORKLOADS.values())
+    chosen = [w for w in WORKLOADS.values() if any(w.name.startswith(n) for n in names)]
+    unknown = [n for n in names if not any(w.name.startswith(n) for w in WORKLOADS.values())]
+    if unknown:
+        raise SystemExit(f"unknown workload(s) {unknown}; expected some of {list(WORKLOADS)}")
+    return chosen
+
+
+def run(
+    names: list[str] | None,
+    dtypes: list[str],
+    contenders: list[str] | None,
+    repeats: int,
+    threads: int,
+    tiny: bool,
+    log=print,
+) -> dict:
+    """Every measurement, as {"workloads": {name: {dtype: {contender: result}}}, "skipped": ...}."""
+    results: dict = {"workloads": {}, "skipped": {}}
+    for w in selected(names):
+        if w.name.startswith("W4") and not mnist.available():
+            results["skipped"][w.name] = f"MNIST IDX files not found in {mnist.default_dir()}"
+            log(f"skipping {w.name}: {results['skipped'][w.name]}")
+            continue
+        per_dtype = results["workloads"].setdefault(w.name, {})
+        for i, dtype in enumerate(dtypes):
+            names_here = [c for c in w.contenders if contenders is None or c in contenders]
+            for contender in [*names_here, "limit"]:
+                spec = {
+                    "workload": w.name,
+                    "contender": contender,
+                    "dtype": dtype,
+                    "repeats": repeats,
+                    "threads": threads,
+                    "tiny": tiny,
+                    "parity": i == 0,
+                }
+                log(f"  {w.name} {dtype} {contender} ...")
+                per_dtype.setdefault(dtype, {})[contender] = run_worker(spec)
+    return results
