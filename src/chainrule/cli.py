@@ -23,6 +23,7 @@ import typer
 
 from chainrule import data as datasets
 from chainrule import nn, optim
+from chainrule.cli_lecture import exercise_command, walkthrough_command
 from chainrule.errors import ChainruleError, ConfigError, DataError, ModelFileError
 from chainrule.io import atomic_write, load_with_metadata, save
 from chainrule.nn.module import Module
@@ -61,7 +62,9 @@ PLOT_KINDS = ("loss", "boundary", "network", "confusion")
 
 app = typer.Typer(
     name="chainrule",
-    help="Backpropagation done right: train, evaluate, explain and draw neural networks.",
+    help="Backpropagation done right: train, evaluate, explain and draw neural networks.\n\n"
+    "Errors are one line on stderr (exit 2: a bad option; exit 1: bad data or a bad file); "
+    "add --debug anywhere on the line to see the traceback.",
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -860,6 +863,12 @@ def datasets_command() -> None:
     table.add_row("mnist:DIR", "", "784", "10", "MNIST's original IDX files in DIR (.gz or raw)")
     table.add_row("FILE.csv", "", "", "", "a header row, numeric features, a --target column")
     _console().print(table)
+
+
+# --- the lecture's commands (chainrule.cli_lecture) --------------------------------------------
+
+app.command("walkthrough")(walkthrough_command)
+app.command("exercise")(exercise_command)
 
 
 # --- entry point ---------------------------------------------------------------------------------

@@ -1,0 +1,158 @@
+"""Pictures: each function returns a Figure whose drawn data is what it was given, saves as
+PNG without a display, and refuses input it cannot draw."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+
+import chainrule as cr
+from chainrule import plot
+from chainrule.errors import ConfigError, ShapeError
+from chainrule.train import History
+
+
+def png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def lines(ax) -> dict[str, np.ndarray]:
+    return {line.get_label(): np.asarray(line.get_ydata()) for line in ax.get_lines()}
+
+
+def test_loss_curves_draw_training_and_validation():
+    history = History(
+        loss=[1.0, 0.5, 0.25],
+        accuracy=[0.5, 0.75, 1.0],
+        val_loss=[1.1, 0.6, 0.4],
+        val_accuracy=[0.4, 0.7, 0.9],
+        stop_reason="epochs",
+    )
+    figure = plot.loss_curves(history, title="demo")
+    loss_ax, acc_ax = figure.axes
+    np.testing.assert_array_equal(lines(loss_ax)["training"], history.loss)
+    np.testing.assert_array_equal(lines(loss_ax)["validation"], history.val_loss)
+    np.testing.assert_array_equal(lines(acc_ax)["validation"], history.val_accuracy)
+    assert "demo" in figure._suptitle.get_text()
+    assert png(figure)[:4] == b"\x89PNG"
+    assert plt.get_fignums() == []  # nothing left open in pyplot
+
+
+def test_loss_curves_from_a_dict_without_accuracy():
+    figure = plot.loss_curves({"loss": [0.3, 0.2], "stop_reason": "until"})
+    assert len(figure.axes) == 1
+    with pytest.raises(ConfigError, match="no epochs"):
+        plot.loss_curves(History())
+
+
+def test_decision_boundary_regions_follow_the_model():
+    X = np.array([[-1.0, 0.0], [1.0, 0.0], [-2.0, 1.0], [2.0, -1.0]])
+    y = np.array([0, 1, 0, 0])
+    figure = plot.decision_boundary(
+        lambda rows: (rows[:, 0] > 0).astype(int),
+        X,
+        y,
+        class_names=["left", "right"],
+        resolution=50,
+    )
+    ax = figure.axes[0]
+    assert "accuracy 75.0%" in ax.get_title()  # the last point is on the "right" side
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["class left", "class right"]
+    assert png(figure)[:4] == b"\x89PNG"
+
+
+def test_decision_boundary_of_a_trained_module():
+    ds = cr.data.load("gauss")
+    model = cr.nn.mlp([2, 4, 2], "tanh", rng=0)
+    cr.fit(
+        model,
+        ds.X,
+        ds.y,
+        loss="ce",
+        optimizer=cr.optim.Adam(model.parameters(), 0.05),
+        epochs=30,
+        batch_size=32,
+        seed=0,
+        progress=False,
+    )
+    figure = plot.decision_boundary(model, ds.X, ds.y, resolution=40)
+    accuracy = float(figure.axes[0].get_title().split("accuracy ")[1].rstrip("%"))
+    assert accuracy >= 95.0
+
+
+def test_decision_boundary_needs_two_features():
+    with pytest.raises(ShapeError, match="needs 2 features"):
+        plot.decision_boundary(lambda r: r[:, 0] > 0, np.zeros((5, 3)), np.zeros(5))
+    with pytest.raises(ShapeError, match="5 rows but y has 4"):
+        plot.decision_boundary(lambda r: r[:, 0] > 0, np.zeros((5, 2)), np.zeros(4))
+
+
+def connections(figure: Figure) -> list[LineCollection]:
+    return [c for c in figure.axes[0].collections if isinstance(c, LineCollection)]
+
+
+def test_network_colour_is_the_sign_and_width_the_size():
+    model = cr.nn.mlp([2, 3, 1], "sigmoid", rng=0)
+    model[0].weight.data[...] = [[1.0, -2.0], [0.5, -0.25], [-4.0, 4.0]]
+    figure = plot.network(model)
+    first, second = connections(figure)
+    assert len(first.get_segments()) == 6 and len(second.get_segments()) == 3
+    colours = first.get_colors()
+    widths = first.get_linewidths()
+    # segments run over j (neuron of layer 1) then k (input): w_00, w_01, w_10, ...
+    weights = model[0].weight.data.ravel()
+    blue = np.array(plt.matplotlib.colors.to_rgba(plot.POSITIVE))
+    for w, colour, width in zip(weights, colours, widths, strict=True):
+        assert np.allclose(colour[:3], blue[:3]) == (w >= 0)
+        assert width == pytest.approx(0.2 + 3.3 * abs(w) / 4.0)
+    assert "weights" in figure.axes[0].get_title()
+
+
+def test_network_draws_gradients():
+    model = cr.nn.mlp([2, 2, 1], "tanh", rng=1)
+    x = cr.tensor(np.array([[0.5, -1.0]]))
+    cr.nn.SquaredError()(model(x), np.array([[1.0]])).backward()
+    figure = plot.network(model, gradients=True)
+    widths = connections(figure)[0].get_linewidths()
+    grad = np.abs(model[0].weight.grad).ravel()
+    np.testing.assert_allclose(widths, 0.2 + 3.3 * grad / grad.max())
+    assert "gradients" in figure.axes[0].get_title()
+    model.zero_grad()
+    with pytest.raises(ConfigError, match="run backward"):
+        plot.network(model, gradients=True)
+
+
+def test_network_samples_wide_layers():
+    model = cr.nn.mlp([784, 32, 10], "relu", rng=0)
+    figure = plot.network(model)
+    first, _ = connections(figure)
+    assert len(first.get_segments()) == plot.MAX_NEURONS_DRAWN * 32
+    texts = " ".join(t.get_text() for t in figure.axes[0].texts)
+    assert f"784 (showing {plot.MAX_NEURONS_DRAWN})" in texts
+    with pytest.raises(ConfigError, match="Sequential"):
+        plot.network(cr.nn.Linear(2, 2))
+
+
+def test_confusion_matrix_shows_the_counts():
+    counts = np.array([[5, 1], [2, 7]])
+    figure = plot.confusion(counts, ["cat", "dog"])
+    ax = figure.axes[0]
+    assert sorted(int(t.get_text()) for t in ax.texts) == [1, 2, 5, 7]
+    assert "accuracy 80.0%" in ax.get_title()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["cat", "dog"]
+    with pytest.raises(ShapeError, match="square"):
+        plot.confusion(np.ones((2, 3)))
+
+
+def test_graph_is_reachable_from_plot():
+    from chainrule.graph import graph
+
+    assert cr.plot.graph is graph
