@@ -65,6 +65,7 @@ def test_lecture_doc_covers_every_slide():
     for heading in (
         "## Gradient descent",
         "## The gradient",
+        "## The backpropagation algorithm",
         "## Bias as `w_0`",
         "## A simple network, and the chain rule",
         "## The rules table",
