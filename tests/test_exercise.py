@@ -160,3 +160,26 @@ def test_cli_bad_sizes_are_named(sizes, message):
     assert out.exit_code != 0
     assert isinstance(out.exception, cr.ConfigError)
     assert message in str(out.exception)
+
+
+def test_the_chainrule_command_runs_it(capsys):
+    from chainrule.cli import main
+
+    assert main(["exercise", "--sizes", "2,2,1", "--seed", "9", "--answers"]) == 0
+    assert capsys.readouterr().out.strip() == exercise((2, 2, 1), 9).answers
+    assert main(["exercise", "--sizes", "2,x"]) == 2
+    assert "--sizes '2,x' is not a list of layer sizes" in capsys.readouterr().err
+
+
+def test_on_a_terminal_the_markdown_is_rendered(capsys, monkeypatch):
+    import sys
+
+    from chainrule.cli_lecture import exercise_command
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    exercise_command(sizes="2,2", seed=1, answers=False, raw=False)
+    shown = capsys.readouterr().out
+    assert "Backpropagation exercise" in shown
+    assert "# Backpropagation exercise" not in shown  # the heading was rendered, not echoed
+    exercise_command(sizes="2,2", seed=1, answers=False, raw=True)
+    assert capsys.readouterr().out.strip() == exercise((2, 2), 1).questions

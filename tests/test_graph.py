@@ -115,3 +115,7 @@ def test_render_svg_and_png(tmp_path):
     png = drawn.render(tmp_path / "g.png")
     assert png.read_bytes().startswith(b"\x89PNG")
     assert "<svg" in drawn._repr_svg_()
+
+
+def test_reachable_as_cr_plot_graph():
+    assert cr.plot.graph is graph

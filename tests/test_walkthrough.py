@@ -170,3 +170,12 @@ def test_cli_bad_value_raises_the_named_error():
     assert out.exit_code != 0
     assert isinstance(out.exception, cr.ConfigError)
     assert "a = 2.0 is not a sigmoid output" in str(out.exception)
+
+
+def test_the_chainrule_command_runs_it(capsys):
+    from chainrule.cli import main
+
+    assert main(["walkthrough", "--a", "0.6", "--y", "0"]) == 0
+    assert capsys.readouterr().out.strip() == str(walkthrough(a=0.6, y=0.0))
+    assert main(["walkthrough", "--a", "1.5"]) == 2
+    assert "a = 1.5 is not a sigmoid output" in capsys.readouterr().err
