@@ -338,7 +338,7 @@ class _MLP(BaseEstimator):
             f"{type(self).__name__}: max_iter={self.max_iter} epochs reached and the training "
             f"loss still improves by more than tol={self.tol}",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
     def _record(self, epoch_loss: float, n: int) -> None:
