@@ -6,7 +6,7 @@ A reverse-mode autodiff engine on numpy (`tensor`, `ops`), the networks it train
 
 from importlib.metadata import PackageNotFoundError, version
 
-from chainrule import nn, ops, optim
+from chainrule import classic, nn, ops, optim
 from chainrule.errors import (
     ChainruleError,
     ConfigError,
@@ -17,7 +17,9 @@ from chainrule.errors import (
     ShapeError,
 )
 from chainrule.exercise import exercise
+from chainrule.explain import Explanation, Sensitivity, explain, sensitivity
 from chainrule.gradcheck import GradcheckReport, gradcheck
+from chainrule.health import GradientHealthWarning, HealthReport, gradient_health
 from chainrule.io import load, save
 from chainrule.nn.init import manual_seed
 from chainrule.tensor import Tensor, is_grad_enabled, no_grad, tensor
@@ -34,15 +36,22 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DivergedError",
+    "Explanation",
     "GradError",
     "GradcheckReport",
+    "GradientHealthWarning",
+    "HealthReport",
     "History",
     "ModelFileError",
+    "Sensitivity",
     "ShapeError",
     "Tensor",
+    "classic",
     "exercise",
+    "explain",
     "fit",
     "gradcheck",
+    "gradient_health",
     "is_grad_enabled",
     "load",
     "manual_seed",
@@ -51,6 +60,7 @@ __all__ = [
     "ops",
     "optim",
     "save",
+    "sensitivity",
     "tensor",
     "walkthrough",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.errors import ConfigError, DataError, DivergedError
+from chainrule.health import GradientHealthWarning, gradient_health
 from chainrule.nn.layers import _positive_int
 from chainrule.nn.losses import LOSSES, BCELoss, CrossEntropyLoss
 from chainrule.nn.module import Module
@@ -34,6 +36,7 @@ class History:
     val_accuracy: list[float] = field(default_factory=list)
     stop_reason: str = ""
     wall_time: float = 0.0
+    health: list[dict[str, Any]] = field(default_factory=list)  # HealthReport.to_dict()s
 
     @property
     def epochs(self) -> int:
@@ -47,6 +50,7 @@ class History:
             "val_accuracy": self.val_accuracy,
             "stop_reason": self.stop_reason,
             "wall_time": self.wall_time,
+            "health": self.health,
         }
 
     @classmethod
@@ -142,6 +146,7 @@ def fit(
     seed: int | None = None,
     validation: tuple[ArrayLike, ArrayLike] | None = None,
     progress: bool = True,
+    health_every: int | None = None,
 ) -> History:
     """Train `model` on rows X with targets Y by gradient descent; returns the History.
 
@@ -150,11 +155,15 @@ def fit(
     Stops when the epoch's training loss is <= `until` ("until total error is small enough"),
     after `epochs` epochs, or on Ctrl-C after the current batch. A NaN or infinite loss raises
     DivergedError naming the epoch. The optimizer defaults to SGD(lr=0.1).
+    `health_every=N` checks gradient health (chainrule.health) from the last batch every N
+    epochs, keeps it in `History.health`, and warns (GradientHealthWarning) when it looks bad.
     """
     loss_fn = _loss_module(loss)
     epochs = _positive_int("epochs", epochs, "fit")
     if batch_size is not None:
         batch_size = _positive_int("batch_size", batch_size, "fit")
+    if health_every is not None:
+        health_every = _positive_int("health_every", health_every, "fit")
     if until is not None and not until >= 0:
         raise ConfigError(f"fit: until must be a loss >= 0, got {until!r}")
     optimizer = optimizer if optimizer is not None else SGD(model.parameters(), lr=0.1)
@@ -208,6 +217,12 @@ def fit(
                     history.val_loss.append(v_loss)
                     if v_acc is not None:
                         history.val_accuracy.append(v_acc)
+                if health_every is not None and epoch % health_every == 0:
+                    report = gradient_health(model, xb, epoch=epoch)
+                    history.health.append(report.to_dict())
+                    if report.hints:
+                        hint = f"epoch {epoch}: " + "; ".join(report.hints)
+                        warnings.warn(hint, GradientHealthWarning, stacklevel=2)
                 if bar is not None:
                     bar.update(epoch, history)
                 if stop[0]:
