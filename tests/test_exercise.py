@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule.exercise import _num, exercise
@@ -183,3 +185,18 @@ def test_on_a_terminal_the_markdown_is_rendered(capsys, monkeypatch):
     assert "# Backpropagation exercise" not in shown  # the heading was rendered, not echoed
     exercise_command(sizes="2,2", seed=1, answers=False, raw=True)
     assert capsys.readouterr().out.strip() == exercise((2, 2), 1).questions
+
+
+@given(
+    sizes=st.lists(st.integers(1, 6), min_size=2, max_size=5),
+    seed=st.integers(0, 10_000),
+    activation=st.sampled_from(["sigmoid", "tanh", "relu"]),
+)
+def test_any_sheet_equals_autodiff(sizes, seed, activation):
+    sheet = exercise(sizes, seed, activation=activation)
+    model, activations, cost = autodiff(sheet)
+    assert sheet.cost == pytest.approx(cost.item(), rel=1e-12)
+    for m, dcost_da in sheet.dcost_da.items():
+        np.testing.assert_allclose(dcost_da, activations[m].grad, rtol=1e-10, atol=1e-14)
+    weight = model[2 * (sheet.layer - 1)].weight
+    assert sheet.gradient == pytest.approx(weight.grad[sheet.j, sheet.k], rel=1e-10, abs=1e-14)

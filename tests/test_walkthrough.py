@@ -4,6 +4,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule.walkthrough import Step, walkthrough
@@ -179,3 +181,18 @@ def test_the_chainrule_command_runs_it(capsys):
     assert capsys.readouterr().out.strip() == str(walkthrough(a=0.6, y=0.0))
     assert main(["walkthrough", "--a", "1.5"]) == 2
     assert "a = 1.5 is not a sigmoid output" in capsys.readouterr().err
+
+
+@given(
+    a=st.floats(0.02, 0.98),
+    y=st.floats(-1.0, 2.0),
+    a_prev=st.floats(0.02, 0.98),
+    a_prev2=st.floats(0.1, 3.0) | st.floats(-3.0, -0.1),
+    lr=st.floats(0.01, 5.0),
+)
+def test_any_learners_values_agree_with_torch(a, y, a_prev, a_prev2, lr):
+    w = walkthrough(a=a, y=y, a_prev=a_prev, a_prev2=a_prev2, lr=lr)
+    oracle = torch_gradients(w.a_prev2, w.w_prev, w.w, w.y)
+    for name, value in oracle.items():
+        assert getattr(w, name) == pytest.approx(value, rel=1e-9, abs=1e-12), name
+    assert w.agrees and w.nudges_agree
