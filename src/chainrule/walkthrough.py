@@ -30,8 +30,9 @@ NUDGE_AGREE = 1e-5  # a central difference with step 0.001 is off by about 0.001
 class Step:
     """One line of the walkthrough: `symbol = formula = arithmetic = value`.
 
-    `autodiff` is the same quantity from chainrule's backward pass (None for the forward
-    pass, whose values are the inputs of the check rather than derivatives).
+    `autodiff` is the same quantity from chainrule's graph (the forward value, or the
+    gradient `backward()` leaves); None for lines with nothing to check against it: the
+    hidden pre-activations, and the updates, which are one subtraction each.
     """
 
     symbol: str
