@@ -32,7 +32,7 @@ class Step:
 
     `autodiff` is the same quantity from chainrule's graph (the forward value, or the
     gradient `backward()` leaves); None for lines with nothing to check against it: the
-    hidden pre-activations, and the updates, which are one subtraction each.
+    forward values below a^{(L)}, and the updates, which are one subtraction each.
     """
 
     symbol: str
