@@ -587,3 +587,31 @@ def test_lecture_commands_are_registered(capsys):
     code, out, _ = run(capsys, "exercise", "--sizes", "2,2,1", "--answers")
     assert code == 0 and out.strip()
     assert "--sizes '2,x'" in fails(capsys, 2, "exercise", "--sizes", "2,x")
+
+
+MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason=f"MNIST IDX files not found at {MNIST}")
+def test_train_and_evaluate_on_real_mnist(capsys, tmp_path):
+    path = tmp_path / "mnist.model"
+    source = f"mnist:{MNIST}"
+    code, out, _ = run(
+        capsys,
+        "train",
+        "--data",
+        source,
+        "--epochs",
+        "5",
+        "--hidden",
+        "64",
+        "--lr",
+        "0.003",
+        "--save",
+        path,
+        "--quiet",
+    )
+    assert code == 0
+    assert float(out.split("test accuracy: ")[1].split("%")[0]) >= 90.0
+    code, out, _ = run(capsys, "evaluate", path, "--data", source)
+    assert code == 0 and "10000 rows" in out

@@ -828,19 +828,19 @@ def info_command(model: Annotated[Path, _model_argument()]) -> None:
         ("seed", metadata.get("seed")),
         ("epochs", f"{history.epochs} (stopped by {history.stop_reason or '-'})"),
         ("final loss", f"{history.loss[-1]:.4g}" if history.loss else "-"),
-        (
-            "test",
-            ", ".join(
-                f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                for k, v in metadata.get("test", {}).items()
-            )
-            or "-",
-        ),
+        ("test", _test_record(metadata.get("test", {}))),
         ("training time", f"{history.wall_time:.2f} s"),
         ("chainrule", metadata.get("chainrule_version")),
     ]
     for key, value in lines:
         print(f"{key + ':':<15}{value}")
+
+
+def _test_record(test: dict[str, Any]) -> str:
+    if not test:
+        return "-"
+    text = f"{test['rows']} rows, loss {test['loss']:.4g}"
+    return text + (f", accuracy {_percent(test['accuracy'])}" if "accuracy" in test else "")
 
 
 @app.command("datasets")
@@ -860,8 +860,8 @@ def datasets_command() -> None:
         except DataError:
             sizes = ("?", "?", "?")
         table.add_row(name, *sizes, info.description)
-    table.add_row("mnist:DIR", "", "784", "10", "MNIST's original IDX files in DIR (.gz or raw)")
-    table.add_row("FILE.csv", "", "", "", "a header row, numeric features, a --target column")
+    table.add_row("mnist:DIR", "", "784", "10", "MNIST's IDX files in DIR")
+    table.add_row("FILE.csv", "", "", "", "your data: a header row")
     _console().print(table)
 
 

@@ -227,18 +227,18 @@ def _gate(name: str) -> Callable[..., Dataset]:
 
 
 DATASETS: dict[str, DatasetInfo] = {
-    "and": DatasetInfo(_gate("and"), "logic gate AND: the 4 rows of its truth table", True),
-    "or": DatasetInfo(_gate("or"), "logic gate OR: the 4 rows of its truth table", True),
-    "xor": DatasetInfo(_gate("xor"), "logic gate XOR: 4 rows, not linearly separable", True),
-    "moons": DatasetInfo(moons, "two interleaving half circles, 2 classes", True),
-    "circles": DatasetInfo(circles, "a ring around a circle, 2 classes", True),
-    "spirals": DatasetInfo(spirals, "two interleaved spirals, 2 classes", True),
-    "blobs": DatasetInfo(blobs, "three Gaussian clusters, 3 classes", True),
-    "gauss": DatasetInfo(gauss, "two Gaussian clusters, 2 classes", True),
-    "iris": DatasetInfo(iris, iris.__doc__.split(":")[1].strip(), False),
-    "wine": DatasetInfo(wine, wine.__doc__.strip(), False),
-    "breast-cancer": DatasetInfo(breast_cancer, breast_cancer.__doc__.strip(), False),
-    "digits": DatasetInfo(digits, digits.__doc__.strip(), False),
+    "and": DatasetInfo(_gate("and"), "the truth table of AND", True),
+    "or": DatasetInfo(_gate("or"), "the truth table of OR", True),
+    "xor": DatasetInfo(_gate("xor"), "XOR: not linearly separable", True),
+    "moons": DatasetInfo(moons, "two interleaving half circles", True),
+    "circles": DatasetInfo(circles, "a ring around a circle", True),
+    "spirals": DatasetInfo(spirals, "two interleaved spirals", True),
+    "blobs": DatasetInfo(blobs, "three Gaussian clusters", True),
+    "gauss": DatasetInfo(gauss, "two Gaussian clusters", True),
+    "iris": DatasetInfo(iris, "iris flowers: 3 species", False),
+    "wine": DatasetInfo(wine, "wines: chemistry, 3 cultivars", False),
+    "breast-cancer": DatasetInfo(breast_cancer, "tumours: malignant or benign", False),
+    "digits": DatasetInfo(digits, "8x8 images of handwritten digits", False),
 }
 
 
