@@ -282,3 +282,13 @@ def test_docs_explain_md_runs_and_prints_what_it_says():
     report: list[str] = []
     runner.run(test, out=report.append)
     assert not runner.failures, "".join(report)
+
+
+def test_cross_entropy_takes_one_hot_rows_and_tensors_like_labels():
+    model = network("relu", "ce")
+    X, labels = data("ce", 4)
+    one_hot = np.eye(SIZES[-1])[labels]
+    by_label = explain(model, X, labels, "ce", layer=2, j=1, k=0)
+    by_rows = explain(model, cr.tensor(X), cr.tensor(one_hot), nn.CrossEntropyLoss(), 2, 1, 0)
+    assert by_rows.value == pytest.approx(by_label.value, abs=1e-15)
+    assert by_rows.agree and by_label.agree

@@ -124,3 +124,27 @@ def test_fit_warns_with_the_hint_when_unhealthy():
     assert history.health[0]["hints"]
     with pytest.raises(cr.ConfigError, match="health_every must be a positive integer"):
         cr.fit(model, X, Y, loss="bce", epochs=1, health_every=0, progress=False)
+
+
+def test_any_module_gets_gradient_norms_per_owner():
+    class Two(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.first = nn.Linear(2, 3, rng=0)
+            self.second = nn.Linear(3, 1, rng=1)
+
+        def forward(self, x):
+            return self.second(self.first(x).tanh())
+
+    model = Two()
+    X, Y = moons()
+    backward(model, X, Y, nn.SquaredError())
+    report = gradient_health(model, X)
+    assert report.examples == 64
+    assert [(h.layer, h.name, h.saturated) for h in report.layers] == [
+        (1, "first", None),
+        (2, "second", None),
+    ]
+    assert report.layers[1].grad_norm == pytest.approx(
+        np.sqrt(np.sum(model.second.weight.grad**2) + np.sum(model.second.bias.grad**2))
+    )

@@ -173,7 +173,9 @@ def gradient_health(
         elif a is not None and kind == "relu":
             dead = float(np.mean(np.all(a <= 0, axis=0)))
         layers.append(LayerHealth(layer, name, kind, grad, weight, saturated, dead))
-    examples = next(iter(activations.values())).shape[0] if activations else 0
+    examples = (
+        0 if X is None else len(np.atleast_2d(np.asarray(X.data if isinstance(X, Tensor) else X)))
+    )
     return HealthReport(layers, _hints(layers), examples, epoch)
 
 
