@@ -83,9 +83,7 @@ _SLOPES: dict[type[Module], _Slope] = {
     ReLU: _Slope(
         "relu", lambda z, a: f"relu'({z}) = [{z} > 0]", lambda z, a: (z > 0).astype(np.float64)
     ),
-    Identity: _Slope(
-        "identity", lambda z, a: f"1 (identity: {a} = {z})", lambda z, a: np.ones_like(z)
-    ),
+    Identity: _Slope("identity", lambda z, a: f"1 ({a} = {z})", lambda z, a: np.ones_like(z)),
 }
 _IDENTITY = _SLOPES[Identity]
 
@@ -111,13 +109,7 @@ def _layers(model: Module) -> list[_Layer]:
     for i, m in enumerate(modules):
         if isinstance(m, Linear):
             layers.append(_Layer(i, m, None, _IDENTITY))
-        elif (
-            type(m) in _SLOPES
-            and layers
-            and layers[-1].activation is None
-            and i > 0
-            and (isinstance(modules[i - 1], Linear))
-        ):
+        elif type(m) in _SLOPES and i > 0 and isinstance(modules[i - 1], Linear):
             layers[-1] = _Layer(layers[-1].position, layers[-1].linear, m, _SLOPES[type(m)])
         elif isinstance(m, Softmax):
             raise ConfigError(
