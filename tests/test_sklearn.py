@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -355,6 +357,14 @@ def test_save_multioutput_regressor_and_callable_loss_is_named_on_load(tmp_path)
     np.testing.assert_array_equal(back.predict(X), est.predict(X))
 
 
+def test_numpy_parameters_from_a_grid_search_are_saved(tmp_path):
+    X, y = dataset("regression")
+    est = MLPRegressor(hidden_layer_sizes=(np.int64(3),), alpha=np.float64(0.5), max_iter=2)
+    est.fit(X, y).save(tmp_path / "r.model")
+    back = load(tmp_path / "r.model")
+    assert back.hidden_layer_sizes == (3,) and back.alpha == 0.5
+
+
 def test_load_refuses_a_plain_model_file(tmp_path):
     cr.save(cr.nn.mlp([2, 3, 1]), tmp_path / "plain.model")
     with pytest.raises(ModelFileError, match="no scikit-learn estimator"):
@@ -387,12 +397,16 @@ def test_pickle_round_trip_and_training_after_it():
         (dict(dtype="int32"), "dtype must be 'float32' or 'float64'"),
         (dict(loss="hinge"), "unknown loss 'hinge'"),
         (dict(learning_rate_init=0.0), "Invalid learning rate"),
+        (dict(hidden_layer_sizes=5.0), "hidden_layer_sizes must be positive integers"),
+        (dict(momentum="high", optimizer="sgd"), "momentum must be a number"),
     ],
 )
 def test_bad_parameters_raise_config_errors_naming_them(params, message):
     X, y = dataset("multiclass")
+    est = MLPClassifier(**params)
     with pytest.raises(ConfigError, match=message):
-        MLPClassifier(**params).fit(X, y)
+        est.fit(X, y)
+    assert not hasattr(est, "model_")
 
 
 def test_target_errors():
@@ -405,3 +419,18 @@ def test_target_errors():
         MLPRegressor(loss="bce").fit(X, y)
     with pytest.raises(ValueError, match="Unknown label type"):
         MLPClassifier().fit(X, np.linspace(0, 1, len(X)))
+
+
+def test_the_docs_examples_run(tmp_path, monkeypatch, capsys):
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "sklearn.md").read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```", doc, flags=re.S | re.M)
+    assert len(blocks) == 4, "docs/sklearn.md lost or gained an example; update this test"
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/sklearn.md", "exec"), namespace)  # noqa: S102
+    printed = capsys.readouterr().out
+    assert float(printed.splitlines()[0]) > 0.9  # the digits cross-validation score
+    assert "agree: yes" in printed  # explain on the fitted model_
+    assert namespace["squared_by_hand"] is not None and (tmp_path / "iris.model").is_file()
+    assert isinstance(namespace["clf"], MLPClassifier) and hasattr(namespace["clf"], "model_")

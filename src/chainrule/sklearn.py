@@ -127,13 +127,15 @@ class _MLP(BaseEstimator):
 
     def _hidden_sizes(self) -> list[int]:
         sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, numbers.Integral) else list(sizes)
-        for size in sizes:
-            if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size <= 0:
-                raise ConfigError(
-                    f"{type(self).__name__}: hidden_layer_sizes must be positive integers, "
-                    f"got {self.hidden_layer_sizes!r}"
-                )
+        if isinstance(sizes, numbers.Integral):
+            sizes = [sizes]
+        if not isinstance(sizes, list | tuple | np.ndarray) or not all(
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in sizes
+        ):
+            raise ConfigError(
+                f"{type(self).__name__}: hidden_layer_sizes must be positive integers (an int "
+                f"or a tuple of ints), got {self.hidden_layer_sizes!r}"
+            )
         return [int(s) for s in sizes]
 
     def _check_params(self) -> None:
@@ -154,6 +156,11 @@ class _MLP(BaseEstimator):
             raise ConfigError(
                 f"{name}: unknown init {self.init!r}; expected one of {[GLOROT, *sorted(INITS)]}"
             )
+        self._hidden_sizes()
+        self._check_loss()
+        # Ranges of these are the optimizers' to check; here only that they are numbers.
+        for key in ("learning_rate_init", "momentum", "beta_1", "beta_2", "epsilon"):
+            _number(name, key, getattr(self, key), low=0.0)
         _number(name, "alpha", self.alpha, low=0.0)
         _number(name, "tol", self.tol, low=0.0)
         if self.until is not None:
@@ -162,8 +169,16 @@ class _MLP(BaseEstimator):
         _positive_int(name, "n_iter_no_change", self.n_iter_no_change)
         if self.batch_size not in ("auto", None):
             _positive_int(name, "batch_size", self.batch_size)
-        if np.dtype(self._np_dtype()).kind != "f":
-            raise ConfigError(f"{name}: dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        self._np_dtype()
+
+    def _check_loss(self) -> None:
+        loss = self.loss
+        if loss is None or callable(loss) or (isinstance(loss, str) and loss in nn.LOSSES):
+            return
+        raise ConfigError(
+            f"{type(self).__name__}: unknown loss {loss!r}; expected one of {sorted(nn.LOSSES)}, "
+            f"None or a callable (a, y) -> scalar Tensor"
+        )
 
     def _np_dtype(self) -> np.dtype:
         try:
@@ -213,14 +228,15 @@ class _MLP(BaseEstimator):
         else:
             seed = int(random_state.randint(np.iinfo(np.int32).max))
             model = nn.mlp(sizes, hidden, output, init=self.init, dtype=self._np_dtype(), rng=seed)
+        optimizer = self._make_optimizer(model.parameters())  # may refuse its settings
         self.model_ = model
+        self._optimizer = optimizer
         self.loss_curve_: list[float] = []
         self.best_loss_ = np.inf
         self.n_iter_ = 0
         self.t_ = 0
         self.stop_reason_ = ""
         self._no_improvement_count = 0
-        self._optimizer = None
 
     def _model_output(self) -> str | None:
         """The activation after the last Linear: none for cross-entropy, which takes the
@@ -232,19 +248,7 @@ class _MLP(BaseEstimator):
 
     def _loss_fn(self) -> Callable:
         loss = self._loss_spec()
-        if isinstance(loss, str):
-            if loss not in nn.LOSSES:
-                raise ConfigError(
-                    f"{type(self).__name__}: unknown loss {loss!r}; expected one of "
-                    f"{sorted(nn.LOSSES)}, None or a callable (a, y) -> scalar Tensor"
-                )
-            return nn.LOSSES[loss]()
-        if not callable(loss):
-            raise ConfigError(
-                f"{type(self).__name__}: loss must be a name from {sorted(nn.LOSSES)}, None or "
-                f"a callable (a, y) -> scalar Tensor, got {loss!r}"
-            )
-        return loss
+        return nn.LOSSES[loss]() if isinstance(loss, str) else loss
 
     def _objective(self, net: nn.Sequential, loss: Callable, x: np.ndarray, y: np.ndarray):
         """C = loss(a^{(L)}, y) + (α / 2n) Σ_l Σ_jk (w_jk^{(l)})², n the batch's examples."""
@@ -377,13 +381,11 @@ class _MLP(BaseEstimator):
         check_is_fitted(self)
         params, dropped = {}, []
         for key, value in self.get_params().items():
-            value = list(value) if isinstance(value, tuple) else value
             try:
-                json.dumps(value)
+                params[key] = json.loads(json.dumps(value, default=_numpy_scalar))
             except TypeError:
-                value = None
+                params[key] = None
                 dropped.append(key)
-            params[key] = value
         metadata = {
             "estimator": type(self).__name__,
             "params": params,
@@ -594,12 +596,15 @@ class MLPRegressor(RegressorMixin, _MLP):
     def _default_loss(self) -> Callable:
         return half_squared_error
 
-    def _validate(self, X: Any, y: Any, first: bool, incremental: bool, classes: Any) -> tuple:
+    def _check_loss(self) -> None:
+        super()._check_loss()
         if self.loss in ("ce", "bce") or isinstance(self.loss, nn.CrossEntropyLoss | nn.BCELoss):
             raise ConfigError(
                 f"MLPRegressor: loss {self.loss!r} is a classification loss; expected "
                 f"'squared', 'mse', None or a callable"
             )
+
+    def _validate(self, X: Any, y: Any, first: bool, incremental: bool, classes: Any) -> tuple:
         x, y = validate_data(
             self, X, y, reset=first, dtype=self._np_dtype(), multi_output=True, y_numeric=True
         )
@@ -651,6 +656,13 @@ def load(path: str | os.PathLike) -> MLPClassifier | MLPRegressor:
             stacklevel=2,
         )
     return estimator
+
+
+def _numpy_scalar(value: Any) -> Any:
+    """numpy scalars (a grid search's np.float64 alpha) as the Python numbers they hold."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON data")
 
 
 def _number(owner: str, name: str, value: Any, low: float) -> None:
