@@ -22,7 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter
+from matplotlib.ticker import FormatStrFormatter, FuncFormatter
 
 from chainrule.errors import ConfigError, ShapeError
 from chainrule.graph import graph  # noqa: F401
@@ -87,11 +87,17 @@ def _curves(
         ax.set_yscale("log")
         # plain numbers (0.03, 0.1) read faster than 3×10⁻² on a loss axis
         ax.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
-        ax.yaxis.set_minor_formatter(FormatStrFormatter("%.2g"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(_two_and_five))
     ax.set_xlabel("epoch")
     ax.set_ylabel(label)
     ax.grid(True, alpha=0.3)
     ax.legend()
+
+
+def _two_and_five(value: float, position: int) -> str:
+    """Label the minor ticks 0.02, 0.05, 0.2, 0.5, ... of a log axis, leave the rest bare."""
+    mantissa = value / 10 ** np.floor(np.log10(value))
+    return f"{value:.3g}" if round(mantissa) in (2, 5) else ""
 
 
 def _predictor(model: Module | Callable[[np.ndarray], np.ndarray]) -> Callable:
