@@ -156,6 +156,20 @@ def test_objective_gradient_matches_pytorch_and_central_differences():
             assert abs((up - down) / (2 * eps) - param.grad[index]) < 1e-7
 
 
+def test_after_fit_each_grad_is_the_last_updates_gradient():
+    X, y = dataset("regression")
+    lr = 0.05
+    est = MLPRegressor((4,), optimizer="sgd", momentum=0.0, learning_rate_init=lr, alpha=0.1)
+    est.set_params(batch_size=None, max_iter=3).fit(X, y)
+    grads = [p.grad.copy() for p in est.model_.parameters()]
+    for p, g in zip(est.model_.parameters(), grads, strict=True):
+        p.data += lr * g  # undo the last step W ← W − η ∂C/∂W
+    est.model_.zero_grad()
+    est._objective(est.model_, est._loss_fn(), X, y.reshape(-1, 1)).backward()
+    for p, g in zip(est.model_.parameters(), grads, strict=True):
+        np.testing.assert_allclose(p.grad, g, rtol=1e-10, atol=1e-14)
+
+
 # ---- targets: binary, multiclass, multilabel; single and multi-output ---------------------
 
 
