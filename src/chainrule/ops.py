@@ -134,9 +134,20 @@ def log(x: Tensor) -> Tensor:
 
 def sigmoid(x: Tensor) -> Tensor:
     """σ(z) = 1/(1 + e⁻ᶻ); σ'(z) = a(1 − a), taken from the output a = σ(z)."""
+    a = x.data
+    out = np.negative(a, out=np.empty(a.shape, a.dtype))  # an array even for 0-d input
     with np.errstate(over="ignore"):  # e⁻ᶻ overflows to inf for z ≪ 0, and 1/(1+inf) = 0 is right
-        out = 1.0 / (1.0 + np.exp(-x.data))
-    return node(out, (x,), "sigmoid", (lambda g: g * out * (1.0 - out),))
+        np.exp(out, out=out)
+    out += 1.0
+    np.reciprocal(out, out=out)  # one array, updated in place: no temporaries
+    return node(out, (x,), "sigmoid", (lambda g: sigmoid_backward(out, g),))
+
+
+def sigmoid_backward(a: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """upstream × local, from the output a = σ(z): g ⊙ a(1 − a), multiplied in that order."""
+    delta = g * a
+    delta *= 1.0 - a
+    return delta
 
 
 def tanh(x: Tensor) -> Tensor:
@@ -291,12 +302,13 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     so `∂z_j/∂w_{jk} = a_k`, which summed over the batch is exactly Gᵀ x.
     """
     a, w = x.data, weight.data
-    if a.shape[-1:] != w.shape[1:]:
+    try:  # numpy checks the shapes; we only reword its message
+        z = a @ w.T
+    except ValueError:
         raise ShapeError(
             f"linear: input has shape {a.shape}, but the layer's weight {w.shape} expects "
             f"{w.shape[1]} features in the last axis"
-        )
-    z = a @ w.T
+        ) from None
     if bias is not None:
         z += bias.data
     if a.ndim == 1:

@@ -67,7 +67,10 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         lr, mu, decay = self.lr, self.momentum, self.weight_decay
-        for p, grad in self._grads():
+        for p in self.params:
+            grad = p.grad
+            if grad is None:
+                continue
             if decay:
                 grad = grad + decay * p.data
             if mu:

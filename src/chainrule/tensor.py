@@ -9,6 +9,8 @@ backpropagation, the chain rule applied once per edge.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from itertools import count
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -23,7 +25,15 @@ class _GradMode:
     enabled = True
 
 
-class no_grad:
+# Every tensor takes the next number when it is made. A tensor is made after its parents,
+# so sorting a graph's nodes by this number, newest first, puts every child before its
+# parents: the reverse topological order backward() needs, without a depth-first search.
+_birth = count()
+_passes = count(1)
+_by_birth = attrgetter("_seq")
+
+
+class no_grad:  # noqa: N801  (named like PyTorch's torch.no_grad)
     """Context manager (and decorator) under which no graph is recorded.
 
     >>> x = tensor([1.0, 2.0], requires_grad=True)
@@ -72,7 +82,18 @@ class Tensor:
     backward pass reaches the tensor, then the array `∂C/∂(this tensor)` of the same shape.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "op", "_parents", "_vjps", "_up", "_retain")
+    __slots__ = (
+        "data",
+        "grad",
+        "requires_grad",
+        "op",
+        "_parents",
+        "_vjps",
+        "_up",
+        "_retain",
+        "_seq",
+        "_mark",
+    )
     __array_priority__ = 1000  # numpy defers `array + tensor` to Tensor.__radd__
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -86,6 +107,8 @@ class Tensor:
         self._vjps: tuple[VJP, ...] = ()
         self._up: np.ndarray | None = None
         self._retain = False
+        self._seq = next(_birth)
+        self._mark = 0
 
     # ---- the graph ------------------------------------------------------------------------
 
@@ -125,7 +148,8 @@ class Tensor:
                     f"backward() without a gradient needs a scalar, but this tensor has shape "
                     f"{self.data.shape}; call backward(grad) with an array of that shape"
                 )
-            seed = np.ones_like(self.data)
+            seed = np.empty(self.data.shape, self.data.dtype)
+            seed.fill(1)  # ∂C/∂C = 1 (np.ones is a Python-level wrapper: this is the hot path)
         else:
             seed = np.array(as_array(grad), dtype=self.data.dtype)
             if seed.shape != self.data.shape:
@@ -271,22 +295,29 @@ def node(data: np.ndarray, parents: tuple[Tensor, ...], op: str, vjps: tuple[VJP
     """The tensor an op returns: `data`, plus the graph edge back to `parents` when any of them
     needs a gradient. `vjps[i](upstream)` is `upstream × ∂out/∂parents[i]` (before broadcasting
     is undone)."""
-    out = Tensor.__new__(Tensor)
+    out = _new_tensor(Tensor)
     out.data = data
     out.grad = None
     out._up = None
     out._retain = False
-    if _GradMode.enabled and any(p.requires_grad for p in parents):
-        out.requires_grad = True
-        out.op = op
-        out._parents = parents
-        out._vjps = vjps
-    else:
-        out.requires_grad = False
-        out.op = "leaf"
-        out._parents = ()
-        out._vjps = ()
+    out._seq = next(_birth)
+    out._mark = 0
+    if _GradMode.enabled:
+        for p in parents:
+            if p.requires_grad:
+                out.requires_grad = True
+                out.op = op
+                out._parents = parents
+                out._vjps = vjps
+                return out
+    out.requires_grad = False
+    out.op = "leaf"
+    out._parents = ()
+    out._vjps = ()
     return out
+
+
+_new_tensor = Tensor.__new__
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -304,61 +335,63 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
 
 
-def topological_order(root: Tensor) -> list[Tensor]:
-    """Every tensor `root` depends on that requires grad, parents before children.
-
-    Iterative depth-first search, so a chain of any length works (no recursion limit).
-    """
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+def _reachable(root: Tensor) -> list[Tensor]:
+    """Every tensor `root` depends on that requires grad (root included)."""
+    stamp = next(_passes)  # marks this walk's visits, so no set of seen tensors is needed
+    root._mark = stamp
+    found = [root]
+    stack = [root]
     while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        for p in t._parents:
-            if p.requires_grad and id(p) not in seen:
-                stack.append((p, False))
+        for p in stack.pop()._parents:
+            if p.requires_grad and p._mark != stamp:
+                p._mark = stamp
+                found.append(p)
+                if p._parents:
+                    stack.append(p)
+    return found
+
+
+def topological_order(root: Tensor) -> list[Tensor]:
+    """Every tensor `root` depends on that requires grad, parents before children."""
+    order = _reachable(root)
+    order.sort(key=_by_birth)
     return order
 
 
 def _backward_pass(root: Tensor, seed: np.ndarray) -> None:
-    """Apply every node's local rule once, children before parents, summing where paths meet."""
-    order = topological_order(root)
-    # Arrays held in `_up` may be shared between receivers (add passes its upstream on
-    # unchanged) or be read-only views; `owned` records which ones a leaf may keep as its own.
-    owned: set[int] = set()
+    """Apply every node's local rule once, children before parents, summing where paths meet.
+
+    An op's result (a node) collects its upstream gradient in `_up` until all of its children
+    are done; a leaf adds each arriving gradient to `.grad` at once.
+    """
+    if not root._parents:
+        _accumulate(root, seed, True)
+        return
+    nodes = [t for t in _reachable(root) if t._parents]
+    nodes.sort(key=_by_birth, reverse=True)
     root._up = seed
-    owned.add(id(root))
-    for t in reversed(order):
+    for t in nodes:
         up = t._up
         t._up = None
         if up is None:
             continue
-        if not t._parents or t._retain:
-            _accumulate(t, up, id(t) in owned)
+        if t._retain:
+            _accumulate(t, up, False)
         for parent, vjp in zip(t._parents, t._vjps):  # noqa: B905
             if not parent.requires_grad:
-                continue
+                continue  # e.g. the input batch: its gradient is never computed
             g = vjp(up)
-            if g.shape != parent.data.shape:
-                g = unbroadcast(g, parent.data.shape)
-            if g.dtype != parent.data.dtype:
-                g = g.astype(parent.data.dtype)
-            if parent._up is None:
-                parent._up = g
-                if g is not up and g.flags.owndata and g.flags.writeable:
-                    owned.add(id(parent))
-                else:
-                    owned.discard(id(parent))
+            data = parent.data
+            if g.shape != data.shape:
+                g = unbroadcast(g, data.shape)
+            if g.dtype != data.dtype:
+                g = g.astype(data.dtype)
+            if parent._parents:
+                parent._up = g if parent._up is None else parent._up + g
             else:
-                parent._up = parent._up + g
-                owned.add(id(parent))
+                # A leaf may keep `g` itself only if no one else holds it: not the upstream
+                # passed through unchanged, not a view, not read-only.
+                _accumulate(parent, g, g is not up and g.flags.owndata and g.flags.writeable)
 
 
 def _accumulate(t: Tensor, grad: np.ndarray, owned: bool) -> None:

@@ -118,20 +118,23 @@ def cross_entropy(z: Tensor, target: ArrayLike) -> Tensor:
             f"{logits.shape}"
         )
     shifted = logits - logits.max(axis=-1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    e = np.exp(shifted)
+    total = e.sum(axis=-1, keepdims=True)
     n = _examples(logits)
     labels = _labels(logits, target)
     if labels is not None:
         pick = (np.arange(n), labels) if logits.ndim == 2 else (labels,)
-        loss = np.asarray(-log_p[pick].sum() / n, dtype=logits.dtype)
+        # log softmax(z_i)[y_i] = shifted[y_i] − log Σ_j e^{shifted_j}: only the picked entries
+        loss = np.asarray((np.log(total).sum() - shifted[pick].sum()) / n, dtype=logits.dtype)
 
         def vjp(g: np.ndarray) -> np.ndarray:
-            delta = np.exp(log_p)
+            delta = e / total  # softmax(z), kept from the forward pass
             delta[pick] -= 1.0
             delta *= g / n
             return delta
 
         return node(loss, (z,), "cross_entropy", (vjp,))
+    log_p = shifted - np.log(total)
     y = _numeric_target("CrossEntropyLoss", logits, target)
     loss = np.asarray(-(y * log_p).sum() / n, dtype=logits.dtype)
     mass = y.sum(axis=-1, keepdims=True)
