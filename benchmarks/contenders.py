@@ -177,7 +177,7 @@ class ScikitLearn:
             random_state=0,
             max_iter=1,
         )
-        self.classes = None if regression else np.unique(self.y)
+        self.classes = None if regression else np.arange(w.sizes[-1])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if regression:
