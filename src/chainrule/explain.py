@@ -222,8 +222,8 @@ def _trace(layers: list[_Layer], x: np.ndarray, y: ArrayLike, loss: Module, fuse
         # The model's own modules compute the forward pass, so these are its numbers exactly.
         for layer in layers:
             z_l = layer.linear(Tensor(out)).data
+            z.append(z_l.astype(np.float64))  # a copy, taken before the activation sees z_l
             out = layer.activation(Tensor(z_l)).data if layer.activation is not None else z_l
-            z.append(z_l.astype(np.float64))
             a.append(out.astype(np.float64))
             slope.append(layer.slope.of(z[-1], a[-1]))
     rule = _loss_rule(loss, a[-1], y, fused)
