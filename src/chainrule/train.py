@@ -127,7 +127,9 @@ def _first_non_finite(model: Module) -> str:
     return "none of the parameters (only the loss)"
 
 
-def evaluate(model: Module, X: np.ndarray, Y: np.ndarray, loss: Callable) -> tuple[float, float | None]:
+def evaluate(
+    model: Module, X: np.ndarray, Y: np.ndarray, loss: Callable
+) -> tuple[float, float | None]:
     """Loss and accuracy (None for regression) of `model` on (X, Y), without a graph."""
     with no_grad():
         out = model(Tensor(X))
@@ -176,7 +178,7 @@ def fit(
     history = History()
     stop = [False]
     start = time.perf_counter()
-    bar = _progress_bar(epochs) if progress else None
+    bar = _ProgressBar(epochs) if progress else None
     try:
         with _stop_on_ctrl_c(stop):
             for epoch in range(1, epochs + 1):
@@ -240,7 +242,7 @@ def fit(
     return history
 
 
-class _progress_bar:
+class _ProgressBar:
     """A rich progress bar with epoch, loss, accuracy and ETA; nothing if rich is missing."""
 
     def __init__(self, epochs: int) -> None:
