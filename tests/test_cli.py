@@ -618,3 +618,19 @@ def test_train_and_evaluate_on_real_mnist(capsys, tmp_path):
     assert float(out.split("test accuracy: ")[1].split("%")[0]) >= 88.0
     code, out, _ = run(capsys, "evaluate", path, "--data", source)
     assert code == 0 and "10000 rows" in out
+
+
+def test_resume_finds_a_csv_from_another_folder(capsys, tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    rows = "".join(f"{i % 7},{i % 5},{'ab'[(i % 7) > 3]}\n" for i in range(60))
+    (work / "d.csv").write_text("p,q,kind\n" + rows)
+    monkeypatch.chdir(work)
+    code, _, _ = run(
+        capsys, "train", "--data", "d.csv", "--epochs", "2", "--save", "r.model", "--quiet"
+    )
+    assert code == 0
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "train", "--resume", work / "r.model", "--epochs", "4", "--quiet")
+    assert code == 0, err
+    assert len(load_with_metadata(work / "r.model")[1]["history"]["loss"]) == 4

@@ -396,7 +396,7 @@ def train_command(
         save_path = save_path or resume
     else:
         settings = {
-            "data": data or DEFAULT_DATA,
+            "data": _lasting(data or DEFAULT_DATA),
             "target": target,
             "hidden": parse_hidden(hidden or DEFAULT_HIDDEN),
             "activation": _choice(
@@ -419,6 +419,16 @@ def train_command(
         until=until,
     )
     _train(settings, history, resume, save_path, plot_path, checkpoint_every, quiet)
+
+
+def _lasting(source: str) -> str:
+    """A data source as the model file keeps it: files and folders as absolute paths, so
+    --resume finds them from any working directory."""
+    if source in datasets.DATASETS:
+        return source
+    if source.startswith("mnist:"):
+        return "mnist:" + str(Path(source.removeprefix("mnist:")).resolve())
+    return str(Path(source).resolve()) if Path(source).exists() else source
 
 
 def _train(
@@ -458,7 +468,7 @@ def _train(
         layer.out_features for layer in model if isinstance(layer, nn.Linear)
     ]
     say(
-        f"training on {settings['data']}: {len(train_ds)} rows"
+        f"training on {full.name}: {len(train_ds)} rows"
         + (
             f", {len(test_ds)} held out"
             if test_ds is not None
@@ -508,7 +518,7 @@ def _train(
         write(save_path)
     _summary(trained, history, train_ds, test_ds, X, y, X_test, y_test)
     if plot_path is not None:
-        _save_figure(_plot().loss_curves(history, title=f"{settings['data']}"), plot_path)
+        _save_figure(_plot().loss_curves(history, title=full.name), plot_path)
         print(f"loss curves drawn to {plot_path}")
     if save_path is not None:
         print(f"saved model to {save_path}")
@@ -732,7 +742,9 @@ def plot_command(
         history = History.from_dict(trained.metadata.get("history", {}))
         if not history.loss:
             raise DataError(f"{model} has no training history to draw")
-        figure = plot.loss_curves(history, title=str(trained.metadata.get("data", model)))
+        figure = plot.loss_curves(
+            history, title=Path(str(trained.metadata.get("data", model))).name
+        )
     elif kind == "network":
         grads = None
         if gradients:
