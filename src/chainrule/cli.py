@@ -81,7 +81,7 @@ def _choice(option: str, value: str, choices: list[str] | tuple[str, ...]) -> st
 
 
 def parse_hidden(text: str) -> list[int]:
-    """'16,8' -> [16, 8]; '' or '0'-free empty means no hidden layer is not allowed here."""
+    """'16,8' -> [16, 8]: the hidden layer sizes, each a positive integer."""
     try:
         sizes = [int(part) for part in text.split(",")]
     except ValueError:
@@ -463,20 +463,22 @@ def _train(
         settings["optimizer"]["name"], model.parameters(), settings["optimizer"]["lr"]
     )
     loss_fn = _loss_module(loss_name)
-    say = _Say(quiet)
     sizes = [model[0].in_features] + [
         layer.out_features for layer in model if isinstance(layer, nn.Linear)
     ]
-    say(
-        f"training on {full.name}: {len(train_ds)} rows"
-        + (
+    if not quiet:
+        held = (
             f", {len(test_ds)} held out"
             if test_ds is not None
             else " (all rows; too few to hold out a test split)"
         )
-        + f"; network {'-'.join(map(str, sizes))} ({settings['activation']}), loss "
-        f"{loss_name}, {settings['optimizer']['name']} lr {settings['optimizer']['lr']}"
-    )
+        optimizer = settings["optimizer"]
+        print(
+            f"training on {full.name}: {len(train_ds)} rows{held}; network "
+            f"{'-'.join(map(str, sizes))} ({settings['activation']}), loss {loss_name}, "
+            f"{optimizer['name']} lr {optimizer['lr']}",
+            flush=True,
+        )
 
     def write(path: Path) -> None:
         test = _score(trained, test_ds, X_test, y_test)
@@ -522,15 +524,6 @@ def _train(
         print(f"loss curves drawn to {plot_path}")
     if save_path is not None:
         print(f"saved model to {save_path}")
-
-
-class _Say:
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-
-    def __call__(self, text: str) -> None:
-        if not self.quiet:
-            print(text, flush=True)
 
 
 def _percent(value: float | None) -> str:
