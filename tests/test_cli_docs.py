@@ -96,7 +96,9 @@ def _close(a: str, b: str) -> bool:
     if x is None or y is None or x.group(2) != y.group(2):
         return a == b
     u, v = float(x.group(1)), float(y.group(1))
-    return abs(u - v) <= REL_TOL * max(abs(u), abs(v)) + 1e-12
+    # Residuals such as |chain rule − numeric| ~ 1e-9 are rounding noise that BLAS threading
+    # moves; they are compared only as "tiny".
+    return abs(u - v) <= REL_TOL * max(abs(u), abs(v)) + 1e-7
 
 
 @pytest.fixture
