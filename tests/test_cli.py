@@ -239,6 +239,9 @@ def test_csv_training_with_string_labels_and_regression(capsys, tmp_path):
     code, out, _ = run(capsys, "evaluate", reg, "--data", numeric)
     rmse = float(out.split("root mean squared error (y): ")[1])
     assert code == 0 and rmse < 0.5  # in the target's own units (y spans about ±10)
+    code, out, _ = run(capsys, "predict", reg, numeric)
+    predicted = np.array([float(v) for v in out.split()])
+    assert code == 0 and np.sqrt(np.mean((predicted - y) ** 2)) == pytest.approx(rmse, rel=1e-3)
 
 
 @pytest.mark.parametrize(
@@ -393,6 +396,7 @@ def test_ctrl_c_stops_after_the_batch_saves_and_summarises(tmp_path):
         (["train", "--dtype", "float16"], "expected one of float32, float64"),
         (["train", "--batch-size", "0"], "--batch-size '0': expected a positive integer or 'full'"),
         (["train", "--test-split", "1.5"], "test split must be a fraction"),
+        (["train", "--until", "-1"], "--until must be a loss >= 0"),
         (["train", "--checkpoint-every", "5"], "--checkpoint-every needs --save"),
         (["train", "--data", "mons"], "unknown dataset 'mons'; expected one of and, or, xor"),
         (["train", "--epochs", "many"], "Invalid value for '--epochs'"),
@@ -634,3 +638,25 @@ def test_resume_finds_a_csv_from_another_folder(capsys, tmp_path, monkeypatch):
     code, out, err = run(capsys, "train", "--resume", work / "r.model", "--epochs", "4", "--quiet")
     assert code == 0, err
     assert len(load_with_metadata(work / "r.model")[1]["history"]["loss"]) == 4
+
+
+def test_network_gradients_match_pytorch_on_the_standardised_data(moons_model):
+    """What `plot --kind network --gradients` draws is ∂C/∂w of the model's loss over the
+    data as the model sees it (standardised rows, integer labels): PyTorch agrees."""
+    import torch
+
+    import chainrule.cli as cli
+
+    trained = cli.Trained.load(moons_model)
+    ds, y = trained.dataset("moons", None)
+    ours = cli._gradients(trained, ds, y)
+
+    X = torch.tensor(trained.prep.features(ds.X), dtype=torch.float64)
+    weights = {
+        k: torch.tensor(v, requires_grad=True) for k, v in trained.model.state_dict().items()
+    }
+    z1 = X @ weights["0.weight"].T + weights["0.bias"]
+    z2 = torch.tanh(z1) @ weights["2.weight"].T + weights["2.bias"]
+    torch.nn.functional.cross_entropy(z2, torch.tensor(y)).backward()
+    for name, w in weights.items():
+        np.testing.assert_allclose(ours[name], w.grad.numpy(), rtol=1e-10, atol=1e-14)
