@@ -112,7 +112,10 @@ def test_docs_cli_page_shows_real_output(plain_terminal):
     page = DOC.read_text()
     assert page.count("$ chainrule ") >= 15
     differences = same(page, regenerate(page, plain_terminal))
-    assert not differences, "\n".join(differences)
+    assert not differences, (
+        "docs/cli.md is out of date; run `python tests/test_cli_docs.py`, read the diff, "
+        "commit it:\n" + "\n".join(differences)
+    )
 
 
 def test_the_page_check_fails_on_a_changed_output(plain_terminal):
