@@ -660,3 +660,8 @@ def test_network_gradients_match_pytorch_on_the_standardised_data(moons_model):
     torch.nn.functional.cross_entropy(z2, torch.tensor(y)).backward()
     for name, w in weights.items():
         np.testing.assert_allclose(ours[name], w.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_version(capsys):
+    code, out, _ = run(capsys, "--version")
+    assert (code, out.strip()) == (0, f"chainrule {cr.__version__}")

@@ -71,6 +71,24 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from chainrule import __version__
+
+        print(f"chainrule {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="print the version"),
+    ] = False,
+) -> None:
+    """Backpropagation done right: train, evaluate, explain and draw neural networks."""
+
+
 # --- checking options (exit 2) -----------------------------------------------------------------
 
 
