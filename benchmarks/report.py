@@ -185,5 +185,7 @@ def table(summary: dict, info: dict, skipped: dict) -> str:
         lines += ["### Goals (float32, ratios from this run)", ""]
         for goal in summary["goals"]:
             mark = "holds" if goal["held"] else "MISSED"
+            if goal["value"] is None:
+                mark = "not measured"  # a contender it compares with was not run
             lines.append(f"- {mark}: {goal['goal']} — measured {_fmt(goal['value'], '.3g')}")
     return "\n".join(lines)

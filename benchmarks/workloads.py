@@ -121,8 +121,14 @@ def load(w: Workload, dtype: np.dtype, tiny: bool = False) -> Data:
         # Drawn in `dtype` directly, so no float64 copy of 60000×784 ever exists.
         x = rng.random((w.rows, w.sizes[0]), dtype=dtype)
         teacher = rng.standard_normal((w.sizes[0], w.sizes[-1])).astype(dtype)
-        # Centred inputs, so that every class gets about a tenth of the rows.
-        labels = np.argmax((x - 0.5) @ teacher, axis=1).astype(np.intp)
+        # Centred inputs, so that every class gets about a tenth of the rows; in chunks, so
+        # that the centring never holds a second copy of the dataset.
+        labels = np.concatenate(
+            [
+                np.argmax((x[lo : lo + 4096] - 0.5) @ teacher, axis=1)
+                for lo in range(0, w.rows, 4096)
+            ]
+        ).astype(np.intp)
         return Data(x, labels)
     if w.name == "W3":
         x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype)

@@ -90,12 +90,13 @@ def _labels(z: np.ndarray, target: ArrayLike) -> np.ndarray | None:
     elif y.dtype.kind not in "iu":
         raise ShapeError(f"CrossEntropyLoss: labels must be integers, got dtype {y.dtype}")
     classes = z.shape[-1]
-    if y.size and (y.min() < 0 or y.max() >= classes):
-        bad = y.min() if y.min() < 0 else y.max()
-        raise ShapeError(
-            f"CrossEntropyLoss: label {bad} is out of range for {classes} classes "
-            f"(expected 0..{classes - 1})"
-        )
+    if y.size:
+        low, high = np.minimum.reduce(y, axis=None), np.maximum.reduce(y, axis=None)
+        if low < 0 or high >= classes:
+            raise ShapeError(
+                f"CrossEntropyLoss: label {low if low < 0 else high} is out of range for "
+                f"{classes} classes (expected 0..{classes - 1})"
+            )
     if y.shape != z.shape[:-1]:
         raise ShapeError(
             f"CrossEntropyLoss: {z.shape[0] if z.ndim > 1 else 1} rows of logits but target "
@@ -117,15 +118,17 @@ def cross_entropy(z: Tensor, target: ArrayLike) -> Tensor:
             f"CrossEntropyLoss: logits must have shape (n, classes) or (classes,), got "
             f"{logits.shape}"
         )
-    shifted = logits - logits.max(axis=-1, keepdims=True)
+    # ufunc.reduce rather than .max()/.sum(): the same sums without a Python-level wrapper
+    shifted = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
     e = np.exp(shifted)
-    total = e.sum(axis=-1, keepdims=True)
+    total = np.add.reduce(e, axis=-1, keepdims=True)
     n = _examples(logits)
     labels = _labels(logits, target)
     if labels is not None:
         pick = (np.arange(n), labels) if logits.ndim == 2 else (labels,)
         # log softmax(z_i)[y_i] = shifted[y_i] − log Σ_j e^{shifted_j}: only the picked entries
-        loss = np.asarray((np.log(total).sum() - shifted[pick].sum()) / n, dtype=logits.dtype)
+        picked = np.add.reduce(shifted[pick], axis=None)
+        loss = np.asarray((np.add.reduce(np.log(total), axis=None) - picked) / n, logits.dtype)
 
         def vjp(g: np.ndarray) -> np.ndarray:
             delta = e / total  # softmax(z), kept from the forward pass
