@@ -28,7 +28,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--contenders", help=f"comma-separated subset of {list(CONTENDERS)} (all by default)"
     )
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per measurement")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed repeats per process (default 5)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="contenders take turns this many times, a fresh process each (default 3)",
+    )
     parser.add_argument("--threads", type=int, default=2, help="BLAS / torch threads")
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: checks that it runs")
     parser.add_argument("--json", type=Path, help="also write every number to this JSON file")
@@ -43,8 +51,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         unknown = [c for c in args.contenders if c not in CONTENDERS]
         if unknown:
             parser.error(f"--contenders: unknown {unknown}; expected some of {list(CONTENDERS)}")
-    if args.repeats < 1 or args.threads < 1:
-        parser.error("--repeats and --threads must be at least 1")
+    if min(args.repeats, args.rounds, args.threads) < 1:
+        parser.error("--repeats, --rounds and --threads must be at least 1")
     return args
 
 
@@ -52,7 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     results = run(
-        args.workloads, args.dtype, args.contenders, args.repeats, args.threads, args.tiny, log
+        args.workloads,
+        args.dtype,
+        args.contenders,
+        args.repeats,
+        args.threads,
+        args.tiny,
+        args.rounds,
+        log,
     )
     info = report.machine(results, args.threads)
     summary = report.summarise(results)

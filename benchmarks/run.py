@@ -56,6 +56,19 @@ def selected(names: list[str] | None) -> list[Workload]:
     return chosen
 
 
+def merge(rounds: list[dict]) -> dict:
+    """One result from several rounds of the same measurement: every repeat's time, the
+    highest peak memory, and what only the first round measured (parity, accuracy)."""
+    failed = [r for r in rounds if "error" in r]
+    if failed:
+        return failed[0]
+    merged = dict(rounds[0])
+    merged["us_per_step"] = [t for r in rounds for t in r["us_per_step"]]
+    if "peak_mb" in merged:
+        merged["peak_mb"] = max(r["peak_mb"] for r in rounds)
+    return merged
+
+
 def run(
     names: list[str] | None,
     dtypes: list[str],
@@ -63,9 +76,15 @@ def run(
     repeats: int,
     threads: int,
     tiny: bool,
+    rounds: int = 1,
     log=print,
 ) -> dict:
-    """Every measurement, as {"workloads": {name: {dtype: {contender: result}}}, "skipped": ...}."""
+    """Every measurement, as {"workloads": {name: {dtype: {contender: result}}}, "skipped": ...}.
+
+    The contenders of a workload take turns for `rounds` rounds (one process each per
+    round), so a burst of load from elsewhere on the machine falls on all of them alike.
+    Workloads that train for whole epochs (W4) run one round.
+    """
     results: dict = {"workloads": {}, "skipped": {}}
     for w in selected(names):
         if w.name.startswith("W4") and not mnist.available():
@@ -73,18 +92,21 @@ def run(
             log(f"skipping {w.name}: {results['skipped'][w.name]}")
             continue
         per_dtype = results["workloads"].setdefault(w.name, {})
+        names_here = [c for c in w.contenders if contenders is None or c in contenders]
         for i, dtype in enumerate(dtypes):
-            names_here = [c for c in w.contenders if contenders is None or c in contenders]
-            for contender in [*names_here, "limit"]:
-                spec = {
-                    "workload": w.name,
-                    "contender": contender,
-                    "dtype": dtype,
-                    "repeats": repeats,
-                    "threads": threads,
-                    "tiny": tiny,
-                    "parity": i == 0,
-                }
-                log(f"  {w.name} {dtype} {contender} ...")
-                per_dtype.setdefault(dtype, {})[contender] = run_worker(spec)
+            measured: dict[str, list[dict]] = {c: [] for c in [*names_here, "limit"]}
+            for turn in range(1 if w.epochs else rounds):
+                for contender in measured:
+                    spec = {
+                        "workload": w.name,
+                        "contender": contender,
+                        "dtype": dtype,
+                        "repeats": repeats,
+                        "threads": threads,
+                        "tiny": tiny,
+                        "parity": i == 0 and turn == 0,
+                    }
+                    log(f"  {w.name} {dtype} {contender} (round {turn + 1}) ...")
+                    measured[contender].append(run_worker(spec))
+            per_dtype[dtype] = {c: merge(r) for c, r in measured.items()}
     return results

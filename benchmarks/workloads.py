@@ -53,17 +53,17 @@ WORKLOADS: dict[str, Workload] = {
         Workload(
             "W1",
             "digits 1437×64, MLP 64-128-10 sigmoid, softmax-CE, batch 32, SGD lr 0.1",
-            (64, 128, 10), "sigmoid", None, "ce", 32, 0.1, steps=1000,
+            (64, 128, 10), "sigmoid", None, "ce", 32, 0.1, steps=300,
         ),
         Workload(
             "W2",
             "synthetic 60000×784, MLP 784-256-10 relu, softmax-CE, batch 128, SGD lr 0.05",
-            (784, 256, 10), "relu", None, "ce", 128, 0.05, steps=100, rows=60000,
+            (784, 256, 10), "relu", None, "ce", 128, 0.05, steps=40, rows=60000,
         ),
         Workload(
             "W3",
             "XOR 4×2, MLP 2-2-1 sigmoid, squared error, full batch, SGD lr 0.5",
-            (2, 2, 1), "sigmoid", "sigmoid", "squared", None, 0.5, steps=5000,
+            (2, 2, 1), "sigmoid", "sigmoid", "squared", None, 0.5, steps=1500,
         ),
         Workload(
             "W4-quadratic",

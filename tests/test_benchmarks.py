@@ -148,10 +148,19 @@ def test_mnist_reader_refuses_a_file_that_is_not_idx(tmp_path):
 
 def test_w4_is_skipped_with_a_reason_when_mnist_is_absent(monkeypatch):
     monkeypatch.setattr(mnist, "available", lambda directory=None: False)
-    results = run.run(["W4"], ["float32"], None, 1, 1, True, log=lambda *a: None)
+    results = run.run(["W4"], ["float32"], None, 1, 1, True, 1, log=lambda *a: None)
     assert results["workloads"] == {}
     assert set(results["skipped"]) == {"W4-quadratic", "W4-ce"}
     assert "MNIST IDX files not found" in results["skipped"]["W4-ce"]
+
+
+def test_rounds_merge_into_one_measurement_and_an_error_wins():
+    first = {"us_per_step": [1.0, 2.0], "peak_mb": 10.0, "parity_losses": [0.5], "blas": ["x"]}
+    second = {"us_per_step": [3.0], "peak_mb": 12.0, "blas": ["x"]}
+    merged = run.merge([first, second])
+    assert merged["us_per_step"] == [1.0, 2.0, 3.0] and merged["peak_mb"] == 12.0
+    assert merged["parity_losses"] == [0.5]
+    assert run.merge([first, {"error": "boom"}]) == {"error": "boom"}
 
 
 def test_unknown_workload_names_the_known_ones():
@@ -206,7 +215,8 @@ def test_command_line_runs_in_separate_processes_and_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "W3", "--tiny", "--dtype", "float32",
-         "--contenders", "chainrule,numpy", "--repeats", "1", "--quiet", "--json", str(out)],
+         "--contenders", "chainrule,numpy", "--repeats", "1", "--rounds", "2", "--quiet",
+         "--json", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -215,6 +225,8 @@ def test_command_line_runs_in_separate_processes_and_writes_json(tmp_path):
     payload = json.loads(out.read_text())
     rows = payload["summary"]["workloads"]["W3"]["dtypes"]["float32"]["rows"]
     assert set(rows) == {"chainrule", "numpy", "limit"}
+    timings = payload["results"]["workloads"]["W3"]["float32"]["chainrule"]["us_per_step"]
+    assert len(timings) == 2  # one repeat in each of two rounds
     assert payload["machine"]["threads"] == 2
 
 
