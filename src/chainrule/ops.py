@@ -132,12 +132,26 @@ def log(x: Tensor) -> Tensor:
     return node(np.log(a), (x,), "log", (lambda g: g / a,))
 
 
+def _exp_in_place(v: np.ndarray) -> None:
+    """v ← eᵛ, where a v too large for the dtype becomes inf without a warning.
+
+    Overflow is rare, and np.errstate costs more than the check, so only then is it entered.
+    """
+    if v.size and np.maximum.reduce(v, axis=None) > _LOG_MAX[v.dtype.char]:
+        with np.errstate(over="ignore"):
+            np.exp(v, out=v)
+    else:
+        np.exp(v, out=v)
+
+
+_LOG_MAX = {t: float(np.log(np.finfo(t).max)) for t in np.typecodes["Float"]}
+
+
 def sigmoid(x: Tensor) -> Tensor:
     """σ(z) = 1/(1 + e⁻ᶻ); σ'(z) = a(1 − a), taken from the output a = σ(z)."""
     a = x.data
     out = np.negative(a, out=np.empty(a.shape, a.dtype))  # an array even for 0-d input
-    with np.errstate(over="ignore"):  # e⁻ᶻ overflows to inf for z ≪ 0, and 1/(1+inf) = 0 is right
-        np.exp(out, out=out)
+    _exp_in_place(out)  # e⁻ᶻ overflows to inf for z ≪ 0, and 1/(1 + inf) = 0 is right
     out += 1.0
     np.reciprocal(out, out=out)  # one array, updated in place: no temporaries
     return node(out, (x,), "sigmoid", (lambda g: sigmoid_backward(out, g),))

@@ -335,8 +335,9 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
 
 
-def _reachable(root: Tensor) -> list[Tensor]:
-    """Every tensor `root` depends on that requires grad (root included)."""
+def _reachable(root: Tensor, leaves: bool) -> list[Tensor]:
+    """Every tensor `root` depends on that requires grad (root included; leaves only if
+    `leaves`)."""
     stamp = next(_passes)  # marks this walk's visits, so no set of seen tensors is needed
     root._mark = stamp
     found = [root]
@@ -345,15 +346,17 @@ def _reachable(root: Tensor) -> list[Tensor]:
         for p in stack.pop()._parents:
             if p.requires_grad and p._mark != stamp:
                 p._mark = stamp
-                found.append(p)
                 if p._parents:
+                    found.append(p)
                     stack.append(p)
+                elif leaves:
+                    found.append(p)
     return found
 
 
 def topological_order(root: Tensor) -> list[Tensor]:
     """Every tensor `root` depends on that requires grad, parents before children."""
-    order = _reachable(root)
+    order = _reachable(root, leaves=True)
     order.sort(key=_by_birth)
     return order
 
@@ -367,7 +370,7 @@ def _backward_pass(root: Tensor, seed: np.ndarray) -> None:
     if not root._parents:
         _accumulate(root, seed, True)
         return
-    nodes = [t for t in _reachable(root) if t._parents]
+    nodes = _reachable(root, leaves=False)
     nodes.sort(key=_by_birth, reverse=True)
     root._up = seed
     for t in nodes:

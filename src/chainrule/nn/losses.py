@@ -46,7 +46,7 @@ def squared_error(a: Tensor, target: ArrayLike) -> Tensor:
     diff = a.data - y
     n = _examples(a.data)
     loss = np.asarray(np.vdot(diff, diff) / n, dtype=a.data.dtype)
-    return node(loss, (a,), "squared_error", (lambda g: g * (2.0 / n) * diff,))
+    return node(loss, (a,), "squared_error", (lambda g: diff * (float(g) * 2.0 / n),))
 
 
 def mse(a: Tensor, target: ArrayLike) -> Tensor:
@@ -133,7 +133,7 @@ def cross_entropy(z: Tensor, target: ArrayLike) -> Tensor:
         def vjp(g: np.ndarray) -> np.ndarray:
             delta = e / total  # softmax(z), kept from the forward pass
             delta[pick] -= 1.0
-            delta *= g / n
+            delta *= float(g) / n  # g is the scalar ∂(whatever follows)/∂C
             return delta
 
         return node(loss, (z,), "cross_entropy", (vjp,))
