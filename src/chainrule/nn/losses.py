@@ -89,20 +89,30 @@ def _labels(z: np.ndarray, target: ArrayLike) -> np.ndarray | None:
         y = y.astype(np.intp)
     elif y.dtype.kind not in "iu":
         raise ShapeError(f"CrossEntropyLoss: labels must be integers, got dtype {y.dtype}")
-    classes = z.shape[-1]
-    if y.size:
-        low, high = np.minimum.reduce(y, axis=None), np.maximum.reduce(y, axis=None)
-        if low < 0 or high >= classes:
-            raise ShapeError(
-                f"CrossEntropyLoss: label {low if low < 0 else high} is out of range for "
-                f"{classes} classes (expected 0..{classes - 1})"
-            )
     if y.shape != z.shape[:-1]:
         raise ShapeError(
             f"CrossEntropyLoss: {z.shape[0] if z.ndim > 1 else 1} rows of logits but target "
             f"has shape {y.shape}; expected one label per row"
         )
-    return y
+    return y.astype(np.intp, copy=False)
+
+
+def _flat_picks(shape: tuple[int, ...], labels: np.ndarray) -> np.ndarray:
+    """Where each row's labelled logit z_i[y_i] sits in the flattened logits.
+
+    np.ravel_multi_index checks every label is in 0..classes−1 as it goes, so the range check
+    costs no extra pass; only a failure looks for the bad label.
+    """
+    rows = (np.arange(shape[0]),) if len(shape) == 2 else ()
+    try:
+        return np.ravel_multi_index((*rows, labels), shape)
+    except ValueError:
+        classes = shape[-1]
+        bad = labels.min() if labels.min() < 0 else labels.max()
+        raise ShapeError(
+            f"CrossEntropyLoss: label {bad} is out of range for {classes} classes "
+            f"(expected 0..{classes - 1})"
+        ) from None
 
 
 def cross_entropy(z: Tensor, target: ArrayLike) -> Tensor:
@@ -125,14 +135,14 @@ def cross_entropy(z: Tensor, target: ArrayLike) -> Tensor:
     n = _examples(logits)
     labels = _labels(logits, target)
     if labels is not None:
-        pick = (np.arange(n), labels) if logits.ndim == 2 else (labels,)
+        pick = _flat_picks(logits.shape, labels)
         # log softmax(z_i)[y_i] = shifted[y_i] − log Σ_j e^{shifted_j}: only the picked entries
-        picked = np.add.reduce(shifted[pick], axis=None)
+        picked = np.add.reduce(shifted.reshape(-1)[pick], axis=None)
         loss = np.asarray((np.add.reduce(np.log(total), axis=None) - picked) / n, logits.dtype)
 
         def vjp(g: np.ndarray) -> np.ndarray:
             delta = e / total  # softmax(z), kept from the forward pass
-            delta[pick] -= 1.0
+            delta.reshape(-1)[pick] -= 1.0  # a view: subtracts y (one-hot) in place
             delta *= float(g) / n  # g is the scalar ∂(whatever follows)/∂C
             return delta
 
