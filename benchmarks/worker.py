@@ -82,6 +82,7 @@ def _time_limit(w: Workload, spec: dict) -> dict:
     dtype = np.dtype(spec["dtype"])
     n = w.rows or len(workloads.load(w, dtype, spec["tiny"]).x)
     operands = limit.products(w, n, dtype)
+    # Enough steps per repeat to time well: the workload's own, or at least an epoch's worth.
     steps = max(w.steps, workloads.steps_per_epoch(n, w.batch)) if not w.epochs else 200
     limit.time_step(operands, min(steps, 10))
     times = [limit.time_step(operands, steps) * 1e6 for _ in range(spec["repeats"])]
