@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-import signal
 import sys
-import threading
 import traceback
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -36,7 +33,7 @@ from chainrule.preprocess import (
     targets,
 )
 from chainrule.tensor import Tensor, no_grad
-from chainrule.train import History, fit
+from chainrule.train import History, ProgressBar, fit, stop_on_ctrl_c
 
 # Defaults that train every built-in set well in seconds (digits: about 97% test accuracy).
 DEFAULT_DATA = "digits"
@@ -198,57 +195,6 @@ def _loss_module(name: str) -> Module:
 
 
 # --- train ---------------------------------------------------------------------------------------
-
-
-@contextmanager
-def _ctrl_c_between_epochs(flag: list[bool]):
-    """Ctrl-C between two epochs (outside fit's own handler) also means "stop and keep"."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def ask_to_stop(signum: int, frame: Any) -> None:
-        flag[0] = True
-
-    before = signal.signal(signal.SIGINT, ask_to_stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, before)
-
-
-class _Progress:
-    """Epoch, loss, accuracy and ETA on a terminal; silent otherwise."""
-
-    def __init__(self, total: int, done: int, show: bool) -> None:
-        self.bar = None
-        if not show:
-            return
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(
-            TextColumn("epoch {task.completed}/{task.total}"),
-            BarColumn(),
-            TextColumn("{task.fields[stats]}"),
-            TimeRemainingColumn(),
-            transient=True,
-        )
-        self.task = self.bar.add_task("train", total=total, completed=done, stats="")
-        self.bar.start()
-
-    def update(self, history: History) -> None:
-        if self.bar is None:
-            return
-        stats = f"loss {history.loss[-1]:.4g}"
-        if history.accuracy:
-            stats += f"  acc {history.accuracy[-1]:.3f}"
-        if history.val_accuracy:
-            stats += f"  test acc {history.val_accuracy[-1]:.3f}"
-        self.bar.update(self.task, completed=history.epochs, stats=stats)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def _extend(history: History, part: History) -> None:
@@ -507,9 +453,9 @@ def _train(
     epoch_seeds = np.random.default_rng(seed + history.epochs)
     stop = [False]
     show = not quiet and sys.stdout.isatty()
-    bar = _Progress(settings["epochs"], history.epochs, show)
+    bar = ProgressBar(settings["epochs"], history.epochs, transient=True) if show else None
     try:
-        with _ctrl_c_between_epochs(stop):
+        with stop_on_ctrl_c(stop):  # Ctrl-C between two fit() calls: stop and keep
             while history.epochs < settings["epochs"] and not stop[0]:
                 part = fit(
                     model,
@@ -525,7 +471,8 @@ def _train(
                     progress=False,
                 )
                 _extend(history, part)
-                bar.update(history)
+                if bar is not None:
+                    bar.update(history.epochs, history)
                 if checkpoint_every and history.epochs % checkpoint_every == 0:
                     write(save_path)
                 if part.stop_reason in ("until", "interrupted"):
@@ -533,7 +480,8 @@ def _train(
             else:
                 history.stop_reason = "interrupted" if stop[0] else "epochs"
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     if save_path is not None:
         write(save_path)
     _summary(trained, history, train_ds, test_ds, X, y, X_test, y_test)

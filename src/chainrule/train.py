@@ -106,7 +106,7 @@ def accuracy(loss: Callable, output: np.ndarray, y: np.ndarray) -> float | None:
 
 
 @contextmanager
-def _stop_on_ctrl_c(flag: list[bool]):
+def stop_on_ctrl_c(flag: list[bool]):
     """Ctrl-C asks training to stop after the current batch instead of killing it mid-step."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -182,9 +182,9 @@ def fit(
     history = History()
     stop = [False]
     start = time.perf_counter()
-    bar = _ProgressBar(epochs) if progress else None
+    bar = ProgressBar(epochs) if progress else None
     try:
-        with _stop_on_ctrl_c(stop):
+        with stop_on_ctrl_c(stop):
             for epoch in range(1, epochs + 1):
                 order = rng.permutation(n) if size < n else None
                 total, right, seen = 0.0, 0.0, 0
@@ -246,10 +246,13 @@ def fit(
     return history
 
 
-class _ProgressBar:
-    """A rich progress bar with epoch, loss, accuracy and ETA; nothing if rich is missing."""
+class ProgressBar:
+    """A rich progress bar with epoch, loss, accuracy and ETA; nothing if rich is missing.
 
-    def __init__(self, epochs: int) -> None:
+    `done` epochs are already behind (a resumed run); `transient` clears the bar at the end.
+    """
+
+    def __init__(self, total: int, done: int = 0, transient: bool = False) -> None:
         try:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
         except ImportError:
@@ -260,9 +263,9 @@ class _ProgressBar:
             BarColumn(),
             TextColumn("{task.fields[stats]}"),
             TimeRemainingColumn(),
-            transient=False,
+            transient=transient,
         )
-        self.task = self.progress.add_task("train", total=epochs, stats="")
+        self.task = self.progress.add_task("train", total=total, completed=done, stats="")
         self.progress.start()
 
     def update(self, epoch: int, history: History) -> None:
@@ -271,7 +274,9 @@ class _ProgressBar:
         stats = f"loss {history.loss[-1]:.4g}"
         if history.accuracy:
             stats += f"  acc {history.accuracy[-1]:.3f}"
-        if history.val_loss:
+        if history.val_accuracy:
+            stats += f"  val acc {history.val_accuracy[-1]:.3f}"
+        elif history.val_loss:
             stats += f"  val {history.val_loss[-1]:.4g}"
         self.progress.update(self.task, completed=epoch, stats=stats)
 
