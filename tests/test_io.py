@@ -111,3 +111,17 @@ def test_custom_modules_are_refused_with_the_alternative():
 
     with pytest.raises(cr.ModelFileError, match=r"cannot save a Custom.*state_dict"):
         cr.save(Custom(), Path("unused.model"))
+
+
+def test_saved_files_get_ordinary_permissions(tmp_path):
+    """The temporary file is private (0600); the model file is not."""
+    umask = os.umask(0o022)
+    try:
+        path = tmp_path / "m.model"
+        cr.save(cr.nn.mlp([2, 2], rng=0), path)
+        assert path.stat().st_mode & 0o777 == 0o644
+        path.chmod(0o640)
+        cr.save(cr.nn.mlp([2, 2], rng=1), path)
+        assert path.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(umask)
