@@ -72,18 +72,28 @@ def _num(v: float) -> str:
 
 @dataclass(frozen=True)
 class _Slope:
-    name: str
     form: Callable[[str, str], str]  # (z symbol, a symbol) -> σ'(z) written out
     of: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (z, a) -> σ'(z)
+    worked: Callable[[float, float], str]  # (z, a) of example 0 -> the form with numbers put in
 
 
 _SLOPES: dict[type[Module], _Slope] = {
-    Sigmoid: _Slope("sigmoid", lambda z, a: f"σ'({z}) = {a}(1 − {a})", lambda z, a: a * (1 - a)),
-    Tanh: _Slope("tanh", lambda z, a: f"tanh'({z}) = 1 − ({a})²", lambda z, a: 1 - a * a),
-    ReLU: _Slope(
-        "relu", lambda z, a: f"relu'({z}) = [{z} > 0]", lambda z, a: (z > 0).astype(np.float64)
+    Sigmoid: _Slope(
+        lambda z, a: f"σ'({z}) = {a}(1 − {a})",
+        lambda z, a: a * (1 - a),
+        lambda z, a: f"{_num(a)}(1 − {_num(a)})",
     ),
-    Identity: _Slope("identity", lambda z, a: f"1 ({a} = {z})", lambda z, a: np.ones_like(z)),
+    Tanh: _Slope(
+        lambda z, a: f"tanh'({z}) = 1 − ({a})²",
+        lambda z, a: 1 - a * a,
+        lambda z, a: f"1 − ({_num(a)})²",
+    ),
+    ReLU: _Slope(
+        lambda z, a: f"relu'({z}) = [{z} > 0]",
+        lambda z, a: (z > 0).astype(np.float64),
+        lambda z, a: f"[{_num(z)} > 0]",
+    ),
+    Identity: _Slope(lambda z, a: f"1 ({a} = {z})", lambda z, a: np.ones_like(z), lambda z, a: ""),
 }
 _IDENTITY = _SLOPES[Identity]
 
@@ -688,24 +698,11 @@ def _factors(
         return (first, _output_factor(trace, j, c, fused))
     slope = layers[l - 1].slope
     a0, z0 = trace.a[l][0, j], trace.z[l][0, j]
-    second = Factor(
-        _d(a_j, z_j), slope.form(z_j, a_j), trace.slope[l][:, j], _worked(slope, z0, a0)
-    )
+    second = Factor(_d(a_j, z_j), slope.form(z_j, a_j), trace.slope[l][:, j], slope.worked(z0, a0))
     if l == L:
         return (first, second, _output_factor(trace, j, c, fused))
     third = Factor(_d(c, a_j), _path_form(layers, l, j, c, fused), trace.upstream[l][:, j])
     return (first, second, third)
-
-
-def _worked(slope: _Slope, z: float, a: float) -> str:
-    """σ'(z) with example 0's numbers put in."""
-    if slope.name == "sigmoid":
-        return f"{_num(a)}(1 − {_num(a)})"
-    if slope.name == "tanh":
-        return f"1 − ({_num(a)})²"
-    if slope.name == "relu":
-        return f"[{_num(z)} > 0]"
-    return ""
 
 
 def _path_form(layers: list[_Layer], l: int, q: int, c: str, fused: bool) -> str:
