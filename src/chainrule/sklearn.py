@@ -32,6 +32,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from chainrule import io, nn
 from chainrule.errors import ConfigError, DataError, DivergedError, ModelFileError
 from chainrule.nn.init import INITS
+from chainrule.nn.layers import _positive_int
 from chainrule.optim import OPTIMIZERS, SGD, Adam, Optimizer
 from chainrule.tensor import Tensor, no_grad
 
@@ -165,10 +166,10 @@ class _MLP(BaseEstimator):
         _number(name, "tol", self.tol, low=0.0)
         if self.until is not None:
             _number(name, "until", self.until, low=0.0)
-        _positive_int(name, "max_iter", self.max_iter)
-        _positive_int(name, "n_iter_no_change", self.n_iter_no_change)
+        _positive_int("max_iter", self.max_iter, name)
+        _positive_int("n_iter_no_change", self.n_iter_no_change, name)
         if self.batch_size not in ("auto", None):
-            _positive_int(name, "batch_size", self.batch_size)
+            _positive_int("batch_size", self.batch_size, name)
         self._np_dtype()
 
     def _check_loss(self) -> None:
@@ -668,8 +669,3 @@ def _numpy_scalar(value: Any) -> Any:
 def _number(owner: str, name: str, value: Any, low: float) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= low:
         raise ConfigError(f"{owner}: {name} must be a number >= {low}, got {value!r}")
-
-
-def _positive_int(owner: str, name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ConfigError(f"{owner}: {name} must be a positive integer, got {value!r}")
