@@ -371,6 +371,7 @@ def train_command(
             "dtype": _choice("--dtype", dtype or DEFAULT_DTYPE, DTYPES),
             "test_split": DEFAULT_TEST_SPLIT if test_split is None else test_split,
         }
+        trained = None
         history = History()
     settings.update(
         optimizer={
@@ -382,7 +383,7 @@ def train_command(
         batch_size=batch,
         until=until,
     )
-    _train(settings, history, resume, save_path, plot_path, checkpoint_every, quiet)
+    _train(settings, history, trained, save_path, plot_path, checkpoint_every, quiet)
 
 
 def _lasting(source: str) -> str:
@@ -398,7 +399,7 @@ def _lasting(source: str) -> str:
 def _train(
     settings: dict[str, Any],
     history: History,
-    resume: Path | None,
+    trained: Trained | None,
     save_path: Path | None,
     plot_path: Path | None,
     checkpoint_every: int | None,
@@ -410,8 +411,7 @@ def _train(
     train_ds, test_ds = datasets.split(full, fraction, seed)
     n_classes = len(full.class_names) if full.is_classification else None
     dtype = np.dtype(settings["dtype"])
-    if resume is not None:
-        trained = Trained.load(resume)
+    if trained is not None:  # resumed: the network, its preprocessing and loss come from the file
         loss_name = trained.loss
     else:
         loss_name = resolve_loss(settings["loss"], full.is_classification)
