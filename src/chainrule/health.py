@@ -21,7 +21,7 @@ import numpy as np
 from chainrule.errors import GradError
 from chainrule.nn.layers import ACTIVATIONS, Linear, Sequential
 from chainrule.nn.module import Module
-from chainrule.tensor import ArrayLike, Tensor, no_grad
+from chainrule.tensor import ArrayLike, Tensor, as_array, no_grad
 
 SATURATED = 0.99  # sigmoid output outside [0.01, 0.99] (σ' < 0.01), tanh |a| > 0.99 (1 − a² < 0.02)
 VANISHING = 1e-2  # a layer whose gradient norm is below this fraction of the largest layer's
@@ -133,15 +133,15 @@ def _groups(model: Module) -> list[tuple[str, list[Tensor], Module | None]]:
     return [(name, params, None) for name, params in owners.items()]
 
 
-def _unit_stats(model: Module, X: ArrayLike) -> dict[int, np.ndarray]:
-    """The output of every activation module of a Sequential on X, by its position."""
+def _unit_stats(model: Sequential, x: np.ndarray) -> dict[int, np.ndarray]:
+    """The output of every activation module of a Sequential on x, by the module's id."""
     outputs = {}
-    a = Tensor(np.asarray(X.data if isinstance(X, Tensor) else X, dtype=model.dtype))
+    a = Tensor(x)
     with no_grad():
-        for i, m in enumerate(model):
+        for m in model:
             a = m(a)
             if type(m) in _NAMES:
-                outputs[i] = np.atleast_2d(a.data)
+                outputs[id(m)] = np.atleast_2d(a.data)
     return outputs
 
 
@@ -157,14 +157,14 @@ def gradient_health(
             "gradient_health: no parameter has a gradient yet; run a backward pass first "
             "(loss.backward()), or use fit(..., health_every=N)"
         )
-    activations = _unit_stats(model, X) if X is not None and isinstance(model, Sequential) else {}
-    positions = {id(m): i for i, m in enumerate(model)} if isinstance(model, Sequential) else {}
+    x = None if X is None else as_array(X, model.dtype)
+    activations = _unit_stats(model, x) if x is not None and isinstance(model, Sequential) else {}
     layers = []
     for layer, (name, params, activation) in enumerate(groups, start=1):
         grad = _norm(p.grad for p in params if p.grad is not None)
         weight = _norm(p.data for p in params)
         kind = _NAMES.get(type(activation), "") if activation is not None else ""
-        a = activations.get(positions.get(id(activation), -1))
+        a = activations.get(id(activation))
         saturated = dead = None
         if a is not None and kind == "sigmoid":
             saturated = float(np.mean((a < 1 - SATURATED) | (a > SATURATED)))
@@ -173,9 +173,7 @@ def gradient_health(
         elif a is not None and kind == "relu":
             dead = float(np.mean(np.all(a <= 0, axis=0)))
         layers.append(LayerHealth(layer, name, kind, grad, weight, saturated, dead))
-    examples = (
-        0 if X is None else len(np.atleast_2d(np.asarray(X.data if isinstance(X, Tensor) else X)))
-    )
+    examples = 0 if x is None else len(np.atleast_2d(x))
     return HealthReport(layers, _hints(layers), examples, epoch)
 
 
