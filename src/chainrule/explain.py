@@ -34,7 +34,7 @@ from chainrule.errors import ConfigError, GradError, ShapeError
 from chainrule.nn.layers import Identity, Linear, ReLU, Sequential, Sigmoid, Softmax, Tanh
 from chainrule.nn.losses import LOSSES, BCELoss, CrossEntropyLoss, MSELoss, SquaredError
 from chainrule.nn.module import Module, Parameter
-from chainrule.tensor import ArrayLike, Tensor, is_grad_enabled, no_grad
+from chainrule.tensor import ArrayLike, Tensor, as_array, is_grad_enabled, no_grad
 
 NUDGE = 1e-3  # the lecture's "small change (e.g. 0.001) in the weight"
 
@@ -161,7 +161,7 @@ def _loss_module(loss: Module | str) -> Module:
 def _loss_rule(loss: Module, a: np.ndarray, y: ArrayLike, fused: bool) -> _LossRule:
     """The loss's factor for every example and output, from the output a (rows of examples)."""
     n, m = a.shape
-    target = np.asarray(y.data if isinstance(y, Tensor) else y)
+    target = as_array(y)
     if isinstance(loss, CrossEntropyLoss):
         if target.size == n and target.shape != a.shape:  # one class label per example
             target = np.eye(m)[target.reshape(n).astype(np.intp)]
@@ -566,7 +566,7 @@ def _index(name: str, value: Any, size: int, what: str) -> int:
 
 
 def _as_rows(x: ArrayLike, layers: list[_Layer], dtype: np.dtype) -> np.ndarray:
-    x = np.asarray(x.data if isinstance(x, Tensor) else x, dtype=dtype)
+    x = as_array(x, dtype)
     inputs = layers[0].linear.in_features
     if x.ndim not in (1, 2) or x.shape[-1] != inputs:
         raise ShapeError(
@@ -871,7 +871,7 @@ def sensitivity(model: Sequential, X: ArrayLike, Y: ArrayLike, loss: Module | st
                 f"sensitivity: parameter {name!r} is not a Linear layer's weight or bias; "
                 f"expected a Sequential whose parameters all belong to Linear layers"
             )
-    x = np.asarray(X.data if isinstance(X, Tensor) else X, dtype=model.dtype)
+    x = as_array(X, model.dtype)
     grads = _gradients(model, x, Y, loss)
     entries: list[tuple[int, int, int | None, str, float]] = []
     for layer, (i, linear) in enumerate(linears, start=1):
