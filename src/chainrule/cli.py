@@ -33,7 +33,7 @@ from chainrule.preprocess import (
     targets,
 )
 from chainrule.tensor import Tensor, no_grad
-from chainrule.train import History, ProgressBar, fit, stop_on_ctrl_c
+from chainrule.train import History, ProgressBar, fit, prepare, stop_on_ctrl_c
 
 # Defaults that train every built-in set well in seconds (digits: about 97% test accuracy).
 DEFAULT_DATA = "digits"
@@ -162,6 +162,16 @@ class Trained:
     def n_classes(self) -> int | None:
         return len(self.prep.class_names) if self.prep.class_names is not None else None
 
+    @property
+    def loss_fn(self) -> Module:
+        return nn.LOSSES[self.loss]()
+
+    def prepared(self, X_raw: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw rows and their labels (or numbers) as the network and its loss take them:
+        standardised features and targets(), in the model's dtype (labels stay integers for ce)."""
+        y_model = targets(y, self.loss, self.n_classes, self.prep)
+        return prepare(self.prep.features(X_raw), y_model, self.loss_fn, self.model.dtype)
+
     def output(self, X_raw: np.ndarray) -> np.ndarray:
         """a^{(L)} for raw rows (standardised first), without recording a graph."""
         with no_grad():
@@ -188,10 +198,6 @@ def _csv_target(source: str, name: str) -> str | None:
     with path.open(newline="", encoding="utf-8-sig") as f:
         header = next(csv.reader(f), [])
     return name if name in [h.strip() for h in header] else None
-
-
-def _loss_module(name: str) -> Module:
-    return nn.LOSSES[name]()
 
 
 # --- train ---------------------------------------------------------------------------------------
@@ -226,29 +232,14 @@ def _score(
     """Loss (in the trained form) and accuracy of the model on prepared rows X, y."""
     if X is None or ds is None:
         return {}
-    loss_fn = _loss_module(trained.loss)
     with no_grad():
         out = trained.model(Tensor(X))
-        loss = float(loss_fn(out, y).data)
+        loss = float(trained.loss_fn(out, y).data)
     result: dict[str, Any] = {"rows": len(X), "loss": loss}
     if trained.prep.is_classification:
         predicted = decode(out.data, trained.loss, trained.n_classes, trained.prep)
         result["accuracy"] = float(np.mean(predicted == ds.y))
     return result
-
-
-def _prepared(
-    ds: datasets.Dataset | None,
-    prep: Preprocessing,
-    loss: str,
-    n_classes: int | None,
-    dtype: np.dtype,
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    if ds is None:
-        return None, None
-    X = prep.features(ds.X).astype(dtype)
-    y = targets(ds.y, loss, n_classes, prep)
-    return X, (y if y.dtype.kind in "iu" else y.astype(dtype))
 
 
 HELP_TRAIN = f"""Train a network and report its test accuracy.
@@ -421,12 +412,12 @@ def _train(
         trained = Trained(model, Preprocessing.fit(train_ds), loss_name, settings)
     settings["loss"] = loss_name
     prep, model = trained.prep, trained.model
-    X, y = _prepared(train_ds, prep, loss_name, n_classes, dtype)
-    X_test, y_test = _prepared(test_ds, prep, loss_name, n_classes, dtype)
+    X, y = trained.prepared(train_ds.X, train_ds.y)
+    X_test, y_test = (None, None) if test_ds is None else trained.prepared(test_ds.X, test_ds.y)
     opt = make_optimizer(
         settings["optimizer"]["name"], model.parameters(), settings["optimizer"]["lr"]
     )
-    loss_fn = _loss_module(loss_name)
+    loss_fn = trained.loss_fn
     sizes = [model[0].in_features] + [
         layer.out_features for layer in model if isinstance(layer, nn.Linear)
     ]
@@ -543,13 +534,10 @@ def evaluate_command(
 
     trained = Trained.load(model)
     ds, y = trained.dataset(data, target)
-    X = trained.prep.features(ds.X).astype(trained.model.dtype)
-    y_model = targets(y, trained.loss, trained.n_classes, trained.prep)
-    if y_model.dtype.kind == "f":
-        y_model = y_model.astype(trained.model.dtype)
+    X, y_model = trained.prepared(ds.X, y)
     with no_grad():
         out = trained.model(Tensor(X)).data
-        loss = float(_loss_module(trained.loss)(Tensor(out), y_model).data)
+        loss = float(trained.loss_fn(Tensor(out), y_model).data)
     predicted = decode(out, trained.loss, trained.n_classes, trained.prep)
     print(f"{model} on {data}: {len(ds)} rows")
     print(f"loss ({trained.loss}): {loss:.4g}")
@@ -647,10 +635,7 @@ def explain_command(
         raise ConfigError(
             f"--example {example} is out of range: {data} has {len(ds)} rows (0..{len(ds) - 1})"
         )
-    x = trained.prep.features(ds.X[example : example + 1]).astype(trained.model.dtype)
-    y_model = targets(y[example : example + 1], trained.loss, trained.n_classes, trained.prep)
-    if y_model.dtype.kind == "f":
-        y_model = y_model.astype(trained.model.dtype)
+    x, y_model = trained.prepared(ds.X[example : example + 1], y[example : example + 1])
     print(explain(trained.model, x[0], y_model[0], trained.loss, layer=layer, j=j, k=k))
 
 
@@ -748,12 +733,9 @@ def _output_names(trained: Trained) -> list[str] | None:
 
 def _gradients(trained: Trained, ds: datasets.Dataset, y: np.ndarray) -> dict[str, np.ndarray]:
     """∂C/∂w for every parameter, C the model's loss over all of `ds`."""
-    X = trained.prep.features(ds.X).astype(trained.model.dtype)
-    y_model = targets(y, trained.loss, trained.n_classes, trained.prep)
-    if y_model.dtype.kind == "f":
-        y_model = y_model.astype(trained.model.dtype)
+    X, y_model = trained.prepared(ds.X, y)
     trained.model.zero_grad()
-    _loss_module(trained.loss)(trained.model(Tensor(X)), y_model).backward()
+    trained.loss_fn(trained.model(Tensor(X)), y_model).backward()
     return {name: p.grad for name, p in trained.model.named_parameters()}
 
 
