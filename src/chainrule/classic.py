@@ -27,9 +27,8 @@ import numpy as np
 
 from chainrule.errors import ConfigError, ShapeError
 from chainrule.nn import init as inits
-from chainrule.nn.layers import Linear, Sequential, Sigmoid
-
-ArrayLike = Any
+from chainrule.nn.layers import Linear, Sequential, Sigmoid, _positive_int
+from chainrule.tensor import ArrayLike
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -94,8 +93,7 @@ class Network:
     def total_error(self, X: ArrayLike, D: ArrayLike) -> float:
         """`E = ½ Σ_examples Σ_z (d_z − o_z)²`."""
         o = self.forward(X)[-1]
-        D = self._targets(D, o.shape, "D")
-        return 0.5 * float(np.sum((D - o) ** 2))
+        return _total_error(o, self._targets(D, o.shape, "D"))
 
     def train(
         self,
@@ -113,20 +111,13 @@ class Network:
         lr = _check_lr(lr)
         if isinstance(until, bool) or not isinstance(until, Real) or not until >= 0:
             raise ConfigError(f"classic.train: until must be a total error >= 0, got {until!r}")
-        if (
-            isinstance(max_epochs, bool)
-            or not isinstance(max_epochs, int | np.integer)
-            or max_epochs <= 0
-        ):
-            raise ConfigError(
-                f"classic.train: max_epochs must be a positive integer, got {max_epochs!r}"
-            )
+        max_epochs = _positive_int("max_epochs", max_epochs, "classic.train")
         X = self._inputs(X, "X")
         D = self._targets(D, (len(X), self.sizes[-1]), "D")
         history: list[float] = []
         for _ in range(max_epochs):
             outputs = self.forward(X)
-            error = 0.5 * float(np.sum((D - outputs[-1]) ** 2))
+            error = _total_error(outputs[-1], D)
             history.append(error)
             if error <= until:
                 return history
@@ -224,6 +215,10 @@ class Network:
                 )
             d = d.reshape(shape)
         return d
+
+
+def _total_error(o: np.ndarray, d: np.ndarray) -> float:
+    return 0.5 * float(np.sum((d - o) ** 2))
 
 
 def _check_sizes(sizes: Any) -> list[int]:
