@@ -185,9 +185,7 @@ class _MLP(BaseEstimator):
         try:
             dtype = np.dtype(self.dtype)
         except TypeError:
-            raise ConfigError(
-                f"{type(self).__name__}: dtype must be 'float32' or 'float64', got {self.dtype!r}"
-            ) from None
+            dtype = None  # not a dtype at all: refused below with the same message
         if dtype not in (np.float32, np.float64):
             raise ConfigError(
                 f"{type(self).__name__}: dtype must be 'float32' or 'float64', got {self.dtype!r}"
