@@ -131,14 +131,12 @@ def test_public_name():
 
 
 def run_cli(*args: str):
-    import typer
+    """`chainrule exercise ...` through the CLI's own app, errors kept as exceptions (main
+    would turn them into a line on stderr)."""
     from typer.testing import CliRunner
 
-    from chainrule.cli_lecture import exercise_command
+    from chainrule.cli import app
 
-    app = typer.Typer()
-    app.command("exercise")(exercise_command)
-    app.command("other")(lambda: None)  # two commands, so the name is part of the line
     return CliRunner().invoke(app, ["exercise", *args])
 
 

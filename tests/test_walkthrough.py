@@ -143,14 +143,12 @@ def test_public_name():
 
 
 def run_cli(*args: str):
-    import typer
+    """`chainrule walkthrough ...` through the CLI's own app, errors kept as exceptions (main
+    would turn them into a line on stderr)."""
     from typer.testing import CliRunner
 
-    from chainrule.cli_lecture import walkthrough_command
+    from chainrule.cli import app
 
-    app = typer.Typer()
-    app.command("walkthrough")(walkthrough_command)
-    app.command("other")(lambda: None)  # two commands, so the name is part of the line
     return CliRunner().invoke(app, ["walkthrough", *args])
 
 
