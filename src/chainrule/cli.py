@@ -400,14 +400,14 @@ def _train(
     full = datasets.load(settings["data"], settings["target"])
     fraction = settings["test_split"] if len(full) >= MIN_ROWS_TO_SPLIT else 0.0
     train_ds, test_ds = datasets.split(full, fraction, seed)
-    n_classes = len(full.class_names) if full.is_classification else None
-    dtype = np.dtype(settings["dtype"])
     if trained is not None:  # resumed: the network, its preprocessing and loss come from the file
         loss_name = trained.loss
     else:
         loss_name = resolve_loss(settings["loss"], full.is_classification)
+        n_classes = len(full.class_names) if full.is_classification else None
         outputs, out_activation = head(loss_name, n_classes)
         sizes = [full.X.shape[1], *settings["hidden"], outputs]
+        dtype = np.dtype(settings["dtype"])
         model = nn.mlp(sizes, settings["activation"], out_activation, dtype=dtype, rng=seed)
         trained = Trained(model, Preprocessing.fit(train_ds), loss_name, settings)
     settings["loss"] = loss_name
