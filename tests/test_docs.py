@@ -1,4 +1,5 @@
-"""docs/lecture.md runs: its Python blocks are doctests, their printed output checked.
+"""docs/lecture.md and docs/explain.md run: their Python blocks are doctests, their printed
+output checked.
 
 Lines outside ```python fences are blanked (so the doctest's line numbers are the file's),
 then every `>>>` example runs in order in one namespace, as a reader would type them.
@@ -58,6 +59,12 @@ def test_lecture_doc_runs_and_prints_what_it_says():
     # Every code block is checked: none is plain code that nothing runs.
     for block in blocks(path.read_text()):
         assert block.lstrip().startswith(">>>"), f"a python block that is not a doctest:\n{block}"
+
+
+def test_explain_doc_runs_and_prints_what_it_says():
+    """docs/explain.md's ```python blocks are doctests, run in order in one namespace."""
+    results = run_doc(DOCS / "explain.md")
+    assert results.attempted >= 20, "docs/explain.md lost its examples"
 
 
 def test_lecture_doc_covers_every_slide():

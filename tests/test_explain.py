@@ -3,10 +3,6 @@ and PyTorch, for every layer, activation, loss, weight and bias; sensitivity ran
 
 from __future__ import annotations
 
-import doctest
-import re
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -270,18 +266,6 @@ def test_sensitivity_says_21_times_as_the_slide_does():
 def test_sensitivity_rejects_what_it_cannot_name():
     with pytest.raises(ConfigError, match="expected an nn.Sequential"):
         sensitivity(nn.Linear(2, 1), [[1.0, 2.0]], [[1.0]], "squared")
-
-
-def test_docs_explain_md_runs_and_prints_what_it_says():
-    """docs/explain.md's ```python blocks are doctests, run in order in one namespace."""
-    path = Path(__file__).resolve().parents[1] / "docs" / "explain.md"
-    text = "\n".join(re.findall(r"^```python\n(.*?)^```", path.read_text(), flags=re.S | re.M))
-    test = doctest.DocTestParser().get_doctest(text, {}, path.name, str(path), 0)
-    assert len(test.examples) >= 20, "docs/explain.md lost its examples"
-    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-    report: list[str] = []
-    runner.run(test, out=report.append)
-    assert not runner.failures, "".join(report)
 
 
 def test_cross_entropy_takes_one_hot_rows_and_tensors_like_labels():
