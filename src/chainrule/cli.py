@@ -435,8 +435,7 @@ def _train(
             flush=True,
         )
 
-    def write(path: Path) -> None:
-        test = _score(trained, test_ds, X_test, y_test)
+    def write(path: Path, test: dict[str, Any]) -> None:
         save(model, path, metadata=_metadata(settings, prep, history, test))
 
     # One fit() call per epoch: the optimizer (and its momentum) carries over, and between
@@ -465,7 +464,7 @@ def _train(
                 if bar is not None:
                     bar.update(history.epochs, history)
                 if checkpoint_every and history.epochs % checkpoint_every == 0:
-                    write(save_path)
+                    write(save_path, _score(trained, test_ds, X_test, y_test))
                 if part.stop_reason in ("until", "interrupted"):
                     break
             else:
@@ -473,9 +472,10 @@ def _train(
     finally:
         if bar is not None:
             bar.close()
+    test = _score(trained, test_ds, X_test, y_test)  # once, for the file and the summary
     if save_path is not None:
-        write(save_path)
-    _summary(trained, history, train_ds, test_ds, X, y, X_test, y_test)
+        write(save_path, test)
+    _summary(trained, history, _score(trained, train_ds, X, y), test)
     if plot_path is not None:
         _save_figure(_plot().loss_curves(history, title=full.name), plot_path)
         print(f"loss curves drawn to {plot_path}")
@@ -493,11 +493,12 @@ def _console():
     return Console(highlight=False, soft_wrap=False)
 
 
-def _summary(trained: Trained, history: History, train_ds, test_ds, X, y, X_test, y_test) -> None:
+def _summary(
+    trained: Trained, history: History, train: dict[str, Any], test: dict[str, Any]
+) -> None:
+    """The table printed after training, from _score's train and test records."""
     from rich.table import Table
 
-    train = _score(trained, train_ds, X, y)
-    test = _score(trained, test_ds, X_test, y_test)
     table = Table(title="training summary", show_header=True)
     table.add_column("")
     table.add_column("train", justify="right")
