@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from chainrule.errors import ChainruleError, ConfigError
+from chainrule.io import atomic_write
 from chainrule.tensor import Tensor
 
 FORMATS = ("svg", "png", "pdf")
@@ -93,8 +94,6 @@ class Graph:
     def render(self, path: str | os.PathLike, format: str | None = None) -> Path:
         """Draw the graph to `path` (SVG, PNG or PDF, from its suffix unless `format` is
         given) with Graphviz's `dot`; the file is replaced only once `dot` succeeded."""
-        from chainrule.io import atomic_write
-
         path = Path(path)
         fmt = (format or path.suffix.lstrip(".")).lower()
         if fmt not in FORMATS:
