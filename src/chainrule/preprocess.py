@@ -80,12 +80,13 @@ class Preprocessing:
     def labels(self, dataset: Dataset) -> np.ndarray:
         """The dataset's labels renumbered into the model's classes (by name)."""
         index = {name: i for i, name in enumerate(self.class_names or [])}
-        unknown = sorted(set(dataset.class_names or []) - set(index))
-        used = {dataset.class_names[i] for i in np.unique(dataset.y)} if len(dataset) else set()
-        if unknown and used & set(unknown):
+        # a class the data names but no row uses is harmless; only the rows' classes count
+        used = {dataset.class_names[i] for i in np.unique(dataset.y)}
+        unknown = sorted(used - set(index))
+        if unknown:
             raise DataError(
-                f"{dataset.name}: class {sorted(used & set(unknown))[0]!r} was not in the "
-                f"training data; the model knows {_names(self.class_names or [])}"
+                f"{dataset.name}: class {unknown[0]!r} was not in the training data; the "
+                f"model knows {_names(self.class_names or [])}"
             )
         mapping = np.array([index.get(name, -1) for name in dataset.class_names or []])
         return mapping[dataset.y]
