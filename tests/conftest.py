@@ -49,3 +49,12 @@ def mnist_dir() -> Path:
     if not (MNIST / "t10k-images-idx3-ubyte").exists() and not any(MNIST.glob("t10k-images*")):
         pytest.skip(f"the MNIST test set is not at {MNIST} (../shared beside the clone)")
     return MNIST
+
+
+@pytest.fixture
+def one_blas_thread():
+    """BLAS on one thread: tiny matrix products on a shared 2-core machine run faster so."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield

@@ -20,20 +20,15 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 import chainrule as cr
 from chainrule.errors import ConfigError, DataError, ModelFileError
 from chainrule.sklearn import MLPClassifier, MLPRegressor, load
 
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    # Tiny matrix products on a shared machine run faster on one thread than on two.
-    with threadpool_limits(1):
-        yield
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+    pytest.mark.usefixtures("one_blas_thread"),
+]
 
 
 def dataset(kind: str) -> tuple[np.ndarray, np.ndarray]:

@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from threadpoolctl import threadpool_limits
 
 from chainrule.sklearn import MLPClassifier, MLPRegressor
 
-
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    # Tiny matrix products on a shared machine run faster on one thread than on two.
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 @parametrize_with_checks([MLPClassifier(max_iter=100), MLPRegressor(max_iter=100)])
