@@ -9,8 +9,9 @@ import torch
 from conftest import assert_matches_torch
 
 import chainrule as cr
-from chainrule import classic, nn
+from chainrule import nn
 from chainrule.errors import ConfigError, ShapeError
+from chainrule.lecture import classic
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_D = np.array([[0.0], [1.0], [1.0], [0.0]])

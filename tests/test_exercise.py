@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule.exercise import _num, exercise
+from chainrule.lecture.exercise import _num, exercise
 
 CASES = [
     ((2, 3, 2), 0, "sigmoid"),
@@ -174,7 +174,7 @@ def test_the_chainrule_command_runs_it(capsys):
 def test_on_a_terminal_the_markdown_is_rendered(capsys, monkeypatch):
     import sys
 
-    from chainrule.cli_lecture import exercise_command
+    from chainrule.cli.lecture import exercise_command
 
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     exercise_command(sizes="2,2", seed=1, answers=False, raw=False)

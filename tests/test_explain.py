@@ -11,7 +11,7 @@ from conftest import assert_matches_torch
 import chainrule as cr
 from chainrule import nn
 from chainrule.errors import ConfigError, ShapeError
-from chainrule.explain import Explanation, explain, sensitivity
+from chainrule.lecture.explain import Explanation, explain, sensitivity
 
 ACTIVATIONS = ["sigmoid", "tanh", "relu", "identity"]
 LOSSES = ["squared", "mse", "bce", "ce"]

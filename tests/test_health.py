@@ -10,7 +10,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn
-from chainrule.health import GradientHealthWarning, HealthReport, gradient_health
+from chainrule.lecture.health import GradientHealthWarning, HealthReport, gradient_health
 
 
 def backward(model: nn.Sequential, X: np.ndarray, Y: np.ndarray, loss=None) -> None:

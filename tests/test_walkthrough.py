@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule.walkthrough import Step, walkthrough
+from chainrule.lecture.walkthrough import Step, walkthrough
 
 
 def torch_gradients(a_prev2: float, w_prev: float, w: float, y: float) -> dict[str, float]:

@@ -4,9 +4,10 @@ A reverse-mode autodiff engine on numpy (`tensor`, `ops`), the networks it train
 `optim`, `fit`), and the tools that show how the chain rule produces every gradient.
 """
 
+import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from chainrule import classic, nn, ops, optim
+from chainrule import lecture, nn, ops, optim
 from chainrule.errors import (
     ChainruleError,
     ConfigError,
@@ -16,15 +17,25 @@ from chainrule.errors import (
     ModelFileError,
     ShapeError,
 )
-from chainrule.exercise import exercise
-from chainrule.explain import Explanation, Sensitivity, explain, sensitivity
 from chainrule.gradcheck import GradcheckReport, gradcheck
-from chainrule.health import GradientHealthWarning, HealthReport, gradient_health
 from chainrule.io import load, save
+from chainrule.lecture import classic
+from chainrule.lecture import exercise as _exercise
+from chainrule.lecture import explain as _explain
+from chainrule.lecture import health as _health
+from chainrule.lecture import walkthrough as _walkthrough
+from chainrule.lecture.exercise import exercise
+from chainrule.lecture.explain import Explanation, Sensitivity, explain, sensitivity
+from chainrule.lecture.health import GradientHealthWarning, HealthReport, gradient_health
+from chainrule.lecture.walkthrough import walkthrough
 from chainrule.nn.init import manual_seed
 from chainrule.tensor import Tensor, is_grad_enabled, no_grad, tensor
 from chainrule.train import History, fit
-from chainrule.walkthrough import walkthrough
+
+# The teaching modules lived at the top before chainrule.lecture; their old import paths
+# (`from chainrule.explain import Explanation`) keep working.
+for _module in (classic, _exercise, _explain, _health, _walkthrough):
+    sys.modules.setdefault(f"chainrule.{_module.__name__.rpartition('.')[2]}", _module)
 
 try:
     __version__ = version("chainrule")
@@ -53,6 +64,7 @@ __all__ = [
     "gradcheck",
     "gradient_health",
     "is_grad_enabled",
+    "lecture",
     "load",
     "manual_seed",
     "nn",

@@ -30,9 +30,9 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from chainrule import io, nn
+from chainrule.checks import positive_int
 from chainrule.errors import ConfigError, DataError, DivergedError, ModelFileError
 from chainrule.nn.init import INITS
-from chainrule.nn.layers import _positive_int
 from chainrule.optim import OPTIMIZERS, SGD, Adam, Optimizer
 from chainrule.tensor import Tensor, no_grad
 
@@ -166,10 +166,10 @@ class _MLP(BaseEstimator):
         _number(name, "tol", self.tol, low=0.0)
         if self.until is not None:
             _number(name, "until", self.until, low=0.0)
-        _positive_int("max_iter", self.max_iter, name)
-        _positive_int("n_iter_no_change", self.n_iter_no_change, name)
+        positive_int(name, "max_iter", self.max_iter)
+        positive_int(name, "n_iter_no_change", self.n_iter_no_change)
         if self.batch_size not in ("auto", None):
-            _positive_int("batch_size", self.batch_size, name)
+            positive_int(name, "batch_size", self.batch_size)
         self._np_dtype()
 
     def _check_loss(self) -> None:

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.checks import positive_int
 from chainrule.errors import ConfigError, DataError, DivergedError
-from chainrule.health import GradientHealthWarning, gradient_health
-from chainrule.nn.layers import _positive_int
+from chainrule.lecture.health import GradientHealthWarning, gradient_health
 from chainrule.nn.losses import LOSSES, BCELoss, CrossEntropyLoss
 from chainrule.nn.module import Module
 from chainrule.optim import SGD, Optimizer
@@ -161,15 +161,15 @@ def fit(
     Stops when the epoch's training loss is <= `until` ("until total error is small enough"),
     after `epochs` epochs, or on Ctrl-C after the current batch. A NaN or infinite loss raises
     DivergedError naming the epoch. The optimizer defaults to SGD(lr=0.1).
-    `health_every=N` checks gradient health (chainrule.health) from the last batch every N
+    `health_every=N` checks gradient health (chainrule.lecture.health) from the last batch every N
     epochs, keeps it in `History.health`, and warns (GradientHealthWarning) when it looks bad.
     """
     loss_fn = _loss_module(loss)
-    epochs = _positive_int("epochs", epochs, "fit")
+    epochs = positive_int("fit", "epochs", epochs)
     if batch_size is not None:
-        batch_size = _positive_int("batch_size", batch_size, "fit")
+        batch_size = positive_int("fit", "batch_size", batch_size)
     if health_every is not None:
-        health_every = _positive_int("health_every", health_every, "fit")
+        health_every = positive_int("fit", "health_every", health_every)
     if until is not None and not until >= 0:
         raise ConfigError(f"fit: until must be a loss >= 0, got {until!r}")
     optimizer = optimizer if optimizer is not None else SGD(model.parameters(), lr=0.1)

@@ -3,6 +3,7 @@
 from chainrule.nn import init
 from chainrule.nn.layers import (
     ACTIVATIONS,
+    Block,
     Identity,
     Linear,
     ReLU,
@@ -11,6 +12,7 @@ from chainrule.nn.layers import (
     Softmax,
     Tanh,
     activation,
+    blocks,
     mlp,
 )
 from chainrule.nn.losses import LOSSES, BCELoss, CrossEntropyLoss, MSELoss, SquaredError
@@ -18,6 +20,7 @@ from chainrule.nn.module import Module, Parameter
 
 __all__ = [
     "ACTIVATIONS",
+    "Block",
     "LOSSES",
     "BCELoss",
     "CrossEntropyLoss",
@@ -33,6 +36,7 @@ __all__ = [
     "SquaredError",
     "Tanh",
     "activation",
+    "blocks",
     "init",
     "mlp",
 ]

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from chainrule import ops
+from chainrule.checks import positive_int
 from chainrule.errors import ConfigError
 from chainrule.nn import init as inits
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import Tensor
-
-
-def _positive_int(name: str, value: Any, owner: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
-        raise ConfigError(f"{owner}: {name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class Linear(Module):
@@ -38,8 +33,8 @@ class Linear(Module):
         rng: inits.RNG = None,
     ) -> None:
         super().__init__()
-        self.in_features = _positive_int("in_features", in_features, "Linear")
-        self.out_features = _positive_int("out_features", out_features, "Linear")
+        self.in_features = positive_int("Linear", "in_features", in_features)
+        self.out_features = positive_int("Linear", "out_features", out_features)
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise ConfigError(f"Linear: dtype must be float32 or float64, got {dtype}")
@@ -146,6 +141,29 @@ class Sequential(Module):
         return self
 
 
+class Block(NamedTuple):
+    """Layer l of a network: z^{(l)} = W a^{(l−1)} + b by `linear`, then a^{(l)} = σ(z^{(l)}) by
+    `activation` (None when z^{(l)} is the layer's output, as for logits or regression)."""
+
+    position: int  # the Linear's index in the Sequential
+    linear: Linear
+    activation: Module | None
+
+
+def blocks(model: Sequential) -> Iterator[Block]:
+    """Each Linear of `model` with the activation right after it: the lecture's layers l = 1..L.
+
+    Modules that are neither (a Softmax before a loss, a second activation) are the caller's to
+    refuse or skip: `blocks` reports only the pairs it sees.
+    """
+    modules = list(model)
+    for i, m in enumerate(modules):
+        if isinstance(m, Linear):
+            after = modules[i + 1] if i + 1 < len(modules) else None
+            activation = after if after is not None and type(after) in _ACTIVATION_TYPES else None
+            yield Block(i, m, activation)
+
+
 ACTIVATIONS: dict[str, type[Module]] = {
     "sigmoid": Sigmoid,
     "tanh": Tanh,
@@ -153,6 +171,9 @@ ACTIVATIONS: dict[str, type[Module]] = {
     "identity": Identity,
     "softmax": Softmax,
 }
+
+
+_ACTIVATION_TYPES = frozenset(ACTIVATIONS.values())
 
 
 def activation(name: str) -> Module:

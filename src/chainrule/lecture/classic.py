@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.checks import positive_int
 from chainrule.errors import ConfigError, ShapeError
 from chainrule.nn import init as inits
-from chainrule.nn.layers import Linear, Sequential, Sigmoid, _positive_int
+from chainrule.nn.layers import Linear, Sequential, Sigmoid
 from chainrule.tensor import ArrayLike
 
 
@@ -111,7 +112,7 @@ class Network:
         lr = _check_lr(lr)
         if isinstance(until, bool) or not isinstance(until, Real) or not until >= 0:
             raise ConfigError(f"classic.train: until must be a total error >= 0, got {until!r}")
-        max_epochs = _positive_int("max_epochs", max_epochs, "classic.train")
+        max_epochs = positive_int("classic.train", "max_epochs", max_epochs)
         X = self._inputs(X, "X")
         D = self._targets(D, (len(X), self.sizes[-1]), "D")
         history: list[float] = []

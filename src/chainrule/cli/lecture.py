@@ -12,8 +12,8 @@ from typing import Annotated
 import typer
 
 from chainrule.errors import ConfigError
-from chainrule.exercise import exercise
-from chainrule.walkthrough import walkthrough
+from chainrule.lecture.exercise import exercise
+from chainrule.lecture.walkthrough import walkthrough
 
 
 def walkthrough_command(

@@ -20,7 +20,7 @@ import typer
 
 from chainrule import data as datasets
 from chainrule import nn, optim
-from chainrule.cli_lecture import exercise_command, walkthrough_command
+from chainrule.cli.lecture import exercise_command, walkthrough_command
 from chainrule.errors import ChainruleError, ConfigError, DataError, ModelFileError
 from chainrule.io import atomic_write, load_with_metadata, save
 from chainrule.nn.module import Module
@@ -628,7 +628,7 @@ def explain_command(
     target: Annotated[str | None, typer.Option(help="CSV target column")] = None,
 ) -> None:
     """The chain rule for one weight's gradient ∂C/∂w_jk^(l) on one example, with numbers."""
-    from chainrule.explain import explain
+    from chainrule.lecture.explain import explain
 
     trained = Trained.load(model)
     ds, y = trained.dataset(data, target)
@@ -819,7 +819,7 @@ def datasets_command() -> None:
     _console().print(table)
 
 
-# --- the lecture's commands (chainrule.cli_lecture) --------------------------------------------
+# --- the lecture's commands (chainrule.cli.lecture) --------------------------------------------
 
 app.command("walkthrough")(walkthrough_command)
 app.command("exercise")(exercise_command)
@@ -869,7 +869,3 @@ def main(argv: list[str] | None = None) -> int:
             debug,
         )
     return result if isinstance(result, int) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Argument checks: the one place that writes "owner: X must be ..., got ..." and raises
+ConfigError, so every refused argument reads the same in Python and on the command line.
+
+Each check returns the value it accepted, in the type the caller uses (`int`, `float`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from chainrule.errors import ConfigError
+
+
+def refuse(owner: str, name: str, expected: str, value: Any) -> ConfigError:
+    """The ConfigError for `name` of `owner` that should have been `expected`."""
+    where = f"{owner}: " if owner else ""
+    return ConfigError(f"{where}{name} must be {expected}, got {value!r}")
+
+
+def _real(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return None
+    return float(value)
+
+
+def positive_int(owner: str, name: str, value: Any) -> int:
+    """A whole number > 0 (a count of epochs, neurons, rows)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+        raise refuse(owner, name, "a positive integer", value)
+    return int(value)
+
+
+def int_at_least(owner: str, name: str, value: Any, low: int) -> int:
+    """A whole number >= `low`."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise refuse(owner, name, f"an integer >= {low}", value)
+    return int(value)
+
+
+def positive(owner: str, name: str, value: Any) -> float:
+    """A finite number > 0 (a learning rate η)."""
+    number = _real(value)
+    if number is None or not math.isfinite(number) or number <= 0:
+        raise refuse(owner, name, "a finite number > 0", value)
+    return number
+
+
+def at_least(owner: str, name: str, value: Any, low: float) -> float:
+    """A finite number >= `low` (a target loss, a tolerance, noise)."""
+    number = _real(value)
+    if number is None or not math.isfinite(number) or number < low:
+        raise refuse(owner, name, f"a finite number >= {low:g}", value)
+    return number
+
+
+def fraction(owner: str, name: str, value: Any, *, closed: bool = False) -> float:
+    """A number in [0, 1) (momentum, a held-out share); [0, 1] when `closed`."""
+    number = _real(value)
+    inside = number is not None and number >= 0 and (number <= 1 if closed else number < 1)
+    if not inside:
+        raise refuse(owner, name, f"a number in [0, 1{']' if closed else ')'}", value)
+    return number  # type: ignore[return-value]
+
+
+def finite(owner: str, name: str, value: Any) -> float:
+    """Any finite number."""
+    number = _real(value)
+    if number is None or not math.isfinite(number):
+        raise refuse(owner, name, "a finite number", value)
+    return number
+
+
+def one_of(owner: str, name: str, value: Any, choices: Iterable[str]) -> str:
+    """One of the names of a registry (activations, losses, optimizers, datasets)."""
+    names = list(choices)
+    if value not in names:
+        raise refuse(owner, name, f"one of {', '.join(map(str, names))}", value)
+    return value
