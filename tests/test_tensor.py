@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -88,6 +90,91 @@ def test_no_grad_as_decorator():
 
     assert not double(cr.tensor([1.0], requires_grad=True)).requires_grad
     assert cr.is_grad_enabled()
+
+
+WAIT = 10  # seconds: a bound on every wait below, so a broken test fails instead of hanging
+
+
+def _run_in_thread(target, results):
+    """Run `target()` in a thread, storing its exception (if any) for the main thread."""
+
+    def guarded():
+        try:
+            target()
+        except BaseException as err:  # re-raised by the main thread's assertion
+            results["error"] = err
+
+    thread = threading.Thread(target=guarded, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_no_grad_in_one_thread_leaves_another_thread_recording():
+    """Thread A sits inside no_grad() while thread B builds a graph and backpropagates: B's
+    gradients arrive, and A's no_grad() is still in force when B is done (PyTorch's rule)."""
+    a_inside, b_done = threading.Event(), threading.Event()
+    seen, errors_a, errors_b = {}, {}, {}
+
+    def predict():
+        with cr.no_grad():
+            a_inside.set()
+            assert b_done.wait(WAIT), "thread B did not finish"
+            seen["a_enabled"] = cr.is_grad_enabled()
+            seen["a_records"] = (cr.tensor([1.0], requires_grad=True) * 2).requires_grad
+        seen["a_after"] = cr.is_grad_enabled()
+
+    def train():
+        try:
+            assert a_inside.wait(WAIT), "thread A did not enter no_grad"
+            seen["b_enabled"] = cr.is_grad_enabled()
+            w = cr.tensor([1.0, -2.0], requires_grad=True)
+            c = (w * w * 3).sum()
+            seen["b_records"] = c.requires_grad
+            c.backward()
+            seen["b_grad"] = w.grad
+        finally:
+            b_done.set()
+
+    threads = [_run_in_thread(predict, errors_a), _run_in_thread(train, errors_b)]
+    for thread in threads:
+        thread.join(WAIT)
+        assert not thread.is_alive()
+    assert not errors_a and not errors_b, (errors_a, errors_b)
+    assert seen["b_enabled"] and seen["b_records"]
+    np.testing.assert_array_equal(seen["b_grad"], [6.0, -12.0])  # ∂(3w²)/∂w = 6w
+    assert seen["a_enabled"] is False and seen["a_records"] is False
+    assert seen["a_after"] is True
+    assert cr.is_grad_enabled()
+
+
+def test_a_new_thread_records_even_when_its_parent_is_inside_no_grad():
+    seen, errors = {}, {}
+    with cr.no_grad():
+        thread = _run_in_thread(lambda: seen.update(enabled=cr.is_grad_enabled()), errors)
+        thread.join(WAIT)
+        assert not cr.is_grad_enabled()
+    assert not thread.is_alive() and not errors
+    assert seen["enabled"] is True
+
+
+def test_np_array_copies_and_np_asarray_shares():
+    t = cr.tensor([1.0, 2.0])
+    copied = np.array(t)
+    copied[0] = 99.0
+    assert t.data[0] == 1.0 and not np.shares_memory(np.array(t), t.data)
+    assert np.shares_memory(np.asarray(t), t.data)
+    assert np.shares_memory(np.array(t, copy=False), t.data)
+    assert not np.shares_memory(np.array(t, copy=True), t.data)
+    assert not np.shares_memory(np.asarray(t, copy=True), t.data)
+
+
+def test_np_array_converts_dtype_and_refuses_a_copy_it_would_need():
+    t = cr.tensor([1.5, 2.5])
+    as32 = np.asarray(t, dtype=np.float32)
+    assert as32.dtype == np.float32 and as32.tolist() == [1.5, 2.5]
+    assert np.shares_memory(np.asarray(t, dtype=np.float64), t.data)
+    with pytest.raises(ValueError, match="copy"):
+        np.array(t, dtype=np.float32, copy=False)
 
 
 def test_a_chain_of_ten_thousand_ops_backpropagates():

@@ -8,6 +8,7 @@ backpropagation, the chain rule applied once per edge.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from itertools import count
 from operator import attrgetter
@@ -21,8 +22,15 @@ ArrayLike = Any
 VJP = Callable[[np.ndarray], np.ndarray]
 
 
-class _GradMode:
+class _GradMode(threading.local):
+    """Whether ops record a graph, kept per thread as PyTorch keeps it: a thread predicting
+    under `no_grad()` must not stop another thread's training from recording. The class
+    attribute is what every thread sees until it sets its own, so a new thread records."""
+
     enabled = True
+
+
+_grad_mode = _GradMode()
 
 
 # Every tensor takes the next number when it is made. A tensor is made after its parents,
@@ -44,11 +52,11 @@ class no_grad:  # noqa: N801  (named like PyTorch's torch.no_grad)
     """
 
     def __enter__(self) -> None:
-        self._before = _GradMode.enabled
-        _GradMode.enabled = False
+        self._before = _grad_mode.enabled
+        _grad_mode.enabled = False
 
     def __exit__(self, *exc: object) -> None:
-        _GradMode.enabled = self._before
+        _grad_mode.enabled = self._before
 
     def __call__(self, fn: Callable) -> Callable:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -61,8 +69,8 @@ class no_grad:  # noqa: N801  (named like PyTorch's torch.no_grad)
 
 
 def is_grad_enabled() -> bool:
-    """Whether ops record a graph right now (False inside `no_grad()`)."""
-    return _GradMode.enabled
+    """Whether ops record a graph right now in this thread (False inside `no_grad()`)."""
+    return _grad_mode.enabled
 
 
 def as_array(value: ArrayLike, dtype: Any = None) -> np.ndarray:
@@ -186,8 +194,13 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         return self.data
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """numpy 2's protocol: `copy=True` always copies, `copy=False` never does (and raises
+        when a dtype change needs one), None copies only for a dtype change. `np.array(t)`
+        asks for a copy, so it never aliases `t.data`; `np.asarray(t)` shares it."""
+        if copy is False:
+            return np.asarray(self.data, dtype=dtype, copy=False)
+        return np.array(self.data, dtype=dtype, copy=copy)
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, precision=4, separator=", ", threshold=20)
@@ -302,7 +315,7 @@ def node(data: np.ndarray, parents: tuple[Tensor, ...], op: str, vjps: tuple[VJP
     out._retain = False
     out._seq = next(_birth)
     out._mark = 0
-    if _GradMode.enabled:
+    if _grad_mode.enabled:
         for p in parents:
             if p.requires_grad:
                 out.requires_grad = True
