@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle  # only to forge a hostile file: chainrule itself never unpickles
 from pathlib import Path
@@ -84,6 +85,45 @@ def test_a_safetensors_file_from_elsewhere_is_refused(tmp_path):
     path = tmp_path / "other.safetensors"
     save_file({"w": np.ones(2)}, str(path))
     with pytest.raises(cr.ModelFileError, match="safetensors file but not a chainrule model"):
+        cr.load(path)
+
+
+def _model_file_with_header(tmp_path, **changes):
+    """A chainrule model file, written by hand with `changes` to its header (None removes a key)."""
+    from safetensors.numpy import save
+
+    model = cr.nn.mlp([2, 3, 1], "sigmoid", rng=0)
+    header = {
+        "format": "chainrule",
+        "format_version": cr.io.FORMAT_VERSION,
+        "chainrule_version": "9.9.9",
+        "architecture": json.dumps(cr.io.architecture(model)),
+        "metadata": "{}",
+    }
+    header.update(changes)
+    path = tmp_path / "hand.model"
+    path.write_bytes(save(model.state_dict(), metadata={k: v for k, v in header.items() if v}))
+    return path
+
+
+def test_the_hand_made_file_loads_when_its_version_is_the_current_one(tmp_path):
+    assert isinstance(cr.load(_model_file_with_header(tmp_path)), cr.nn.Sequential)
+
+
+@pytest.mark.parametrize("version", ["2", "1.1", "0"])
+def test_a_file_of_another_format_version_is_refused_naming_both_versions(tmp_path, version):
+    path = _model_file_with_header(tmp_path, format_version=version)
+    with pytest.raises(cr.ModelFileError) as caught:
+        cr.load(path)
+    message = str(caught.value)
+    assert f"format version {version!r}" in message
+    assert f"reads format version {cr.io.FORMAT_VERSION!r}" in message
+    assert "written by chainrule 9.9.9" in message and "hand.model" in message
+
+
+def test_a_file_without_a_format_version_is_refused(tmp_path):
+    path = _model_file_with_header(tmp_path, format_version=None)
+    with pytest.raises(cr.ModelFileError, match=r"hand.model has no model format version.*1"):
         cr.load(path)
 
 

@@ -118,6 +118,23 @@ def save(model: Module, path: str | os.PathLike, metadata: dict[str, Any] | None
     atomic_write(path, data)
 
 
+def _check_version(path: Path, header: dict[str, str]) -> None:
+    """Refuse a file whose layout this chainrule does not know, before reading it as if it did."""
+    found = header.get("format_version")
+    if found == FORMAT_VERSION:
+        return
+    writer = header.get("chainrule_version")
+    by = f" (written by chainrule {writer})" if writer else ""
+    if found is None:
+        raise ModelFileError(
+            f"{path} has no model format version{by}; expected format version {FORMAT_VERSION}"
+        )
+    raise ModelFileError(
+        f"{path} has model format version {found!r}{by}, but this chainrule reads format "
+        f"version {FORMAT_VERSION!r}; load it with the chainrule that wrote it, or a newer one"
+    )
+
+
 def load_with_metadata(path: str | os.PathLike) -> tuple[Module, dict[str, Any]]:
     """The model in `path` and the metadata saved with it."""
     from safetensors import safe_open
@@ -136,6 +153,7 @@ def load_with_metadata(path: str | os.PathLike) -> tuple[Module, dict[str, Any]]
         ) from None
     if header.get("format") != FORMAT:
         raise ModelFileError(f"{path} is a safetensors file but not a chainrule model file")
+    _check_version(path, header)
     try:
         spec = json.loads(header["architecture"])
         metadata = json.loads(header.get("metadata", "{}"))
