@@ -60,10 +60,9 @@ def at_least(owner: str, name: str, value: Any, low: float) -> float:
 def fraction(owner: str, name: str, value: Any, *, closed: bool = False) -> float:
     """A number in [0, 1) (momentum, a held-out share); [0, 1] when `closed`."""
     number = _real(value)
-    inside = number is not None and number >= 0 and (number <= 1 if closed else number < 1)
-    if not inside:
+    if number is None or not (number >= 0 and (number <= 1 if closed else number < 1)):
         raise refuse(owner, name, f"a number in [0, 1{']' if closed else ')'}", value)
-    return number  # type: ignore[return-value]
+    return number
 
 
 def finite(owner: str, name: str, value: Any) -> float:
