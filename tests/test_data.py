@@ -55,10 +55,30 @@ def test_n_noise_and_seed_parameters():
     assert not np.array_equal(noisy.X, data.logic_gate("and", n=8).X)
 
 
-@pytest.mark.parametrize("bad", [{"n": 0}, {"n": 2.5}, {"noise": -1.0}])
-def test_bad_generator_parameters(bad):
-    with pytest.raises(ConfigError, match="moons"):
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"n": 0}, "moons: n must be an integer >= 2, got 0"),
+        ({"n": 2.5}, "moons: n must be an integer >= 2, got 2.5"),
+        ({"n": True}, "moons: n must be an integer >= 2, got True"),
+        ({"noise": -1.0}, "moons: noise must be a finite number >= 0, got -1.0"),
+        ({"noise": float("nan")}, "moons: noise must be a finite number >= 0, got nan"),
+        ({"noise": float("inf")}, "moons: noise must be a finite number >= 0, got inf"),
+    ],
+)
+def test_bad_generator_parameters(bad, message):
+    with pytest.raises(ConfigError) as caught:
         data.moons(**bad)
+    assert str(caught.value) == message
+
+
+def test_generators_take_numpy_scalars_and_refuse_an_unknown_gate():
+    assert len(data.blobs(n=np.int64(6), noise=np.float32(0.5))) == 6
+    with pytest.raises(ConfigError) as caught:
+        data.logic_gate("nand")
+    assert str(caught.value) == "logic_gate: gate must be one of and, or, xor, got 'nand'"
+    with pytest.raises(ConfigError, match="and: n must be an integer >= 4, got 3"):
+        data.logic_gate("and", n=3)
 
 
 @pytest.mark.parametrize(
@@ -86,7 +106,7 @@ def test_unknown_name_lists_the_known_ones():
 
 
 def test_target_is_refused_for_built_in_sets():
-    with pytest.raises(ConfigError, match="CSV"):
+    with pytest.raises(ConfigError, match="load: target must be None for the built-in 'iris'.*CSV"):
         data.load("iris", target="label")
 
 
@@ -236,9 +256,12 @@ def test_split_is_seeded_and_disjoint():
     again, _ = data.split(ds, 0.2, seed=3)
     np.testing.assert_array_equal(train.X, again.X)
     assert data.split(ds, 0.0)[1] is None
-    for bad in (1.0, -0.1):
-        with pytest.raises(ConfigError, match="fraction"):
+    for bad in (1.0, -0.1, float("nan"), "0.2", True):
+        with pytest.raises(ConfigError) as caught:
             data.split(ds, bad)
+        assert str(caught.value) == f"split: test split must be a fraction in [0, 1), got {bad!r}"
+    with pytest.raises(ConfigError, match="leave training rows of 150, got 0.999"):
+        data.split(ds, 0.999)
 
 
 def test_standardisation_is_fitted_on_training_rows_and_round_trips():

@@ -405,7 +405,7 @@ def test_pickle_round_trip_and_training_after_it():
         (dict(init="zeros"), "unknown init 'zeros'"),
         (dict(dtype="int32"), "dtype must be 'float32' or 'float64'"),
         (dict(loss="hinge"), "unknown loss 'hinge'"),
-        (dict(learning_rate_init=0.0), "Invalid learning rate"),
+        (dict(learning_rate_init=0.0), "lr must be a finite number > 0"),
         (dict(hidden_layer_sizes=5.0), "hidden_layer_sizes must be positive integers"),
         (dict(momentum="high", optimizer="sgd"), "momentum must be a number"),
     ],

@@ -61,7 +61,7 @@ def fraction(owner: str, name: str, value: Any, *, closed: bool = False) -> floa
     """A number in [0, 1) (momentum, a held-out share); [0, 1] when `closed`."""
     number = _real(value)
     if number is None or not (number >= 0 and (number <= 1 if closed else number < 1)):
-        raise refuse(owner, name, f"a number in [0, 1{']' if closed else ')'}", value)
+        raise refuse(owner, name, f"a fraction in [0, 1{']' if closed else ')'}", value)
     return number
 
 

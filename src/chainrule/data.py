@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chainrule.checks import at_least, fraction, int_at_least, one_of, refuse
 from chainrule.errors import ConfigError, DataError
 
 # A numeric target column with at most this many distinct whole numbers is read as class
@@ -68,18 +69,6 @@ def _rng(seed: int | None) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def _check_n(name: str, n: int, least: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < least:
-        raise ConfigError(f"{name}: n must be an integer >= {least}, got {n!r}")
-    return int(n)
-
-
-def _check_noise(name: str, noise: float) -> float:
-    if not isinstance(noise, int | float) or not noise >= 0:
-        raise ConfigError(f"{name}: noise must be a number >= 0, got {noise!r}")
-    return float(noise)
-
-
 _GATES = {"and": (0, 0, 0, 1), "or": (0, 1, 1, 1), "xor": (0, 1, 1, 0)}
 
 
@@ -89,10 +78,9 @@ def logic_gate(gate: str, n: int = 4, noise: float = 0.0, seed: int | None = 0) 
     `n` > 4 repeats the four rows (n rounded up to a multiple of 4); `noise` adds Gaussian
     jitter of that standard deviation to the inputs.
     """
-    if gate not in _GATES:
-        raise ConfigError(f"unknown logic gate {gate!r}; expected one of {sorted(_GATES)}")
-    n = _check_n(gate, n, 4)
-    noise = _check_noise(gate, noise)
+    gate = one_of("logic_gate", "gate", gate, _GATES)
+    n = int_at_least(gate, "n", n, 4)
+    noise = at_least(gate, "noise", noise, 0.0)
     repeats = math.ceil(n / 4)
     X = np.tile(np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64), (repeats, 1))
     y = np.tile(np.array(_GATES[gate]), repeats)
@@ -103,8 +91,8 @@ def logic_gate(gate: str, n: int = 4, noise: float = 0.0, seed: int | None = 0) 
 
 def moons(n: int = 400, noise: float = 0.1, seed: int | None = 0) -> Dataset:
     """Two interleaving half circles: the upper one class 0, the lower (shifted) one class 1."""
-    n = _check_n("moons", n, 2)
-    noise = _check_noise("moons", noise)
+    n = int_at_least("moons", "n", n, 2)
+    noise = at_least("moons", "noise", noise, 0.0)
     g = _rng(seed)
     upper = n // 2
     angle = np.concatenate([np.linspace(0, np.pi, upper), np.linspace(0, np.pi, n - upper)])
@@ -117,8 +105,8 @@ def moons(n: int = 400, noise: float = 0.1, seed: int | None = 0) -> Dataset:
 
 def circles(n: int = 400, noise: float = 0.05, seed: int | None = 0) -> Dataset:
     """A ring (class 0) around a smaller concentric circle (class 1, half the radius)."""
-    n = _check_n("circles", n, 2)
-    noise = _check_noise("circles", noise)
+    n = int_at_least("circles", "n", n, 2)
+    noise = at_least("circles", "noise", noise, 0.0)
     g = _rng(seed)
     outer = n // 2
     angle = g.uniform(0, 2 * np.pi, n)
@@ -131,8 +119,8 @@ def circles(n: int = 400, noise: float = 0.05, seed: int | None = 0) -> Dataset:
 
 def spirals(n: int = 400, noise: float = 0.1, seed: int | None = 0) -> Dataset:
     """Two spirals wound into each other (the hardest of the playground's sets)."""
-    n = _check_n("spirals", n, 2)
-    noise = _check_noise("spirals", noise)
+    n = int_at_least("spirals", "n", n, 2)
+    noise = at_least("spirals", "noise", noise, 0.0)
     g = _rng(seed)
     first = n // 2
     X, y = [], []
@@ -149,8 +137,8 @@ def spirals(n: int = 400, noise: float = 0.1, seed: int | None = 0) -> Dataset:
 
 def blobs(n: int = 300, noise: float = 1.0, seed: int | None = 0) -> Dataset:
     """Three round Gaussian clusters (three classes), `noise` their standard deviation."""
-    n = _check_n("blobs", n, 3)
-    noise = _check_noise("blobs", noise)
+    n = int_at_least("blobs", "n", n, 3)
+    noise = at_least("blobs", "noise", noise, 0.0)
     g = _rng(seed)
     centres = np.array([[-4.0, -2.0], [4.0, -2.0], [0.0, 4.0]])
     y = np.arange(n) % 3
@@ -160,8 +148,8 @@ def blobs(n: int = 300, noise: float = 1.0, seed: int | None = 0) -> Dataset:
 
 def gauss(n: int = 200, noise: float = 1.0, seed: int | None = 0) -> Dataset:
     """Two Gaussian clusters (the playground's "Gaussian" set): centres (2, 2) and (−2, −2)."""
-    n = _check_n("gauss", n, 2)
-    noise = _check_noise("gauss", noise)
+    n = int_at_least("gauss", "n", n, 2)
+    noise = at_least("gauss", "noise", noise, 0.0)
     g = _rng(seed)
     y = np.arange(n) % 2
     centres = np.array([[2.0, 2.0], [-2.0, -2.0]])
@@ -255,7 +243,9 @@ def load(source: str | os.PathLike, target: str | None = None) -> Dataset:
     spec = str(source)
     if spec in DATASETS:
         if target is not None:
-            raise ConfigError(f"--target only applies to CSV files; {spec!r} is a built-in dataset")
+            raise refuse(
+                "load", "target", f"None for the built-in {spec!r} (CSV files only)", target
+            )
         return DATASETS[spec].make()
     if spec.startswith("mnist:"):
         return mnist(spec.removeprefix("mnist:"))
@@ -490,13 +480,12 @@ def split(
     dataset: Dataset, test_fraction: float, seed: int | None = 0
 ) -> tuple[Dataset, Dataset | None]:
     """Shuffled (train, test) parts with round(test_fraction · n) test rows (None when 0)."""
-    if not isinstance(test_fraction, int | float) or not 0 <= test_fraction < 1:
-        raise ConfigError(f"test split must be a fraction 0 <= f < 1, got {test_fraction!r}")
+    share = fraction("split", "test split", test_fraction)
     n = len(dataset)
-    n_test = round(test_fraction * n)
+    n_test = round(share * n)
     if n_test == 0:
         return dataset, None
     if n_test == n:
-        raise ConfigError(f"test split {test_fraction} leaves no training rows out of {n}")
+        raise refuse("split", "test split", f"small enough to leave training rows of {n}", share)
     order = np.random.default_rng(seed).permutation(n)
     return dataset.subset(np.sort(order[n_test:])), dataset.subset(np.sort(order[:n_test]))

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from chainrule.errors import ConfigError
+from chainrule.checks import at_least, fraction, positive, refuse
 from chainrule.tensor import Tensor, parameters_of
 
 
@@ -15,12 +15,11 @@ class Optimizer:
     """Holds the parameters to update; `step()` applies the update, `zero_grad()` clears grads."""
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
-        if not isinstance(lr, int | float) or not lr > 0:
-            raise ConfigError(f"Invalid learning rate: {lr!r} (expected a number > 0)")
+        owner = type(self).__name__
+        self.lr = positive(owner, "lr", lr)
         self.params = parameters_of(params)
         if not self.params:
-            raise ConfigError("optimizer got an empty parameter list")
-        self.lr = float(lr)
+            raise refuse(owner, "params", "a non-empty list (model.parameters())", [])
 
     def zero_grad(self) -> None:
         """Set every parameter's grad to None, ready for the next backward."""
@@ -32,12 +31,6 @@ class Optimizer:
 
     def _grads(self) -> list[tuple[Tensor, np.ndarray]]:
         return [(p, p.grad) for p in self.params if p.grad is not None]
-
-
-def _check_fraction(name: str, value: float, low: float = 0.0) -> float:
-    if not low <= value < 1.0:
-        raise ConfigError(f"Invalid {name}: {value!r} (expected {low} <= {name} < 1)")
-    return float(value)
 
 
 class SGD(Optimizer):
@@ -56,12 +49,10 @@ class SGD(Optimizer):
         nesterov: bool = False,
     ) -> None:
         super().__init__(params, lr)
-        self.momentum = _check_fraction("momentum", momentum)
-        if weight_decay < 0:
-            raise ConfigError(f"Invalid weight_decay: {weight_decay!r} (expected >= 0)")
+        self.momentum = fraction("SGD", "momentum", momentum)
+        self.weight_decay = at_least("SGD", "weight_decay", weight_decay, 0.0)
         if nesterov and self.momentum == 0:
-            raise ConfigError("Nesterov momentum needs momentum > 0")
-        self.weight_decay = float(weight_decay)
+            raise refuse("SGD", "momentum", "> 0 for Nesterov momentum (nesterov=True)", momentum)
         self.nesterov = nesterov
         self.velocity: dict[int, np.ndarray] = {}
 
@@ -98,14 +89,10 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
-        self.beta1 = _check_fraction("beta1", betas[0])
-        self.beta2 = _check_fraction("beta2", betas[1])
-        if eps <= 0:
-            raise ConfigError(f"Invalid eps: {eps!r} (expected > 0)")
-        if weight_decay < 0:
-            raise ConfigError(f"Invalid weight_decay: {weight_decay!r} (expected >= 0)")
-        self.eps = float(eps)
-        self.weight_decay = float(weight_decay)
+        self.beta1 = fraction("Adam", "betas[0]", betas[0])
+        self.beta2 = fraction("Adam", "betas[1]", betas[1])
+        self.eps = positive("Adam", "eps", eps)
+        self.weight_decay = at_least("Adam", "weight_decay", weight_decay, 0.0)
         self.t = 0
         self.m: dict[int, np.ndarray] = {}
         self.v: dict[int, np.ndarray] = {}
