@@ -137,8 +137,27 @@ def test_network_samples_wide_layers():
     assert len(first.get_segments()) == plot.MAX_NEURONS_DRAWN * 32
     texts = " ".join(t.get_text() for t in figure.axes[0].texts)
     assert f"784 (showing {plot.MAX_NEURONS_DRAWN})" in texts
-    with pytest.raises(ConfigError, match="Sequential"):
+    with pytest.raises(ConfigError) as caught:
         plot.network(cr.nn.Linear(2, 2))
+    assert str(caught.value) == "network: model must be a Sequential, got 'Linear'"
+
+
+def test_network_names_the_activation_after_each_linear():
+    model = cr.nn.Sequential(
+        cr.nn.Linear(2, 3), cr.nn.Tanh(), cr.nn.Linear(3, 3), cr.nn.Linear(3, 2), cr.nn.Softmax()
+    )
+    texts = [t.get_text() for t in plot.network(model).axes[0].texts]
+    assert texts[:4] == ["input\n2", "hidden 1\n3\ntanh", "hidden 2\n3", "output L\n2\nsoftmax"]
+
+
+@pytest.mark.parametrize("resolution", [1, 0, 2.5, True])
+def test_decision_boundary_refuses_a_grid_too_coarse_to_draw(resolution):
+    X, y = np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0, 1])
+    with pytest.raises(ConfigError) as caught:
+        plot.decision_boundary(lambda rows: rows[:, 0] > 0.5, X, y, resolution=resolution)
+    assert str(caught.value) == (
+        f"decision_boundary: resolution must be an integer >= 2, got {resolution!r}"
+    )
 
 
 def test_confusion_matrix_shows_the_counts():

@@ -18,15 +18,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
-from matplotlib.colors import ListedColormap
+from matplotlib.colors import ListedColormap, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, FuncFormatter
+from matplotlib.typing import ColorType
 
+from chainrule.checks import int_at_least, refuse
 from chainrule.errors import ConfigError, ShapeError
 from chainrule.graph import graph  # noqa: F401
-from chainrule.nn.layers import Linear, Sequential
+from chainrule.nn.layers import Block, Sequential, blocks
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor, no_grad
 from chainrule.train import History
@@ -77,7 +80,7 @@ def loss_curves(history: History | Mapping[str, Any], title: str | None = None) 
 
 
 def _curves(
-    ax, epochs: np.ndarray, train: list[float], val: list[float], label: str, log: bool
+    ax: Axes, epochs: np.ndarray, train: list[float], val: list[float], label: str, log: bool
 ) -> None:
     marker = "o" if len(epochs) <= 30 else None
     ax.plot(epochs[: len(train)], train, color=POSITIVE, marker=marker, ms=3, label="training")
@@ -100,7 +103,10 @@ def _two_and_five(value: float, position: int) -> str:
     return f"{value:.3g}" if round(mantissa) in (2, 5) else ""
 
 
-def _predictor(model: Module | Callable[[np.ndarray], np.ndarray]) -> Callable:
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+def _predictor(model: Module | Predict) -> Predict:
     """Rows -> class labels: a callable is used as is; a Module's outputs a^{(L)} are read as
     one probability (> 0.5 is class 1) or one score per class (the largest wins)."""
     if not isinstance(model, Module):
@@ -115,7 +121,7 @@ def _predictor(model: Module | Callable[[np.ndarray], np.ndarray]) -> Callable:
 
 
 def decision_boundary(
-    model: Module | Callable[[np.ndarray], np.ndarray],
+    model: Module | Predict,
     X: np.ndarray,
     y: np.ndarray,
     class_names: list[str] | None = None,
@@ -126,8 +132,10 @@ def decision_boundary(
     """The class a 2-D model predicts at every point of the plane around X, shaded, with the
     examples X drawn on top in their true class's colour (the playground's picture).
 
-    `model` is a Module (fed X as given) or a function from rows to class labels.
+    `model` is a Module (fed X as given) or a function from rows to class labels;
+    `resolution` is the number of grid points along each axis.
     """
+    resolution = int_at_least("decision_boundary", "resolution", resolution, 2)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
     if X.ndim != 2 or X.shape[1] != 2:
@@ -198,12 +206,12 @@ def network(
     bias b_j (or ∂C/∂b_j) in the same colours. Layers wider than 40 neurons show a sample.
     """
     if not isinstance(model, Sequential):
-        raise ConfigError(f"network: expected a Sequential model, got {type(model).__name__}")
-    linears = [(f"{i}", layer) for i, layer in enumerate(model) if isinstance(layer, Linear)]
-    if not linears:
+        raise refuse("network", "model", "a Sequential", type(model).__name__)
+    layers = list(blocks(model))
+    if not layers:
         raise ConfigError("network: the model has no Linear layers to draw")
-    values = _edge_values(model, linears, gradients)
-    sizes = [linears[0][1].in_features] + [layer.out_features for _, layer in linears]
+    values = _edge_values(model, layers, gradients)
+    sizes = [layers[0].linear.in_features] + [block.linear.out_features for block in layers]
     shown = [_drawn(n) for n in sizes]
     positions = [_column(len(s)) for s in shown]
     figure = _figure(2.2 + 1.9 * len(sizes), 5.5)
@@ -213,7 +221,8 @@ def network(
         if bias is not None:
             _neurons(ax, l + 1, positions[l + 1], bias[shown[l + 1]])
     _neurons(ax, 0, positions[0], None)
-    _label_layers(ax, model, sizes, shown, positions, feature_names, output_names)
+    activations = [_activation_name(block) for block in layers]
+    _label_layers(ax, activations, sizes, shown, positions, feature_names, output_names)
     what = "∂C/∂w (gradients)" if gradients is not None and gradients is not False else "weights"
     ax.set_title(
         f"{title + ': ' if title else ''}{'-'.join(map(str, sizes))} network, "
@@ -225,16 +234,26 @@ def network(
     return figure
 
 
-def _edge_values(model: Sequential, linears: list, gradients) -> list:
+EdgeValues = list[tuple[np.ndarray, np.ndarray | None]]
+
+
+def _edge_values(
+    model: Sequential, layers: list[Block], gradients: Mapping[str, Any] | bool | None
+) -> EdgeValues:
+    """Per layer, the numbers to draw on its connections and neurons: (W, b) or their grads."""
     if gradients is None or gradients is False:
         return [
-            (layer.weight.data, None if layer.bias is None else layer.bias.data)
-            for _, layer in linears
+            (
+                block.linear.weight.data,
+                None if block.linear.bias is None else block.linear.bias.data,
+            )
+            for block in layers
         ]
     if gradients is True:
-        gradients = dict((name, p.grad) for name, p in model.named_parameters())
-    values = []
-    for name, layer in linears:
+        gradients = {name: p.grad for name, p in model.named_parameters()}
+    values: EdgeValues = []
+    for block in layers:
+        name, layer = block.position, block.linear
         weight = gradients.get(f"{name}.weight")
         if weight is None or np.shape(weight) != layer.weight.shape:
             raise ConfigError(
@@ -252,10 +271,14 @@ def _column(n: int) -> np.ndarray:
     return np.linspace(0.5 + half, 0.5 - half, n)
 
 
-def _connections(ax, l: int, weight: np.ndarray, y_from: np.ndarray, y_to: np.ndarray) -> None:
+def _connections(
+    ax: Axes, l: int, weight: np.ndarray, y_from: np.ndarray, y_to: np.ndarray
+) -> None:
     size = np.abs(weight)
     scale = size.max() or 1.0
-    segments, colours, widths = [], [], []
+    segments: list[list[tuple[float, float]]] = []
+    colours: list[str] = []
+    widths: list[float] = []
     for j, yj in enumerate(y_to):
         for k, yk in enumerate(y_from):
             segments.append([(l, yk), (l + 1, yj)])
@@ -269,13 +292,14 @@ def _connections(ax, l: int, weight: np.ndarray, y_from: np.ndarray, y_to: np.nd
     )
 
 
-def _neurons(ax, l: int, ys: np.ndarray, bias: np.ndarray | None) -> None:
+def _neurons(ax: Axes, l: int, ys: np.ndarray, bias: np.ndarray | None) -> None:
+    faces: list[ColorType]
     if bias is None:
         faces = ["white"] * len(ys)
     else:
         scale = np.abs(bias).max() or 1.0
         faces = [
-            (*_rgb(POSITIVE if b >= 0 else NEGATIVE), 0.15 + 0.85 * abs(b) / scale) for b in bias
+            to_rgba(POSITIVE if b >= 0 else NEGATIVE, 0.15 + 0.85 * abs(b) / scale) for b in bias
         ]
     ax.scatter(
         np.full(len(ys), l),
@@ -288,12 +312,15 @@ def _neurons(ax, l: int, ys: np.ndarray, bias: np.ndarray | None) -> None:
     )
 
 
-def _rgb(hex_colour: str) -> tuple[float, float, float]:
-    return tuple(int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
-
-
-def _label_layers(ax, model, sizes, shown, positions, feature_names, output_names) -> None:
-    activations = _activation_after_each_linear(model)
+def _label_layers(
+    ax: Axes,
+    activations: list[str],
+    sizes: list[int],
+    shown: list[np.ndarray],
+    positions: list[np.ndarray],
+    feature_names: list[str] | None,
+    output_names: list[str] | None,
+) -> None:
     last = len(sizes) - 1
     for l, n in enumerate(sizes):
         name = "input" if l == 0 else ("output L" if l == last else f"hidden {l}")
@@ -308,16 +335,9 @@ def _label_layers(ax, model, sizes, shown, positions, feature_names, output_name
             ax.text(l + offset, yy, names[index], ha=side, va="center", fontsize=7)
 
 
-def _activation_after_each_linear(model: Sequential) -> list[str]:
-    layers = list(model)
-    names = []
-    for i, layer in enumerate(layers):
-        if isinstance(layer, Linear):
-            after = layers[i + 1] if i + 1 < len(layers) else None
-            names.append(
-                "" if after is None or isinstance(after, Linear) else type(after).__name__.lower()
-            )
-    return names
+def _activation_name(block: Block) -> str:
+    """The activation after a layer's Linear as its label reads it ("" for raw z)."""
+    return "" if block.activation is None else type(block.activation).__name__.lower()
 
 
 def confusion(
