@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from chainrule.errors import ChainruleError, ConfigError
+from chainrule.checks import int_at_least, one_of, refuse
+from chainrule.errors import ChainruleError
 from chainrule.io import atomic_write
 from chainrule.tensor import Tensor
 
@@ -96,11 +97,7 @@ class Graph:
         given) with Graphviz's `dot`; the file is replaced only once `dot` succeeded."""
         path = Path(path)
         fmt = (format or path.suffix.lstrip(".")).lower()
-        if fmt not in FORMATS:
-            raise ConfigError(
-                f"graph.render: cannot tell the image format of {str(path)!r}; expected a "
-                f"path ending in one of {', '.join('.' + f for f in FORMATS)} (or format=...)"
-            )
+        one_of("graph.render", "the image format (the path's suffix, or format=)", fmt, FORMATS)
         atomic_write(path, self._dot(fmt))
         return path
 
@@ -140,7 +137,8 @@ def graph(
     digraph chainrule {
     """
     if not isinstance(root, Tensor):
-        raise ConfigError(f"graph: expected a chainrule Tensor, got {type(root).__name__}")
+        raise refuse("graph", "root", "a chainrule Tensor", type(root).__name__)
+    max_values = int_at_least("graph", "max_values", max_values, 0)
     label_of = {id(t): name for name, t in (names or {}).items()}
     order = _walk(root)
     index = {id(t): i for i, t in enumerate(order)}
