@@ -294,3 +294,19 @@ def test_integer_tensors_cannot_require_grad():
 def test_repr_shows_data_and_op():
     t = cr.tensor([1.0, 2.0], requires_grad=True) * 2
     assert "op=mul" in repr(t) and "requires_grad=True" in repr(t)
+
+
+def test_reshape_and_transpose_take_numpy_s_two_spellings_and_pass_gradients_back():
+    x = cr.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    for shaped in (x.reshape(3, 2), x.reshape((3, 2)), x.reshape([3, 2]), x.reshape(np.int64(6))):
+        assert shaped.shape == ((6,) if shaped.ndim == 1 else (3, 2))
+    for turned in (x.transpose(), x.transpose(1, 0), x.transpose((1, 0)), x.T):
+        np.testing.assert_array_equal(turned.data, x.data.T)
+    weights = np.arange(6.0).reshape(3, 2)
+    (x.transpose(1, 0) * weights).sum().backward()
+    np.testing.assert_array_equal(x.grad, weights.T)
+    line = cr.tensor([1.0, 2.0], requires_grad=True)
+    (line.transpose(0) * 3).sum().backward()
+    np.testing.assert_array_equal(line.grad, [3.0, 3.0])
+    with pytest.raises(TypeError, match="integers or one sequence"):
+        x.reshape(2, (3,))

@@ -9,7 +9,7 @@ backpropagation, the chain rule applied once per edge.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from itertools import count
 from operator import attrgetter
 from typing import Any
@@ -262,11 +262,13 @@ class Tensor:
     def T(self) -> Tensor:
         return ops.transpose(self)
 
-    def transpose(self, *axes: int) -> Tensor:
-        return ops.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+    def transpose(self, *axes: int | Sequence[int]) -> Tensor:
+        """Axes reversed (no argument, like `.T`) or in the order given: `(1, 0)` or `1, 0`."""
+        return ops.transpose(self, _dims(axes) if axes else None)
 
-    def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
-        return ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        """The same numbers in a new shape, given as `2, 3` or `(2, 3)` (one -1 is inferred)."""
+        return ops.reshape(self, _dims(shape))
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         return ops.sum(self, axis, keepdims)
@@ -297,6 +299,18 @@ class Tensor:
 
     def clip(self, low: float, high: float) -> Tensor:
         return ops.clip(self, low, high)
+
+
+def _dims(args: tuple[int | Sequence[int], ...]) -> tuple[int, ...]:
+    """numpy's two spellings of a shape or an axis order: integers, or one sequence of them."""
+    if len(args) == 1 and not isinstance(args[0], int | np.integer):
+        return tuple(int(d) for d in args[0])
+    dims = []
+    for d in args:
+        if not isinstance(d, int | np.integer):
+            raise TypeError(f"expected integers or one sequence of them, got {args}")
+        dims.append(int(d))
+    return tuple(dims)
 
 
 def tensor(data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> Tensor:
