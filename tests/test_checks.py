@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 
+import chainrule as cr
 from chainrule import checks
 from chainrule.errors import ConfigError
 
@@ -130,3 +131,26 @@ def test_refuse_builds_the_one_message_shape_and_drops_an_empty_owner():
 def test_a_refusal_shows_the_value_as_given_not_as_converted():
     message = _refused(checks.positive, np.float64(-2.5))
     assert message.endswith(f"got {np.float64(-2.5)!r}")
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: cr.gradcheck(lambda t: t * t, [np.ones(2)], eps=0),
+            "gradcheck: eps must be a finite number > 0, got 0",
+        ),
+        (
+            lambda: cr.gradcheck(lambda t: t * t, [np.ones(2)], rtol=-1e-3),
+            "gradcheck: rtol must be a finite number >= 0, got -0.001",
+        ),
+        (
+            lambda: cr.nn.Linear(2, 2).to(np.int64),
+            "Module.to: dtype must be a floating dtype (float32 or float64), got dtype('int64')",
+        ),
+    ],
+)
+def test_the_engine_refuses_its_arguments_in_the_same_shape(call, message):
+    with pytest.raises(ConfigError) as caught:
+        call()
+    assert str(caught.value) == message

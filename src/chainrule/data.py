@@ -235,7 +235,7 @@ def known_names() -> str:
     return ", ".join(DATASETS) + ", mnist:DIR, or a .csv file"
 
 
-def load(source: str | os.PathLike, target: str | None = None) -> Dataset:
+def load(source: str | os.PathLike[str], target: str | None = None) -> Dataset:
     """The dataset named `source`: a DATASETS name, "mnist:DIR", or a CSV file path.
 
     `target` picks a CSV's target column by name or index (the last column by default).
@@ -261,7 +261,7 @@ IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions (count, rows, colu
 IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension (count)
 
 
-def read_idx(path: str | os.PathLike, magic: int) -> np.ndarray:
+def read_idx(path: str | os.PathLike[str], magic: int) -> np.ndarray:
     """The array in one IDX file (raw or .gz), after checking its magic number and size."""
     path = Path(path)
     try:
@@ -302,7 +302,7 @@ def _idx_file(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def mnist(folder: str | os.PathLike) -> Dataset:
+def mnist(folder: str | os.PathLike[str]) -> Dataset:
     """MNIST from the IDX files in `folder`: every pair found of train-* and t10k-*
     (images and labels), in that order. Pixels are scaled to 0..1; features pixel0..pixel783."""
     folder = Path(folder)
@@ -364,7 +364,7 @@ def _number(text: str, line: int, column: str, path: Path) -> float:
     return value
 
 
-def read_table(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def read_table(path: str | os.PathLike[str]) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and the (line number, fields) of each non-blank row of a CSV file, after
     checking the file exists, has a header and data rows, and every row has the header's width."""
     path = Path(path)
@@ -445,7 +445,7 @@ def _class_order(names: set[str]) -> list[str]:
         return sorted(names)
 
 
-def read_csv(path: str | os.PathLike, target: str | None = None) -> Dataset:
+def read_csv(path: str | os.PathLike[str], target: str | None = None) -> Dataset:
     """A dataset from a CSV file with a header row: numeric features, and a target column
     (by name or index, the last by default) of class labels (text, or at most 20 distinct
     whole numbers) or numbers (regression)."""

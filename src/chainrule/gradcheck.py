@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chainrule.checks import at_least, positive
 from chainrule.errors import GradError
 from chainrule.tensor import ArrayLike, Tensor, no_grad
 
@@ -78,6 +79,9 @@ def gradcheck(
     random r, which checks the full vector-Jacobian product. Everything runs in float64.
     An element passes when |autodiff − numeric| <= atol + rtol·|numeric| (PyTorch's test).
     """
+    eps = positive("gradcheck", "eps", eps)
+    atol = at_least("gradcheck", "atol", atol, 0.0)
+    rtol = at_least("gradcheck", "rtol", rtol, 0.0)
     arrays = [np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64) for x in inputs]
     leaves = [Tensor(a, requires_grad=True) for a in arrays]
     out = f(*leaves)

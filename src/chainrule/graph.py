@@ -92,7 +92,7 @@ class Graph:
     def __repr__(self) -> str:
         return f"Graph({self.source.count(' -> ')} edges)"
 
-    def render(self, path: str | os.PathLike, format: str | None = None) -> Path:
+    def render(self, path: str | os.PathLike[str], format: str | None = None) -> Path:
         """Draw the graph to `path` (SVG, PNG or PDF, from its suffix unless `format` is
         given) with Graphviz's `dot`; the file is replaced only once `dot` succeeded."""
         path = Path(path)

@@ -80,7 +80,7 @@ def _mode_for(path: Path) -> int:
     return 0o666 & ~umask
 
 
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder and a rename."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
@@ -99,7 +99,9 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
-def save(model: Module, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> None:
+def save(
+    model: Module, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None
+) -> None:
     """Write `model` (weights, architecture, optional JSON-able `metadata`) to `path`."""
     from safetensors.numpy import save as safetensors_bytes
 
@@ -135,7 +137,7 @@ def _check_version(path: Path, header: dict[str, str]) -> None:
     )
 
 
-def load_with_metadata(path: str | os.PathLike) -> tuple[Module, dict[str, Any]]:
+def load_with_metadata(path: str | os.PathLike[str]) -> tuple[Module, dict[str, Any]]:
     """The model in `path` and the metadata saved with it."""
     from safetensors import safe_open
 
@@ -168,6 +170,6 @@ def load_with_metadata(path: str | os.PathLike) -> tuple[Module, dict[str, Any]]
     return model, metadata
 
 
-def load(path: str | os.PathLike) -> Module:
+def load(path: str | os.PathLike[str]) -> Module:
     """The model saved in `path`, rebuilt without any user code."""
     return load_with_metadata(path)[0]

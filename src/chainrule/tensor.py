@@ -8,11 +8,12 @@ backpropagation, the chain rule applied once per edge.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from itertools import count
 from operator import attrgetter
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -20,6 +21,8 @@ from chainrule.errors import GradError, ShapeError
 
 ArrayLike = Any
 VJP = Callable[[np.ndarray], np.ndarray]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class _GradMode(threading.local):
@@ -58,13 +61,12 @@ class no_grad:  # noqa: N801  (named like PyTorch's torch.no_grad)
     def __exit__(self, *exc: object) -> None:
         _grad_mode.enabled = self._before
 
-    def __call__(self, fn: Callable) -> Callable:
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
+    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
             with no_grad():
                 return fn(*args, **kwargs)
 
-        wrapped.__name__ = getattr(fn, "__name__", "wrapped")
-        wrapped.__doc__ = fn.__doc__
         return wrapped
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.checks import refuse
 from chainrule.errors import ConfigError, ShapeError
 from chainrule.tensor import ArrayLike, Tensor
 
@@ -23,6 +24,10 @@ class Parameter(Tensor):
 class Module:
     """Base of every layer and network: parameters and sub-modules are found by attribute,
     in the order they were assigned, and named as PyTorch names them (`0.weight`)."""
+
+    # Set in __init__ past __setattr__ (which needs them to exist); declared for type checkers.
+    _parameters: dict[str, Parameter]
+    _modules: dict[str, Module]
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
@@ -72,11 +77,11 @@ class Module:
 
     def to(self, dtype: Any) -> Module:
         """Cast every parameter to `dtype` (np.float32 or np.float64), in place; returns self."""
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise ConfigError(f"to(): expected a floating dtype (float32/float64), got {dtype}")
+        floating = np.dtype(dtype)
+        if floating.kind != "f":
+            raise refuse("Module.to", "dtype", "a floating dtype (float32 or float64)", floating)
         for p in self.parameters():
-            p.data = p.data.astype(dtype)
+            p.data = p.data.astype(floating)
             p.grad = None
         return self
 
