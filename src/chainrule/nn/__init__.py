@@ -3,6 +3,7 @@
 from chainrule.nn import init
 from chainrule.nn.layers import (
     ACTIVATIONS,
+    Activation,
     Block,
     Identity,
     Linear,
@@ -10,6 +11,7 @@ from chainrule.nn.layers import (
     Sequential,
     Sigmoid,
     Softmax,
+    Softplus,
     Tanh,
     activation,
     blocks,
@@ -20,6 +22,7 @@ from chainrule.nn.module import Module, Parameter
 
 __all__ = [
     "ACTIVATIONS",
+    "Activation",
     "Block",
     "LOSSES",
     "BCELoss",
@@ -33,6 +36,7 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Softmax",
+    "Softplus",
     "SquaredError",
     "Tanh",
     "activation",
