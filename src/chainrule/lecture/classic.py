@@ -172,8 +172,7 @@ class Network:
         layers = []
         for weight in self.weights:
             linear = Linear(weight.shape[1] - 1, weight.shape[0])
-            linear.weight.data[...] = weight[:, 1:]
-            _bias(linear)[...] = weight[:, 0]
+            linear.load_state_dict({"weight": weight[:, 1:], "bias": weight[:, 0]})
             layers += [linear, Sigmoid()]
         return Sequential(*layers)
 
@@ -210,8 +209,8 @@ class Network:
                 )
         net = cls([linears[0].in_features] + [lin.out_features for lin in linears], seed=0)
         net.weights = [
-            np.concatenate([_bias(lin)[:, None], lin.weight.data], axis=1).astype(np.float64)
-            for lin in linears
+            np.hstack([state["bias"][:, None], state["weight"]]).astype(np.float64)
+            for state in (lin.state_dict() for lin in linears)
         ]
         return net
 
@@ -240,12 +239,6 @@ class Network:
 
 def _total_error(o: np.ndarray, d: np.ndarray) -> float:
     return 0.5 * float(np.sum((d - o) ** 2))
-
-
-def _bias(linear: Linear) -> np.ndarray:
-    """The bias of a Linear made or checked here, which always has one."""
-    assert linear.bias is not None
-    return linear.bias.data
 
 
 def _check_sizes(sizes: Any) -> list[int]:
