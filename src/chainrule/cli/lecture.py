@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from chainrule.errors import ConfigError
-from chainrule.lecture.exercise import exercise
+from chainrule.lecture.exercise import activations, exercise
 from chainrule.lecture.walkthrough import walkthrough
 
 
@@ -59,7 +59,8 @@ def exercise_command(
     seed: Annotated[int, typer.Option("--seed", help="the same seed gives the same sheet")] = 0,
     lr: Annotated[float, typer.Option("--lr", help="the learning rate η")] = 0.5,
     activation: Annotated[
-        str, typer.Option("--activation", help="sigmoid (the lecture's), tanh or relu")
+        str,
+        typer.Option("--activation", help=f"{'|'.join(activations())}; sigmoid is the lecture's"),
     ] = "sigmoid",
     answers: Annotated[
         bool, typer.Option("--answers", help="print the answer key instead of the questions")
