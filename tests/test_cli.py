@@ -492,7 +492,7 @@ def test_explain_out_of_range_exits_2(capsys, moons_model):
         "--j",
         "0",
     )
-    assert "layer = 3 is out of range" in fails(
+    assert "layer must be in 1..2" in fails(
         capsys,
         2,
         "explain",

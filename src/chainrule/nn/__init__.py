@@ -17,7 +17,15 @@ from chainrule.nn.layers import (
     blocks,
     mlp,
 )
-from chainrule.nn.losses import LOSSES, BCELoss, CrossEntropyLoss, MSELoss, SquaredError
+from chainrule.nn.losses import (
+    LOSSES,
+    BCELoss,
+    CrossEntropyLoss,
+    Loss,
+    MSELoss,
+    SquaredError,
+    loss_module,
+)
 from chainrule.nn.module import Module, Parameter
 
 __all__ = [
@@ -29,6 +37,7 @@ __all__ = [
     "CrossEntropyLoss",
     "Identity",
     "Linear",
+    "Loss",
     "MSELoss",
     "Module",
     "Parameter",
@@ -42,5 +51,6 @@ __all__ = [
     "activation",
     "blocks",
     "init",
+    "loss_module",
     "mlp",
 ]

@@ -11,7 +11,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from chainrule.checks import one_of, refuse
 from chainrule.errors import DataError, ShapeError
+from chainrule.nn.layers import Activation, Softmax
 from chainrule.nn.module import Module
 from chainrule.tensor import ArrayLike, Tensor, node
 
@@ -159,7 +161,7 @@ def cross_entropy(z: Tensor, target: ArrayLike) -> Tensor:
     return node(loss, (z,), "cross_entropy", (lambda g: g * (np.exp(log_p) * mass - y) / n,))
 
 
-class _Loss(Module):
+class Loss(Module):
     """A loss C = 1/n Σ_i C_i and the lecture's forms for it, read by every teaching view.
 
     `cost` is C_i and `slope` the factor ∂C_i/∂a_j^{(L)}, as the lecture writes them: templates
@@ -167,12 +169,15 @@ class _Loss(Module):
     example), `{p}` (what the loss compares with y: a itself, or CrossEntropyLoss's
     p = softmax(z)) and `{v}` (the whole output, z^{(L)}). `derivative(a, y)` is ∂C_i/∂a in
     numbers, one row per example, for targets already made rows by `targets(a, y)`.
+    `fused_with` is an activation the loss applies to its input itself (CrossEntropyLoss's
+    softmax), so that the one factor ∂C_i/∂z_j replaces ∂a/∂z · ∂C/∂a.
     """
 
     rule: Any = staticmethod(squared_error)
     cost: ClassVar[str] = "Σ_j ({a} − {y})²"
     slope: ClassVar[str] = "2({a} − {y})"
     compared: ClassVar[str] = "a"  # the symbol `{p}` stands for
+    fused_with: ClassVar[type[Activation] | None] = None  # an activation the loss applies itself
 
     def forward(self, prediction: Tensor, target: ArrayLike) -> Tensor:
         if not isinstance(prediction, Tensor):
@@ -200,13 +205,13 @@ class _Loss(Module):
         return 2 * (a - y)
 
 
-class SquaredError(_Loss):
+class SquaredError(Loss):
     """The lecture's loss: C_i = Σ_j (a_j^{(L)} − y_j)², and C = (1/n) Σ_i C_i."""
 
     rule = staticmethod(squared_error)
 
 
-class MSELoss(_Loss):
+class MSELoss(Loss):
     """PyTorch's MSELoss: the mean of (a − y)² over every element."""
 
     rule = staticmethod(mse)
@@ -219,7 +224,7 @@ class MSELoss(_Loss):
         return 2 * (a - y) / a.shape[-1]
 
 
-class BCELoss(_Loss):
+class BCELoss(Loss):
     """Binary cross-entropy on probabilities (after a Sigmoid), clamped like PyTorch's."""
 
     rule = staticmethod(bce)
@@ -232,13 +237,14 @@ class BCELoss(_Loss):
         return (a - y) / np.maximum(a * (1 - a), BCE_EPS) / a.shape[-1]
 
 
-class CrossEntropyLoss(_Loss):
+class CrossEntropyLoss(Loss):
     """Softmax + cross-entropy on logits, with integer labels or one-hot rows (PyTorch's).
 
     Its factor is for the logits: ∂C_i/∂z_j = p_j − y_j, softmax's slope and the loss's in one.
     """
 
     rule = staticmethod(cross_entropy)
+    fused_with = Softmax
     cost = "−Σ_j {y} ln {p} with p = softmax({v})"
     slope = "{p} − {y}"
     compared = "p"
@@ -266,9 +272,18 @@ class CrossEntropyLoss(_Loss):
         return CrossEntropyLoss.output(a) * y.sum(axis=-1, keepdims=True) - y
 
 
-LOSSES: dict[str, type[_Loss]] = {
+LOSSES: dict[str, type[Loss]] = {
     "squared": SquaredError,
     "mse": MSELoss,
     "bce": BCELoss,
     "ce": CrossEntropyLoss,
 }
+
+
+def loss_module(owner: str, loss: Loss | str) -> Loss:
+    """`loss` itself if it is a loss module, else a new one by its name in LOSSES."""
+    if isinstance(loss, str):
+        return LOSSES[one_of(owner, "loss", loss, LOSSES)]()
+    if not isinstance(loss, Loss):
+        raise refuse(owner, "loss", f"a loss module or one of {', '.join(LOSSES)}", loss)
+    return loss
