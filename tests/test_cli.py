@@ -390,7 +390,7 @@ def test_ctrl_c_stops_after_the_batch_saves_and_summarises(tmp_path):
         (["train", "--hidden", "0"], "--hidden '0': expected positive integers"),
         (["train", "--hidden", "8,-2"], "expected positive integers"),
         (["train", "--hidden", "1.5"], "expected positive integers"),
-        (["train", "--activation", "swish"], "expected one of sigmoid, tanh, relu, identity"),
+        (["train", "--activation", "swish"], "expected one of sigmoid, tanh, relu, softplus, identity"),
         (["train", "--optimizer", "rmsprop"], "expected one of sgd, adam, momentum"),
         (["train", "--loss", "hinge"], "expected one of auto, squared, mse, bce, ce"),
         (["train", "--dtype", "float16"], "expected one of float32, float64"),
