@@ -19,17 +19,19 @@ from chainrule.lecture.walkthrough import walkthrough
 def walkthrough_command(
     a: Annotated[
         float | None,
-        typer.Option("--a", help="a^(L), the network's output; default the slide's 0.88"),
+        typer.Option("--a", help="a^{(L)}, the network's output; default the slide's 0.88"),
     ] = None,
     y: Annotated[float, typer.Option("--y", help="the target y")] = 1.0,
     a_prev: Annotated[
-        float | None, typer.Option("--a-prev", help="a^(L-1), the hidden neuron; default 0.7")
+        float | None, typer.Option("--a-prev", help="a^{(L−1)}, the hidden neuron; default 0.7")
     ] = None,
-    a_prev2: Annotated[float, typer.Option("--a-prev2", help="a^(L-2), the network's input")] = 0.5,
+    a_prev2: Annotated[
+        float, typer.Option("--a-prev2", help="a^{(L−2)}, the network's input")
+    ] = 0.5,
     lr: Annotated[float, typer.Option("--lr", help="the learning rate η")] = 0.1,
-    w: Annotated[float | None, typer.Option("--w", help="w^(L), instead of --a")] = None,
+    w: Annotated[float | None, typer.Option("--w", help="w^{(L)}, instead of --a")] = None,
     w_prev: Annotated[
-        float | None, typer.Option("--w-prev", help="w^(L-1), instead of --a-prev")
+        float | None, typer.Option("--w-prev", help="w^{(L−1)}, instead of --a-prev")
     ] = None,
     markdown: Annotated[
         bool, typer.Option("--markdown", help="print Markdown tables with LaTeX")
