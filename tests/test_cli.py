@@ -587,7 +587,7 @@ def test_installed_command_exits_cleanly(tmp_path):
 
 def test_lecture_commands_are_registered(capsys):
     code, out, _ = run(capsys, "walkthrough")
-    assert code == 0 and "C_i = (a^(L) - y)²" in out
+    assert code == 0 and "C_i = (a^{(L)} − y)²" in out
     code, out, _ = run(capsys, "exercise", "--sizes", "2,2,1", "--answers")
     assert code == 0 and out.strip()
     assert "--sizes '2,x'" in fails(capsys, 2, "exercise", "--sizes", "2,x")
