@@ -152,7 +152,7 @@ def test_bad_arguments_are_named():
     with pytest.raises(ConfigError, match="got \\[2, 0, 1\\]"):
         classic.Network([2, 0, 1])
     net = classic.Network([2, 2, 1], seed=0)
-    with pytest.raises(ConfigError, match="learning rate η must be > 0, got 0"):
+    with pytest.raises(ConfigError, match="classic.Network: lr must be a finite number > 0, got 0"):
         net.weight_changes(XOR_X, XOR_D, 0)
     with pytest.raises(ShapeError, match=r"X has shape \(4, 3\); expected \(2,\)"):
         net.train(np.zeros((4, 3)), XOR_D)
@@ -160,7 +160,27 @@ def test_bad_arguments_are_named():
         net.weight_changes(XOR_X, np.zeros((4, 2)), 0.1)
     with pytest.raises(ConfigError, match="max_epochs must be a positive integer"):
         net.train(XOR_X, XOR_D, max_epochs=0)
+    with pytest.raises(ConfigError, match="classic.train: until must be a finite number >= 0"):
+        net.train(XOR_X, XOR_D, until=-1.0)
+    with pytest.raises(ConfigError, match="sizes must be at least two positive integers"):
+        classic.Network(5)
     with pytest.raises(ConfigError, match="Sigmoid was expected"):
         classic.Network.from_module(nn.mlp([2, 2, 1], "tanh", "sigmoid", rng=0))
     with pytest.raises(ConfigError, match="ending with Sigmoid"):
         classic.Network.from_module(nn.Sequential(nn.Linear(2, 1)))
+    with pytest.raises(ConfigError, match="ending with Sigmoid"):
+        classic.Network.from_module(nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1), nn.Sigmoid()))
+    with pytest.raises(ConfigError, match="layer 0 is .*, where a Linear with bias was expected"):
+        classic.Network.from_module(nn.Sequential(nn.Linear(2, 1, bias=False), nn.Sigmoid()))
+
+
+def test_sigma_and_its_slope_are_the_registrys_sigmoid():
+    # The slide's o(1 − o) is nn.Sigmoid's slope, and o = σ(z) its forward: one statement of
+    # the lecture's sigmoid. Checked here against PyTorch, independently of both.
+    z = np.linspace(-40.0, 40.0, 81)
+    o = classic.sigmoid(z)
+    z_torch = torch.from_numpy(z).requires_grad_()
+    torch.sigmoid(z_torch).sum().backward()
+    np.testing.assert_allclose(o, torch.sigmoid(torch.from_numpy(z)).numpy(), rtol=1e-15)
+    np.testing.assert_allclose(nn.Sigmoid.derivative(z, o), z_torch.grad.numpy(), rtol=1e-12)
+    assert nn.Sigmoid.slope.format(a="o") == "o(1 − o)"

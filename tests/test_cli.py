@@ -390,7 +390,7 @@ def test_ctrl_c_stops_after_the_batch_saves_and_summarises(tmp_path):
         (["train", "--hidden", "0"], "--hidden '0': expected positive integers"),
         (["train", "--hidden", "8,-2"], "expected positive integers"),
         (["train", "--hidden", "1.5"], "expected positive integers"),
-        (["train", "--activation", "swish"], "expected one of sigmoid, tanh, relu, identity"),
+        (["train", "--activation", "swish"], "expected one of sigmoid, tanh, relu, softplus, identity"),
         (["train", "--optimizer", "rmsprop"], "expected one of sgd, adam, momentum"),
         (["train", "--loss", "hinge"], "expected one of auto, squared, mse, bce, ce"),
         (["train", "--dtype", "float16"], "expected one of float32, float64"),
@@ -492,7 +492,7 @@ def test_explain_out_of_range_exits_2(capsys, moons_model):
         "--j",
         "0",
     )
-    assert "layer = 3 is out of range" in fails(
+    assert "layer must be in 1..2" in fails(
         capsys,
         2,
         "explain",
@@ -587,7 +587,7 @@ def test_installed_command_exits_cleanly(tmp_path):
 
 def test_lecture_commands_are_registered(capsys):
     code, out, _ = run(capsys, "walkthrough")
-    assert code == 0 and "C_i = (a^(L) - y)²" in out
+    assert code == 0 and "C_i = (a^{(L)} − y)²" in out
     code, out, _ = run(capsys, "exercise", "--sizes", "2,2,1", "--answers")
     assert code == 0 and out.strip()
     assert "--sizes '2,x'" in fails(capsys, 2, "exercise", "--sizes", "2,x")

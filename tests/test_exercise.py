@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule.lecture.exercise import _num, exercise
+from chainrule.lecture.exercise import activations, exercise
+from chainrule.lecture.notation import fixed
 
 CASES = [
     ((2, 3, 2), 0, "sigmoid"),
@@ -15,6 +16,8 @@ CASES = [
     ((2, 4, 3, 2), 11, "tanh"),
     ((3, 3, 1), 4, "relu"),
     ((1, 1, 1, 1, 1), 2, "sigmoid"),
+    ((2, 3, 2), 7, "softplus"),
+    ((2, 3, 1), 3, "identity"),
 ]
 
 
@@ -50,15 +53,15 @@ def test_key_equals_autodiff(sizes, seed, activation):
     )
     # The key prints these numbers as autodiff gives them, rounded to 4 decimals.
     key = sheet.answers
-    assert f"= {_num(cost.item())}$" in key
-    assert f"= {_num(expected)}$" in key
-    assert f"= {_num(sheet.updated_weight)}$" in key
+    assert f"= {fixed(cost.item())}$" in key
+    assert f"= {fixed(expected)}$" in key
+    assert f"= {fixed(sheet.updated_weight)}$" in key
     for m in range(1, L + 1):
         for value in activations[m].data:
-            assert f"= {_num(value)}$" in key
+            assert f"= {fixed(value)}$" in key
     for m in sheet.dcost_da:
         for value in activations[m].grad:
-            assert f"= {_num(value)}$" in key
+            assert f"= {fixed(value)}$" in key
 
 
 @pytest.mark.parametrize(("sizes", "seed", "activation"), CASES[:4])
@@ -112,13 +115,17 @@ def test_every_layer_and_neuron_gets_asked_about_over_seeds():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"sizes": (2,)}, "sizes needs 2 to 5 layer sizes"),
-        ({"sizes": (2, 0, 1)}, "every layer size must be a whole number from 1 to 6"),
-        ({"sizes": (2, 30, 1)}, "got 30 in"),
-        ({"sizes": 5}, "sizes must be a list of layer sizes"),
-        ({"seed": -1}, "seed must be a whole number >= 0"),
-        ({"lr": 0}, "lr must be a finite number > 0"),
-        ({"activation": "swish"}, "unknown activation 'swish'"),
+        (
+            {"sizes": (2,)},
+            r"exercise: sizes must be 2 to 5 layer sizes \(inputs first\), got \(2,\)",
+        ),
+        ({"sizes": (2, 0, 1)}, r"layer size in \[2, 0, 1\] must be a whole number from 1 to 6"),
+        ({"sizes": (2, 30, 1)}, "got 30$"),
+        ({"sizes": 5}, "sizes must be a list of layer sizes, got 5"),
+        ({"seed": -1}, "exercise: seed must be an integer >= 0, got -1"),
+        ({"lr": 0}, "exercise: lr must be a finite number > 0, got 0"),
+        ({"activation": "swish"}, "activation must be one of sigmoid, tanh, relu, softplus"),
+        ({"activation": "softmax"}, "got 'softmax'"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):
@@ -153,7 +160,7 @@ def test_cli_prints_questions_or_answers_as_markdown():
 
 @pytest.mark.parametrize(
     ("sizes", "message"),
-    [("2,x", "--sizes '2,x' is not a list of layer sizes"), ("2", "sizes needs 2 to 5")],
+    [("2,x", "--sizes '2,x' is not a list of layer sizes"), ("2", "sizes must be 2 to 5")],
 )
 def test_cli_bad_sizes_are_named(sizes, message):
     out = run_cli("--sizes", sizes)
@@ -188,7 +195,7 @@ def test_on_a_terminal_the_markdown_is_rendered(capsys, monkeypatch):
 @given(
     sizes=st.lists(st.integers(1, 6), min_size=2, max_size=5),
     seed=st.integers(0, 10_000),
-    activation=st.sampled_from(["sigmoid", "tanh", "relu"]),
+    activation=st.sampled_from(activations()),
 )
 def test_any_sheet_equals_autodiff(sizes, seed, activation):
     sheet = exercise(sizes, seed, activation=activation)
@@ -198,3 +205,28 @@ def test_any_sheet_equals_autodiff(sizes, seed, activation):
         np.testing.assert_allclose(dcost_da, activations[m].grad, rtol=1e-10, atol=1e-14)
     weight = model[2 * (sheet.layer - 1)].weight
     assert sheet.gradient == pytest.approx(weight.grad[sheet.j, sheet.k], rel=1e-10, abs=1e-14)
+
+
+def test_a_new_activation_needs_no_edit_here():
+    # softplus is one op and one registry entry: the sheet takes its symbol, definition and
+    # slope from nn.ACTIVATIONS, and its key still equals autodiff's.
+    assert activations() == [n for n, c in cr.nn.ACTIVATIONS.items() if c.elementwise]
+    assert "softplus" in activations() and "softmax" not in activations()
+    sheet = exercise((2, 3, 2), seed=7, activation="softplus")
+    model, activations_, cost = autodiff(sheet)
+    assert isinstance(model[1], cr.nn.Softplus)
+    assert sheet.cost == pytest.approx(cost.item(), rel=1e-12)
+    for m, dcost_da in sheet.dcost_da.items():
+        np.testing.assert_allclose(dcost_da, activations_[m].grad, rtol=1e-10, atol=1e-14)
+    weight = model[2 * (sheet.layer - 1)].weight
+    assert sheet.gradient == pytest.approx(weight.grad[sheet.j, sheet.k], rel=1e-10, abs=1e-14)
+    assert "$\\operatorname{softplus}(z) = \\ln(1 + e^{z})$" in sheet.questions
+    assert "$\\operatorname{softplus}'(z) = 1 - e^{-a}$" in sheet.answers
+
+
+def test_cli_offers_every_activation_of_the_registry():
+    out = run_cli("--help")
+    assert all(name in out.output for name in activations())
+    out = run_cli("--sizes", "2,2,1", "--seed", "3", "--activation", "softplus", "--answers")
+    assert out.exit_code == 0, out.output
+    assert out.output.strip() == exercise((2, 2, 1), 3, activation="softplus").answers

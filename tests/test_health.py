@@ -67,7 +67,8 @@ def test_saturated_sigmoids_and_dead_relus_are_counted():
     backward(saturating, X, Y)
     report = gradient_health(saturating, X)
     a = 1 / (1 + np.exp(-(X @ saturating[0].weight.data.T + saturating[0].bias.data)))
-    assert report.layers[0].saturated == pytest.approx(np.mean((a < 0.01) | (a > 0.99)))
+    # σ'(z) = a(1 − a) < 0.01: a outside [0.0101, 0.9899], a = 1.0 (slope 0 in floats) included.
+    assert report.layers[0].saturated == pytest.approx(np.mean((a < 0.0101) | (a > 0.9899)))
     assert report.layers[0].saturated > 0.5
     assert any("outputs are saturated" in h for h in report.hints)
 
@@ -76,7 +77,8 @@ def test_saturated_sigmoids_and_dead_relus_are_counted():
     backward(dead, X, Y)
     report = gradient_health(dead, X)
     assert report.layers[0].dead == pytest.approx(4 / 6)
-    assert any("ReLUs are dead" in h for h in report.hints)
+    assert report.layers[0].saturated == 0  # a switched-off ReLU is dead, not saturated
+    assert any("relu units are dead (σ'(z) = 0 for every example" in h for h in report.hints)
     assert "67%" in str(report)
 
 
@@ -148,3 +150,19 @@ def test_any_module_gets_gradient_norms_per_owner():
     assert report.layers[1].grad_norm == pytest.approx(
         np.sqrt(np.sum(model.second.weight.grad**2) + np.sum(model.second.bias.grad**2))
     )
+
+
+def test_a_new_activation_is_read_from_the_registry():
+    # Softplus needs no line in health: its slope 1 − e^{−a} comes from nn.ACTIVATIONS. Four of
+    # six units pushed far left have a ≈ e^{−100}: slope ≈ 0 but not 0, so saturated, not dead.
+    X, Y = moons()
+    model = nn.mlp([2, 6, 1], "softplus", "sigmoid", rng=0)
+    model[0].bias.data[:4] = -100.0
+    backward(model, X, Y)
+    report = gradient_health(model, X)
+    first = report.layers[0]
+    assert (first.activation, first.dead) == ("softplus", 0.0)
+    z = X @ model[0].weight.data.T + model[0].bias.data
+    assert first.saturated == pytest.approx(np.mean(-np.expm1(-np.logaddexp(0, z)) < 0.01))
+    assert first.saturated >= 4 / 6
+    assert any("softplus outputs are saturated" in h for h in report.hints)

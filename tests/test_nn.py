@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -17,6 +19,7 @@ TORCH_ACTIVATIONS = {
     "sigmoid": torch.nn.Sigmoid,
     "tanh": torch.nn.Tanh,
     "relu": torch.nn.ReLU,
+    "softplus": torch.nn.Softplus,
     "identity": torch.nn.Identity,
 }
 
@@ -165,11 +168,19 @@ def test_loss_shape_mismatch_is_named():
 
 
 def test_cross_entropy_label_errors_are_named():
+    # Labels the loss cannot take are bad data (DataError); only a count that does not fit the
+    # rows of logits is a shape error.
     z = cr.tensor(np.zeros((2, 3)))
     with pytest.raises(
-        cr.ShapeError, match=r"label 3 is out of range for 3 classes \(expected 0..2\)"
+        cr.DataError, match=r"label 3 is out of range for 3 classes \(expected 0..2\)"
     ):
         cr.nn.CrossEntropyLoss()(z, np.array([0, 3]))
+    with pytest.raises(cr.DataError, match=r"label -1 is out of range"):
+        cr.nn.CrossEntropyLoss()(z, np.array([-1, 0]))
+    with pytest.raises(cr.DataError, match="whole numbers"):
+        cr.nn.CrossEntropyLoss()(z, np.array([0.0, 1.5]))
+    with pytest.raises(cr.DataError, match="labels must be integers, got dtype <U1"):
+        cr.nn.CrossEntropyLoss()(z, np.array(["a", "b"]))
     with pytest.raises(cr.ShapeError, match="one label per row"):
         cr.nn.CrossEntropyLoss()(z, np.array([0, 1, 2]))
 
@@ -283,3 +294,81 @@ def test_to_casts_parameters():
     model = cr.nn.mlp([2, 3, 1], rng=0).to(np.float32)
     assert model.dtype == np.float32
     assert model(np.ones((1, 2), np.float32)).dtype == np.float32
+
+
+ELEMENTWISE = [name for name, cls in cr.nn.ACTIVATIONS.items() if cls.elementwise]
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_each_activation_states_its_forms_and_its_slope_is_autodiffs(name):
+    cls = cr.nn.ACTIVATIONS[name]
+    assert cls.name == name and cr.nn.activation(name).name == name
+    for form in (cls.symbol, cls.definition, cls.slope):
+        assert isinstance(form, str) and form
+    assert set(re.findall(r"\{(\w+)\}", cls.slope)) <= {"z", "a"}
+    # Away from relu's kink, so the slope is defined and the nudge sees it.
+    z = np.random.default_rng(0).normal(size=(4, 3))
+    z += np.sign(z) * 0.1
+    t = cr.tensor(z, requires_grad=True)
+    a = cls()(t)
+    a.backward(np.ones_like(z))
+    np.testing.assert_allclose(cls.derivative(z, a.data), t.grad, rtol=1e-12, atol=1e-15)
+    h = 1e-6
+    with cr.no_grad():
+        numeric = (cls()(cr.tensor(z + h)).data - cls()(cr.tensor(z - h)).data) / (2 * h)
+    np.testing.assert_allclose(cls.derivative(z, a.data), numeric, rtol=1e-7, atol=1e-9)
+
+
+def test_softmax_states_that_its_slope_is_a_matrix_and_is_fused_into_the_loss():
+    assert not cr.nn.Softmax.elementwise
+    with pytest.raises(cr.ConfigError, match="p_j − y_j"):
+        cr.nn.Softmax.derivative(np.zeros((1, 2)), np.full((1, 2), 0.5))
+    assert cr.nn.CrossEntropyLoss.slope == "{p} − {y}"
+
+
+def test_softplus_is_registered_exported_and_saved():
+    assert cr.nn.ACTIVATIONS["softplus"] is cr.nn.Softplus
+    model = cr.nn.mlp([2, 3, 1], "softplus", rng=0)
+    assert isinstance(model[1], cr.nn.Softplus)
+    assert [b.activation.name for b in cr.nn.blocks(model) if b.activation] == ["softplus"]
+
+
+@pytest.mark.parametrize("loss", list(OUR_LOSSES))
+def test_each_loss_states_its_forms_and_its_factor_is_autodiffs(loss):
+    """derivative(a, y) is ∂C_i/∂a per example; C = 1/n Σ_i C_i, so autodiff's is it over n."""
+    rng = np.random.default_rng(3)
+    n, m = 4, 3
+    target, output = data_for(loss, n, m, rng)
+    a = rng.normal(size=(n, m))
+    if output == "sigmoid":
+        a = 1 / (1 + np.exp(-a))
+    module = OUR_LOSSES[loss]()
+    for form in (module.cost, module.slope):
+        assert set(re.findall(r"\{(\w+)\}", form)) <= {"a", "y", "m", "p", "v"}
+    t = cr.tensor(a, requires_grad=True)
+    module(t, target).backward()
+    y = module.targets(a, target)
+    assert y.shape == a.shape
+    np.testing.assert_allclose(module.derivative(a, y) / n, t.grad, rtol=1e-12, atol=1e-15)
+
+
+def test_bce_factor_is_clamped_by_the_losss_own_constant():
+    a, y = np.array([[0.0, 1.0]]), np.array([[1.0, 0.0]])
+    expected = (a - y) / cr.nn.losses.BCE_EPS / 2
+    np.testing.assert_array_equal(cr.nn.BCELoss.derivative(a, y), expected)
+    t = cr.tensor(a, requires_grad=True)
+    cr.nn.BCELoss()(t, y).backward()
+    np.testing.assert_array_equal(t.grad, expected)
+
+
+def test_cross_entropy_targets_refuse_bad_labels_as_data():
+    z = np.zeros((2, 3))
+    np.testing.assert_array_equal(
+        cr.nn.CrossEntropyLoss().targets(z, [2, 0]), [[0, 0, 1], [1, 0, 0]]
+    )
+    with pytest.raises(cr.DataError, match="label 3 is out of range"):
+        cr.nn.CrossEntropyLoss().targets(z, [0, 3])
+    with pytest.raises(cr.DataError, match="label -1 is out of range"):
+        cr.nn.CrossEntropyLoss().targets(z, [-1, 0])
+    with pytest.raises(cr.DataError, match="whole numbers"):
+        cr.nn.CrossEntropyLoss().targets(z, [0.5, 1.0])

@@ -50,6 +50,7 @@ UNARY = {
     "sigmoid": (lambda t: t.sigmoid(), torch.sigmoid, anywhere),
     "tanh": (lambda t: t.tanh(), torch.tanh, anywhere),
     "relu": (lambda t: t.relu(), torch.relu, away_from_zero),
+    "softplus": (lambda t: t.softplus(), torch.nn.functional.softplus, anywhere),
     "clip": (lambda t: t.clip(-0.7, 0.9), lambda t: t.clamp(-0.7, 0.9), away_from_zero),
     "softmax": (lambda t: t.softmax(), lambda t: t.softmax(-1), anywhere),
     "softmax axis 0": (lambda t: t.softmax(axis=0), lambda t: t.softmax(0), anywhere),
@@ -202,3 +203,29 @@ def test_sigmoid_saturates_without_warnings_or_nans():
         warnings.simplefilter("error")
         a = cr.tensor([-1000.0, 0.0, 1000.0]).sigmoid().data
     np.testing.assert_array_equal(a, [0.0, 0.5, 1.0])
+
+
+def test_softplus_is_stable_for_huge_z_and_agrees_with_pytorch_there():
+    # PyTorch returns z itself above its threshold 20, which is off by e^{−z}; from 40 up that is
+    # below float64's rounding, so both are exact there and can be compared to 1e-10.
+    z = np.array([-1000.0, -700.0, -40.0, -5.0, 0.0, 5.0, 40.0, 700.0, 1000.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out, (grad,), g = run_ours(ops.softplus, [z])
+    t_out, (t_grad,) = run_torch(torch.nn.functional.softplus, [z], g)
+    assert_matches_torch(out, t_out, "softplus forward, huge z")
+    assert_matches_torch(grad, t_grad, "softplus ∂/∂z, huge z")
+    np.testing.assert_array_equal(out[-2:], [700.0, 1000.0])
+    assert out[0] == 0.0 and out[2] == pytest.approx(np.exp(-40.0), rel=1e-15)
+    report = cr.gradcheck(ops.softplus, [np.array([-60.0, -30.0, 30.0, 60.0])])
+    assert report, report
+
+
+def test_softplus_keeps_float32_and_its_slope_is_sigmoid():
+    z = np.linspace(-8, 8, 9).astype(np.float32)
+    t = cr.tensor(z, requires_grad=True)
+    a = t.softplus()
+    a.sum().backward()
+    assert a.data.dtype == np.float32 and t.grad.dtype == np.float32
+    np.testing.assert_allclose(t.grad, 1 / (1 + np.exp(-z)), rtol=1e-6)
+    assert ops.softplus(cr.tensor(0.0)).data.shape == ()

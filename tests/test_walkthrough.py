@@ -48,7 +48,7 @@ def test_default_is_the_slide():
     # ∂C_i/∂w^(L) = a^(L-1) σ'(z^(L)) 2(a^(L) - y) = 0.7 × 0.1056 × (-0.24)
     assert w.dcost_dw == pytest.approx(0.7 * 0.1056 * -0.24, rel=1e-14)
     text = str(w)
-    for shown in ("= 0.88 ", "(0.88 - 1)²", "= 0.0144 ", "2 × (0.88 - 1)", "= -0.24 "):
+    for shown in ("= 0.88 ", "(0.88 − 1)²", "= 0.0144 ", "2(0.88 − 1)", "= -0.24 "):
         assert shown in text
     assert "MISMATCH" not in text
     assert w.agrees and w.nudges_agree
@@ -105,17 +105,19 @@ def test_one_step_of_gradient_descent_lowers_the_loss():
 
 
 def test_a_wrong_derivative_is_flagged():
-    wrong = Step("∂C_i/∂a^(L)", "2(a^(L) - y)", "2 × (0.88 - 1)", -0.24, autodiff=-0.25)
+    wrong = Step("∂C_i/∂a^{(L)}", "2(a^{(L)} − y)", "2(0.88 − 1)", -0.24, autodiff=-0.25)
     assert not wrong.agrees
     w = walkthrough()
     w.sections[1] = type(w.sections[1])("broken", "", (wrong,))
     assert not w.agrees
-    assert "MISMATCH with autodiff at: ∂C_i/∂a^(L)" in str(w)
+    assert "MISMATCH with autodiff at: ∂C_i/∂a^{(L)}" in str(w)
 
 
 def test_markdown_has_the_lecture_notation():
     md = walkthrough()._repr_markdown_()
-    assert "$\\partial C_i/\\partial a^{(L)}$" in md
+    assert "$\\frac{\\partial C_i}{\\partial a^{(L)}}$" in md
+    assert "$\\sigma'(z^{(L)}) = a^{(L)}(1 - a^{(L)})$" in md
+    assert "$\\text{new } w^{(L-1)}$" in md
     assert "| 0.0144 | 0.0144 ✓ |" in md
     assert "$C_i = (a^{(L)} - y)^2$" in md
 
@@ -123,19 +125,33 @@ def test_markdown_has_the_lecture_notation():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"a": 1.2}, "a = 1.2 is not a sigmoid output"),
-        ({"a_prev": 0.0}, "a_prev = 0.0 is not a sigmoid output"),
-        ({"a": 0.5, "w": 1.0}, "give a or w, not both"),
-        ({"a_prev": 0.6, "w_prev": 1.0}, "give a_prev or w_prev, not both"),
-        ({"lr": 0}, "lr must be > 0"),
+        ({"a": 1.2}, "walkthrough: a must be a sigmoid output, .* between 0 and 1, got 1.2"),
+        ({"a_prev": 0.0}, "a_prev must be a sigmoid output, .*, got 0.0"),
+        ({"a": 0.5, "w": 1.0}, "a or w must be given alone"),
+        ({"a_prev": 0.6, "w_prev": 1.0}, "a_prev or w_prev must be given alone"),
+        ({"lr": 0}, "walkthrough: lr must be a finite number > 0, got 0"),
         ({"y": float("nan")}, "y must be a finite number"),
-        ({"a_prev2": "big"}, "a_prev2 must be a number"),
-        ({"a_prev2": 0.0}, "input below it is 0"),
+        ({"a_prev2": "big"}, "a_prev2 must be a finite number, got 'big'"),
+        ({"a_prev2": 0.0}, r"the input below a_prev must be non-zero to reach a_prev = 0.7"),
     ],
 )
 def test_bad_values_are_named(kwargs, message):
     with pytest.raises(cr.ConfigError, match=message):
         walkthrough(**kwargs)
+
+
+def test_forms_and_notation_are_the_registrys_and_explains():
+    # One table: σ, σ' and the loss's factor are nn.Sigmoid's and nn.SquaredError's forms, and
+    # the symbols are lecture.notation's, the same a^{(L−1)} that explain prints.
+    from chainrule.lecture.notation import fill, neuron, slope_form
+
+    text = str(walkthrough())
+    a, a_prev, z = neuron("a", None, "L"), neuron("a", None, "L-1"), neuron("z", None, "L")
+    assert a_prev == "a^{(L−1)}" and "a^(L-1)" not in text
+    assert cr.nn.Sigmoid.definition in text
+    assert slope_form(cr.nn.Sigmoid, z, a) in text  # σ'(z^{(L)}) = a^{(L)}(1 − a^{(L)})
+    assert fill(cr.nn.SquaredError.slope, a=a, y="y") in text  # 2(a^{(L)} − y)
+    assert fill(cr.nn.Sigmoid.slope, a="0.88") + " " in text  # the same form, in numbers
 
 
 def test_public_name():
@@ -155,7 +171,7 @@ def run_cli(*args: str):
 def test_cli_prints_the_slide_and_takes_the_learners_values():
     out = run_cli()
     assert out.exit_code == 0
-    assert "(0.88 - 1)²   = 0.0144" in out.output
+    assert "(0.88 − 1)²   = 0.0144" in out.output
     out = run_cli("--a", "0.3", "--y", "-1", "--a-prev", "0.4", "--a-prev2", "2", "--lr", "1")
     assert out.exit_code == 0, out.output
     expected = walkthrough(a=0.3, y=-1.0, a_prev=0.4, a_prev2=2.0, lr=1.0)
@@ -169,7 +185,9 @@ def test_cli_bad_value_raises_the_named_error():
     out = run_cli("--a", "2")
     assert out.exit_code != 0
     assert isinstance(out.exception, cr.ConfigError)
-    assert "a = 2.0 is not a sigmoid output" in str(out.exception)
+    assert "a must be a sigmoid output, a number strictly between 0 and 1, got 2.0" in str(
+        out.exception
+    )
 
 
 def test_the_chainrule_command_runs_it(capsys):
@@ -178,7 +196,7 @@ def test_the_chainrule_command_runs_it(capsys):
     assert main(["walkthrough", "--a", "0.6", "--y", "0"]) == 0
     assert capsys.readouterr().out.strip() == str(walkthrough(a=0.6, y=0.0))
     assert main(["walkthrough", "--a", "1.5"]) == 2
-    assert "a = 1.5 is not a sigmoid output" in capsys.readouterr().err
+    assert "a must be a sigmoid output" in capsys.readouterr().err
 
 
 @given(

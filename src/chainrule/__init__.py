@@ -25,8 +25,9 @@ from chainrule.lecture import explain as _explain
 from chainrule.lecture import health as _health
 from chainrule.lecture import walkthrough as _walkthrough
 from chainrule.lecture.exercise import exercise
-from chainrule.lecture.explain import Explanation, Sensitivity, explain, sensitivity
+from chainrule.lecture.explain import Explanation, explain
 from chainrule.lecture.health import GradientHealthWarning, HealthReport, gradient_health
+from chainrule.lecture.sensitivity import Sensitivity, sensitivity
 from chainrule.lecture.walkthrough import walkthrough
 from chainrule.nn.init import manual_seed
 from chainrule.tensor import Tensor, is_grad_enabled, no_grad, tensor

@@ -31,7 +31,7 @@ def constant(value: ArrayLike, dtype: np.dtype) -> Tensor:
 def lift(x: ArrayLike, y: ArrayLike) -> tuple[Tensor, Tensor]:
     """Both operands as tensors; a non-tensor takes the dtype of the tensor beside it."""
     if not isinstance(x, Tensor):
-        x = constant(x, y.data.dtype if isinstance(y, Tensor) else np.float64)
+        x = constant(x, y.data.dtype if isinstance(y, Tensor) else np.dtype(np.float64))
     if not isinstance(y, Tensor):
         y = constant(y, x.data.dtype)
     return x, y
@@ -175,6 +175,17 @@ def relu(x: Tensor) -> Tensor:
     a = x.data
     out = np.maximum(a, 0)
     return node(out, (x,), "relu", (lambda g: g * (a > 0),))
+
+
+def softplus(x: Tensor) -> Tensor:
+    """softplus(z) = ln(1 + eᶻ); softplus'(z) = σ(z) = 1 − e⁻ᵃ, taken from the output a.
+
+    logaddexp(0, z) is ln(e⁰ + eᶻ) without forming eᶻ, so z = ±1000 gives 0 and 1000, no
+    overflow; −expm1(−a) keeps σ(z)'s digits where a ≈ eᶻ is tiny (z ≪ 0).
+    """
+    a = x.data
+    out = np.logaddexp(0.0, a, out=np.empty(a.shape, a.dtype))  # an array even for 0-d input
+    return node(out, (x,), "softplus", (lambda g: g * -np.expm1(-out),))
 
 
 def clip(x: Tensor, low: float, high: float) -> Tensor:

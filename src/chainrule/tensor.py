@@ -293,6 +293,9 @@ class Tensor:
     def relu(self) -> Tensor:
         return ops.relu(self)
 
+    def softplus(self) -> Tensor:
+        return ops.softplus(self)
+
     def softmax(self, axis: int = -1) -> Tensor:
         return ops.softmax(self, axis)
 

@@ -12,24 +12,26 @@ from typing import Annotated
 import typer
 
 from chainrule.errors import ConfigError
-from chainrule.lecture.exercise import exercise
+from chainrule.lecture.exercise import activations, exercise
 from chainrule.lecture.walkthrough import walkthrough
 
 
 def walkthrough_command(
     a: Annotated[
         float | None,
-        typer.Option("--a", help="a^(L), the network's output; default the slide's 0.88"),
+        typer.Option("--a", help="a^{(L)}, the network's output; default the slide's 0.88"),
     ] = None,
     y: Annotated[float, typer.Option("--y", help="the target y")] = 1.0,
     a_prev: Annotated[
-        float | None, typer.Option("--a-prev", help="a^(L-1), the hidden neuron; default 0.7")
+        float | None, typer.Option("--a-prev", help="a^{(L−1)}, the hidden neuron; default 0.7")
     ] = None,
-    a_prev2: Annotated[float, typer.Option("--a-prev2", help="a^(L-2), the network's input")] = 0.5,
+    a_prev2: Annotated[
+        float, typer.Option("--a-prev2", help="a^{(L−2)}, the network's input")
+    ] = 0.5,
     lr: Annotated[float, typer.Option("--lr", help="the learning rate η")] = 0.1,
-    w: Annotated[float | None, typer.Option("--w", help="w^(L), instead of --a")] = None,
+    w: Annotated[float | None, typer.Option("--w", help="w^{(L)}, instead of --a")] = None,
     w_prev: Annotated[
-        float | None, typer.Option("--w-prev", help="w^(L-1), instead of --a-prev")
+        float | None, typer.Option("--w-prev", help="w^{(L−1)}, instead of --a-prev")
     ] = None,
     markdown: Annotated[
         bool, typer.Option("--markdown", help="print Markdown tables with LaTeX")
@@ -59,7 +61,8 @@ def exercise_command(
     seed: Annotated[int, typer.Option("--seed", help="the same seed gives the same sheet")] = 0,
     lr: Annotated[float, typer.Option("--lr", help="the learning rate η")] = 0.5,
     activation: Annotated[
-        str, typer.Option("--activation", help="sigmoid (the lecture's), tanh or relu")
+        str,
+        typer.Option("--activation", help=f"{'|'.join(activations())}; sigmoid is the lecture's"),
     ] = "sigmoid",
     answers: Annotated[
         bool, typer.Option("--answers", help="print the answer key instead of the questions")

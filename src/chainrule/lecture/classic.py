@@ -16,26 +16,31 @@ all the weights. `weights[l]` has shape `(n_l, n_{l−1} + 1)`; column 0 is the 
 The update is gradient descent on the total error `E = ½ Σ_examples Σ_z (d_z − o_z)²`:
 `Δw = −η ∂E/∂w`. The ½ is why no 2 appears; the lecture's later slides use `(a − y)²`
 without it and so carry the factor `2(a − y)`.
+
+σ and its slope are the registry's `nn.Sigmoid`, the one statement of the lecture's sigmoid:
+its forward gives o, and `Sigmoid.derivative(z, o)` is the slide's `o (1 − o)`. The algorithm
+itself (the β's and Δw's) is the slide's and never calls backward().
 """
 
 from __future__ import annotations
 
-from numbers import Real
 from typing import Any
 
 import numpy as np
 
-from chainrule.checks import positive_int
+from chainrule.checks import at_least, positive, positive_int, refuse
 from chainrule.errors import ConfigError, ShapeError
 from chainrule.nn import init as inits
-from chainrule.nn.layers import Linear, Sequential, Sigmoid
-from chainrule.tensor import ArrayLike
+from chainrule.nn.layers import Linear, Sequential, Sigmoid, blocks
+from chainrule.tensor import ArrayLike, Tensor, no_grad
+
+OWNER = "classic.Network"
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """o = σ(z) = 1/(1 + e⁻ᶻ); e⁻ᶻ may overflow to inf for z ≪ 0, and 1/(1 + inf) = 0 is right."""
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-z))
+    """o = σ(z) = 1/(1 + e⁻ᶻ), by the registry's Sigmoid on plain numbers (no graph recorded)."""
+    with no_grad():
+        return Sigmoid()(Tensor(z)).data
 
 
 def with_bias_input(o: np.ndarray) -> np.ndarray:
@@ -69,27 +74,22 @@ class Network:
     def forward(self, x: ArrayLike) -> list[np.ndarray]:
         """Feed forward: the outputs `o` of every layer, the input `x` first and the network's
         output last; `o_j = σ(Σ_i w_{i→j} o_i)` with `o_0 = 1`."""
-        o = self._inputs(x, "x")
-        outputs = [o]
-        for weight in self.weights:
-            o = sigmoid(with_bias_input(o) @ weight.T)
-            outputs.append(o)
-        return outputs
+        return self._feed(x)[0]
 
     def betas(self, x: ArrayLike, d: ArrayLike) -> list[np.ndarray]:
         """β for every layer that has weights, in order (`betas[-1]` is the output layer):
         `β_z = d_z − o_z` at the output, `β_j = Σ_k w_{j→k} o_k (1 − o_k) β_k` below."""
-        outputs = self.forward(x)
+        outputs, slopes = self._feed(x)
         d = self._targets(d, outputs[-1].shape, "d")
-        return self._betas(outputs, d)
+        return self._betas(outputs, slopes, d)
 
     def weight_changes(self, X: ArrayLike, D: ArrayLike, lr: float) -> list[np.ndarray]:
         """`Δw_{i→j} = η o_i o_j (1 − o_j) β_j`, added up over all examples; one array per layer,
         shaped like `weights` (column 0 is the bias's change, with `o_0 = 1`)."""
-        lr = _check_lr(lr)
-        outputs = self.forward(X)
+        lr = positive(OWNER, "lr", lr)
+        outputs, slopes = self._feed(X)
         D = self._targets(D, outputs[-1].shape, "D")
-        return self._weight_changes(outputs, D, lr)
+        return self._weight_changes(outputs, slopes, D, lr)
 
     def total_error(self, X: ArrayLike, D: ArrayLike) -> float:
         """`E = ½ Σ_examples Σ_z (d_z − o_z)²`."""
@@ -109,44 +109,58 @@ class Network:
         epoch's change. Stops as soon as `E <= until`, or after `max_epochs` changes (then E of
         the final weights is appended); either way the last value is the error of the weights
         the network has now."""
-        lr = _check_lr(lr)
-        if isinstance(until, bool) or not isinstance(until, Real) or not until >= 0:
-            raise ConfigError(f"classic.train: until must be a total error >= 0, got {until!r}")
+        lr = positive(OWNER, "lr", lr)
+        until = at_least("classic.train", "until", until, 0)
         max_epochs = positive_int("classic.train", "max_epochs", max_epochs)
         X = self._inputs(X, "X")
         D = self._targets(D, (len(X), self.sizes[-1]), "D")
         history: list[float] = []
         for _ in range(max_epochs):
-            outputs = self.forward(X)
+            outputs, slopes = self._feed(X)
             error = _total_error(outputs[-1], D)
             history.append(error)
             if error <= until:
                 return history
             for weight, change in zip(
-                self.weights, self._weight_changes(outputs, D, lr), strict=True
+                self.weights, self._weight_changes(outputs, slopes, D, lr), strict=True
             ):
                 weight += change
         history.append(self.total_error(X, D))
         return history
 
-    def _betas(self, outputs: list[np.ndarray], d: np.ndarray) -> list[np.ndarray]:
+    def _feed(self, x: ArrayLike) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The outputs `o` of every layer (input first), and for each layer with weights the
+        slope `o (1 − o)` of its neurons, which the slide multiplies into every β and Δw."""
+        o = self._inputs(x, "x")
+        outputs, slopes = [o], []
+        for weight in self.weights:
+            z = with_bias_input(o) @ weight.T
+            o = sigmoid(z)
+            outputs.append(o)
+            slopes.append(Sigmoid.derivative(z, o))
+        return outputs, slopes
+
+    def _betas(
+        self, outputs: list[np.ndarray], slopes: list[np.ndarray], d: np.ndarray
+    ) -> list[np.ndarray]:
         beta = d - outputs[-1]
         betas = [beta]
-        for weight, o in zip(self.weights[:0:-1], outputs[:1:-1], strict=True):
-            # w_{j→k} for every real input j of layer k is weight[:, 1:] (column 0 is the bias).
-            beta = (o * (1 - o) * beta) @ weight[:, 1:]
+        for weight, slope in zip(self.weights[:0:-1], slopes[:0:-1], strict=True):
+            # Σ_k w_{j→k} o_k (1 − o_k) β_k: w_{j→k} for every real input j of layer k is
+            # weight[:, 1:] (column 0 is the bias).
+            beta = (slope * beta) @ weight[:, 1:]
             betas.append(beta)
         return betas[::-1]
 
     def _weight_changes(
-        self, outputs: list[np.ndarray], d: np.ndarray, lr: float
+        self, outputs: list[np.ndarray], slopes: list[np.ndarray], d: np.ndarray, lr: float
     ) -> list[np.ndarray]:
         changes = []
-        for o_i, o_j, beta_j in zip(
-            outputs[:-1], outputs[1:], self._betas(outputs, d), strict=True
+        for o_i, slope_j, beta_j in zip(
+            outputs[:-1], slopes, self._betas(outputs, slopes, d), strict=True
         ):
             # Σ_examples η o_i o_j (1 − o_j) β_j for every pair (i → j): one matrix product.
-            signal = np.atleast_2d(o_j * (1 - o_j) * beta_j)
+            signal = np.atleast_2d(slope_j * beta_j)
             changes.append(lr * signal.T @ np.atleast_2d(with_bias_input(o_i)))
         return changes
 
@@ -158,8 +172,7 @@ class Network:
         layers = []
         for weight in self.weights:
             linear = Linear(weight.shape[1] - 1, weight.shape[0])
-            linear.weight.data[...] = weight[:, 1:]
-            linear.bias.data[...] = weight[:, 0]
+            linear.load_state_dict({"weight": weight[:, 1:], "bias": weight[:, 0]})
             layers += [linear, Sigmoid()]
         return Sequential(*layers)
 
@@ -167,21 +180,27 @@ class Network:
     def from_module(cls, model: Sequential) -> Network:
         """A Network with `model`'s weights; `model` must be Linear (with bias) and Sigmoid layers
         in turn, ending with a Sigmoid, as `to_module` makes."""
-        layers = list(model) if isinstance(model, Sequential) else None
         expected = (
             "expected a Sequential of Linear (with bias) and Sigmoid layers in turn, ending "
             "with Sigmoid (the slide's all-sigmoid network)"
         )
-        if not layers or len(layers) % 2:
+        found = list(blocks(model)) if isinstance(model, Sequential) else []
+        # Every Linear followed by its Sigmoid and nothing else: two modules per block.
+        if not found or len(model) != 2 * len(found):
             raise ConfigError(f"Network.from_module: got {model!r}; {expected}")
-        for i, layer in enumerate(layers):
-            want = Linear if i % 2 == 0 else Sigmoid
-            if not isinstance(layer, want) or (want is Linear and layer.bias is None):
+        for block in found:
+            if block.linear.bias is None:
                 raise ConfigError(
-                    f"Network.from_module: layer {i} is {layer!r}, where a {want.__name__} "
-                    f"was expected; {expected}"
+                    f"Network.from_module: layer {block.position} is {block.linear!r}, where a "
+                    f"Linear with bias was expected; {expected}"
                 )
-        linears = layers[::2]
+            if not isinstance(block.activation, Sigmoid):
+                after = model[block.position + 1]
+                raise ConfigError(
+                    f"Network.from_module: layer {block.position + 1} is {after!r}, where a "
+                    f"Sigmoid was expected; {expected}"
+                )
+        linears = [block.linear for block in found]
         for below, above in zip(linears[:-1], linears[1:], strict=True):
             if below.out_features != above.in_features:
                 raise ShapeError(
@@ -190,8 +209,8 @@ class Network:
                 )
         net = cls([linears[0].in_features] + [lin.out_features for lin in linears], seed=0)
         net.weights = [
-            np.concatenate([lin.bias.data[:, None], lin.weight.data], axis=1).astype(np.float64)
-            for lin in linears
+            np.hstack([state["bias"][:, None], state["weight"]]).astype(np.float64)
+            for state in (lin.state_dict() for lin in linears)
         ]
         return net
 
@@ -224,22 +243,11 @@ def _total_error(o: np.ndarray, d: np.ndarray) -> float:
 
 def _check_sizes(sizes: Any) -> list[int]:
     try:
-        sizes = list(sizes)
-    except TypeError:
-        raise ConfigError(
-            f"classic.Network: sizes must be a list of layer widths, got {sizes!r}"
-        ) from None
-    if len(sizes) < 2 or any(
-        isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0 for n in sizes
-    ):
-        raise ConfigError(
-            f"classic.Network: sizes must be at least two positive integers (inputs first, "
-            f"outputs last), got {sizes!r}"
+        widths = [positive_int(OWNER, "sizes", n) for n in sizes]
+    except (TypeError, ConfigError):
+        widths = []
+    if len(widths) < 2:
+        raise refuse(
+            OWNER, "sizes", "at least two positive integers (inputs first, outputs last)", sizes
         )
-    return [int(n) for n in sizes]
-
-
-def _check_lr(lr: Any) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, Real) or not lr > 0:
-        raise ConfigError(f"classic.Network: the learning rate η must be > 0, got {lr!r}")
-    return float(lr)
+    return widths

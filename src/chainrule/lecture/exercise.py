@@ -15,77 +15,31 @@ as a `chainrule.nn.Sequential`, so the key can be checked against autodiff.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from chainrule.errors import ConfigError
-from chainrule.nn.layers import ACTIVATIONS, Linear, Sequential
+from chainrule.checks import int_at_least, one_of, positive, refuse
+from chainrule.lecture.notation import factor, fill, fixed, num, slope_form, tex, vector
+from chainrule.nn.layers import ACTIVATIONS, Activation, Linear, Sequential
+from chainrule.nn.losses import SquaredError
+from chainrule.tensor import Tensor
 
 MAX_LAYERS = 4  # a sheet worked by hand: at most 4 layers of weights
 MAX_NEURONS = 6
+LOSS = SquaredError  # the lecture's C_i = Σ_j (a_j^{(L)} − y_j)², its forms from nn.LOSSES
 
 
-@dataclass(frozen=True)
-class _Activation:
-    """An activation as the sheet states it; `derivative` takes the output a, not z."""
-
-    forward: Callable[[np.ndarray], np.ndarray]
-    derivative: Callable[[np.ndarray], np.ndarray]
-    name: str  # LaTeX symbol
-    definition: str
-    rule: str  # its derivative, in terms of a
-
-
-_ACTIVATIONS = {
-    "sigmoid": _Activation(
-        lambda z: 1.0 / (1.0 + np.exp(-z)),
-        lambda a: a * (1.0 - a),
-        "\\sigma",
-        "\\sigma(z) = 1/(1 + e^{-z})",
-        "\\sigma'(z) = a(1 - a)",
-    ),
-    "tanh": _Activation(
-        np.tanh,
-        lambda a: 1.0 - a * a,
-        "\\tanh",
-        "\\tanh(z) = (e^{z} - e^{-z})/(e^{z} + e^{-z})",
-        "\\tanh'(z) = 1 - a^2",
-    ),
-    "relu": _Activation(
-        lambda z: np.maximum(z, 0.0),
-        lambda a: (a > 0).astype(float),
-        "\\mathrm{relu}",
-        "\\mathrm{relu}(z) = \\max(z, 0)",
-        "\\mathrm{relu}'(z) = 1 \\text{ if } z > 0 \\text{ else } 0",
-    ),
-}
-
-
-def _num(v: float) -> str:
-    """A number on the sheet: 4 decimals, and never "-0.0000"."""
-    v = float(v)
-    return f"{0.0 if round(v, 4) == 0 else v:.4f}"
+def activations() -> list[str]:
+    """The activations a sheet can use: every one in `nn.ACTIVATIONS` with one slope σ'(z) per
+    neuron (all but softmax, whose slope is a matrix)."""
+    return [name for name, cls in ACTIVATIONS.items() if cls.elementwise]
 
 
 def _factor(v: float) -> str:
-    """A number inside a product or sum: negatives in parentheses."""
-    text = _num(v)
-    return f"({text})" if text.startswith("-") else text
-
-
-def _short(v: float) -> str:
-    """A given number (weight, input, target) as written on the sheet: 0.3, -1, 0.5."""
-    return f"{float(v):g}"
-
-
-def _short_factor(v: float) -> str:
-    return f"({_short(v)})" if v < 0 else _short(v)
-
-
-def _vector(values: np.ndarray, fmt: Callable[[float], str] = _short) -> str:
-    return "(" + ", ".join(fmt(v) for v in values) + ")"
+    """A computed number inside a product: 4 decimals, negatives in parentheses."""
+    return factor(v, fixed)
 
 
 @dataclass
@@ -124,8 +78,7 @@ class Exercise:
         layers = []
         for weight, bias in zip(self.weights, self.biases, strict=True):
             linear = Linear(weight.shape[1], weight.shape[0])
-            linear.weight.data[...] = weight
-            linear.bias.data[...] = bias
+            linear.load_state_dict({"weight": weight, "bias": bias})
             layers += [linear, ACTIVATIONS[self.activation]()]
         return Sequential(*layers)
 
@@ -140,17 +93,18 @@ def _check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
     try:
         sizes = tuple(sizes)
     except TypeError:
-        raise ConfigError(f"exercise: sizes must be a list of layer sizes, got {sizes!r}") from None
+        raise refuse("exercise", "sizes", "a list of layer sizes", sizes) from None
     if not 2 <= len(sizes) <= MAX_LAYERS + 1:
-        raise ConfigError(
-            f"exercise: sizes needs 2 to {MAX_LAYERS + 1} layer sizes (inputs first), got "
-            f"{list(sizes)}"
+        raise refuse(
+            "exercise", "sizes", f"2 to {MAX_LAYERS + 1} layer sizes (inputs first)", sizes
         )
     for n in sizes:
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= MAX_NEURONS:
-            raise ConfigError(
-                f"exercise: every layer size must be a whole number from 1 to {MAX_NEURONS} "
-                f"(a network worked by hand), got {n!r} in {list(sizes)}"
+            raise refuse(
+                "exercise",
+                f"every layer size in {list(sizes)}",
+                f"a whole number from 1 to {MAX_NEURONS} (a network worked by hand)",
+                n,
             )
     return tuple(int(n) for n in sizes)
 
@@ -172,28 +126,19 @@ def exercise(
 
     `sizes` lists the layer sizes, inputs first (2-3-2 by default; up to 5 layers of up to
     6 neurons); `seed` picks the weights, the example and the weight asked about; `lr` is the
-    learning rate η; `activation` is "sigmoid" (the lecture's), "tanh" or "relu".
+    learning rate η; `activation` is "sigmoid" (the lecture's) or any other of `activations()`,
+    whose forms (symbol, definition, slope) the sheet reads from `nn.ACTIVATIONS`.
 
     >>> sheet = exercise((2, 2), seed=1)
     >>> sheet.questions == exercise((2, 2), seed=1).questions
     True
     """
     sizes = _check_sizes(sizes)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ConfigError(f"exercise: seed must be a whole number >= 0, got {seed!r}")
-    if activation not in _ACTIVATIONS:
-        raise ConfigError(
-            f"exercise: unknown activation {activation!r}; expected one of {sorted(_ACTIVATIONS)}"
-        )
-    try:
-        lr = float(lr)
-    except (TypeError, ValueError):
-        raise ConfigError(f"exercise: lr must be a number, got {lr!r}") from None
-    if not np.isfinite(lr) or lr <= 0:
-        raise ConfigError(f"exercise: lr must be a finite number > 0, got {lr}")
-    act = _ACTIVATIONS[activation]
+    seed = int_at_least("exercise", "seed", seed, 0)
+    act = ACTIVATIONS[one_of("exercise", "activation", activation, activations())]
+    lr = positive("exercise", "lr", lr)
 
-    rng = np.random.default_rng(int(seed))
+    rng = np.random.default_rng(seed)
     weights = [
         _one_decimal(rng, (n_out, n_in)) for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
     ]
@@ -210,20 +155,20 @@ def exercise(
     z = [np.zeros(0)]
     for weight, bias in zip(weights, biases, strict=True):
         z.append(weight @ a[-1] + bias)
-        a.append(act.forward(z[-1]))
-    cost = float(np.sum((a[L] - y) ** 2))
+        a.append(act()(Tensor(z[-1])).data)
+    cost = float(LOSS()(Tensor(a[L]), y).data)
 
     # Backwards from the output, only as far down as the weight asked about.
-    dcost_da = {L: 2.0 * (a[L] - y)}
+    dcost_da = {L: LOSS.derivative(a[L], y)}
     for m in range(L, layer, -1):
-        dcost_da[m - 1] = weights[m - 1].T @ (act.derivative(a[m]) * dcost_da[m])
-    local = act.derivative(a[layer])
+        dcost_da[m - 1] = weights[m - 1].T @ (act.derivative(z[m], a[m]) * dcost_da[m])
+    local = act.derivative(z[layer], a[layer])
     gradient = float(a[layer - 1][k] * local[j] * dcost_da[layer][j])
     updated = float(weights[layer - 1][j, k] - lr * gradient)
 
     sheet = Exercise(
         sizes=sizes,
-        seed=int(seed),
+        seed=seed,
         lr=lr,
         activation=activation,
         weights=weights,
@@ -256,9 +201,10 @@ def _w(sheet: Exercise) -> str:
     return f"w_{{{sheet.j}{sheet.k}}}^{{({sheet.layer})}}"
 
 
-def _questions(sheet: Exercise, act: _Activation) -> str:
+def _questions(sheet: Exercise, act: type[Activation]) -> str:
     L = len(sheet.weights)
-    s = act.name
+    s = tex(act.symbol)
+    cost = tex(fill(LOSS.cost, a=f"a_j^{{({L})}}", y="y_j"))
     lines = [
         f"# Backpropagation exercise ({_title(sheet)})",
         "",
@@ -266,10 +212,10 @@ def _questions(sheet: Exercise, act: _Activation) -> str:
         f"(inputs first). Layer 0 is the input, $a^{{(0)}} = x$; layer $L = {L}$ is the output. "
         "Every neuron computes "
         f"$z_j^{{(l)}} = \\sum_k w_{{jk}}^{{(l)}} a_k^{{(l-1)}} + b_j^{{(l)}}$ "
-        f"and $a_j^{{(l)}} = {s}(z_j^{{(l)}})$, with ${act.definition}$. "
+        f"and $a_j^{{(l)}} = {s}(z_j^{{(l)}})$, with ${tex(act.definition)}$. "
         f"$w_{{jk}}^{{(l)}}$ joins neuron $k$ of layer $l-1$ to neuron $j$ of layer $l$; "
         f"neurons are numbered from 0. The loss for this one example is "
-        f"$C = \\sum_j (a_j^{{({L})}} - y_j)^2$.",
+        f"$C = {cost}$.",
         "",
         "## Weights and biases",
     ]
@@ -283,7 +229,7 @@ def _questions(sheet: Exercise, act: _Activation) -> str:
             "|---" * (n_in + 2) + "|",
         ]
         for j in range(n_out):
-            cells = [_short(v) for v in weight[j]] + [_short(bias[j])]
+            cells = [num(v) for v in weight[j]] + [num(bias[j])]
             lines.append(f"| $j = {j}$ | " + " | ".join(cells) + " |")
     forward = ", ".join(f"$z^{{({m})}}$, $a^{{({m})}}$" for m in range(1, L + 1))
     w = _w(sheet)
@@ -291,8 +237,8 @@ def _questions(sheet: Exercise, act: _Activation) -> str:
         "",
         "## The training example",
         "",
-        f"$x = {_vector(sheet.x)}$, $y = {_vector(sheet.y)}$; learning rate "
-        f"$\\eta = {_short(sheet.lr)}$.",
+        f"$x = {vector(sheet.x)}$, $y = {vector(sheet.y)}$; learning rate "
+        f"$\\eta = {num(sheet.lr)}$.",
         "",
         "## Questions",
         "",
@@ -307,9 +253,9 @@ def _questions(sheet: Exercise, act: _Activation) -> str:
     return "\n".join(lines)
 
 
-def _answers(sheet: Exercise, act: _Activation) -> str:
+def _answers(sheet: Exercise, act: type[Activation]) -> str:
     L = len(sheet.weights)
-    s = act.name
+    s = tex(act.symbol)
     lines = [
         f"# Answer key ({_title(sheet)})",
         "",
@@ -320,33 +266,35 @@ def _answers(sheet: Exercise, act: _Activation) -> str:
     for m, (weight, bias) in enumerate(zip(sheet.weights, sheet.biases, strict=True), 1):
         lines += ["", f"Layer {m}:", ""]
         below = sheet.a[m - 1]
-        given = _short_factor if m == 1 else _factor  # the input x is written as given
+        given = factor if m == 1 else _factor  # the input x is written as given
         for j in range(weight.shape[0]):
             terms = " + ".join(
-                f"{_short_factor(weight[j, k])} \\times {given(below[k])}"
-                for k in range(weight.shape[1])
+                f"{factor(weight[j, k])} \\times {given(below[k])}" for k in range(weight.shape[1])
             )
-            z, a = _num(sheet.z[m][j]), _num(sheet.a[m][j])
+            z, a = fixed(sheet.z[m][j]), fixed(sheet.a[m][j])
             lines.append(
-                f"- $z_{j}^{{({m})}} = {terms} + {_short_factor(bias[j])} = {z}$, "
+                f"- $z_{j}^{{({m})}} = {terms} + {factor(bias[j])} = {z}$, "
                 f"$a_{j}^{{({m})}} = {s}({z}) = {a}$"
             )
+    # C_i is a sum over the outputs j of one term, the registry's cost without its Σ_j.
+    term = LOSS.cost.removeprefix("Σ_j ")
     squares = " + ".join(
-        f"({_num(a)} - {_short(y)})^2" for a, y in zip(sheet.a[L], sheet.y, strict=True)
+        tex(fill(term, a=fixed(a), y=num(y))) for a, y in zip(sheet.a[L], sheet.y, strict=True)
     )
-    lines += ["", "## 2. Loss", "", f"$C = {squares} = {_num(sheet.cost)}$", ""]
+    lines += ["", "## 2. Loss", "", f"$C = {squares} = {fixed(sheet.cost)}$", ""]
 
     lines += [
         f"## 3. $\\partial C/\\partial {_w(sheet)}$",
         "",
-        f"Output layer: $\\partial C/\\partial a_j^{{({L})}} = 2(a_j^{{({L})}} - y_j)$, and "
-        f"${act.rule}$.",
+        f"Output layer: $\\partial C/\\partial a_j^{{({L})}} = "
+        f"{tex(fill(LOSS.slope, a=f'a_j^{{({L})}}', y='y_j'))}$, and "
+        f"${tex(slope_form(act, 'z', 'a'))}$.",
         "",
     ]
     for j, (a, y) in enumerate(zip(sheet.a[L], sheet.y, strict=True)):
         lines.append(
-            f"- $\\partial C/\\partial a_{j}^{{({L})}} = 2({_num(a)} - {_short(y)}) = "
-            f"{_num(sheet.dcost_da[L][j])}$"
+            f"- $\\partial C/\\partial a_{j}^{{({L})}} = "
+            f"{tex(fill(LOSS.slope, a=fixed(a), y=num(y)))} = {fixed(sheet.dcost_da[L][j])}$"
         )
     for m in range(L, sheet.layer, -1):
         lines += _one_layer_back(sheet, act, m)
@@ -357,45 +305,45 @@ def _answers(sheet: Exercise, act: _Activation) -> str:
         "## 4. Update",
         "",
         f"${w} - \\eta \\, \\partial C/\\partial {w} = "
-        f"{_short(sheet.weights[sheet.layer - 1][sheet.j, sheet.k])} - "
-        f"{_short_factor(sheet.lr)} \\times {_factor(sheet.gradient)} = "
-        f"{_num(sheet.updated_weight)}$",
+        f"{num(sheet.weights[sheet.layer - 1][sheet.j, sheet.k])} - "
+        f"{factor(sheet.lr)} \\times {_factor(sheet.gradient)} = "
+        f"{fixed(sheet.updated_weight)}$",
     ]
     return "\n".join(lines)
 
 
-def _one_layer_back(sheet: Exercise, act: _Activation, m: int) -> list[str]:
+def _one_layer_back(sheet: Exercise, act: type[Activation], m: int) -> list[str]:
     """∂C/∂a_k^{(m−1)} = Σ_j w_{jk}^{(m)} σ'(z_j^{(m)}) ∂C/∂a_j^{(m)}: every path listed."""
-    s = act.name
+    s = tex(act.symbol)
     weight = sheet.weights[m - 1]
-    local = act.derivative(sheet.a[m])
+    local = act.derivative(sheet.z[m], sheet.a[m])
     lines = [
         "",
         f"Layer {m - 1} (each $a_k^{{({m - 1})}}$ reaches the loss through every neuron of "
         f"layer {m}): $\\partial C/\\partial a_k^{{({m - 1})}} = \\sum_j w_{{jk}}^{{({m})}} "
         f"{s}'(z_j^{{({m})}}) \\, \\partial C/\\partial a_j^{{({m})}}$, with "
-        + ", ".join(f"${s}'(z_{j}^{{({m})}}) = {_num(d)}$" for j, d in enumerate(local))
+        + ", ".join(f"${s}'(z_{j}^{{({m})}}) = {fixed(d)}$" for j, d in enumerate(local))
         + ".",
         "",
     ]
     for k in range(weight.shape[1]):
         paths = " + ".join(
-            f"{_short_factor(weight[j, k])} \\times {_factor(local[j])} \\times "
+            f"{factor(weight[j, k])} \\times {_factor(local[j])} \\times "
             f"{_factor(sheet.dcost_da[m][j])}"
             for j in range(weight.shape[0])
         )
         lines.append(
             f"- $\\partial C/\\partial a_{k}^{{({m - 1})}} = {paths} = "
-            f"{_num(sheet.dcost_da[m - 1][k])}$"
+            f"{fixed(sheet.dcost_da[m - 1][k])}$"
         )
     return lines
 
 
-def _weight_gradient(sheet: Exercise, act: _Activation) -> list[str]:
+def _weight_gradient(sheet: Exercise, act: type[Activation]) -> list[str]:
     """∂C/∂w_{jk}^{(l)} = ∂z_j/∂w_{jk} · ∂a_j/∂z_j · ∂C/∂a_j, with its three numbers."""
-    s, m, j, k = act.name, sheet.layer, sheet.j, sheet.k
+    s, m, j, k = tex(act.symbol), sheet.layer, sheet.j, sheet.k
     w = _w(sheet)
-    local = act.derivative(sheet.a[m])[j]
+    local = act.derivative(sheet.z[m], sheet.a[m])[j]
     return [
         "",
         "The weight, by the chain rule" + (" ($a^{(0)} = x$):" if m == 1 else ":"),
@@ -406,5 +354,5 @@ def _weight_gradient(sheet: Exercise, act: _Activation) -> list[str]:
         f"= a_{k}^{{({m - 1})}} \\, {s}'(z_{j}^{{({m})}}) \\, "
         f"\\partial C/\\partial a_{j}^{{({m})}} "
         f"= {_factor(sheet.a[m - 1][k])} \\times {_factor(local)} \\times "
-        f"{_factor(sheet.dcost_da[m][j])} = {_num(sheet.gradient)}$",
+        f"{_factor(sheet.dcost_da[m][j])} = {fixed(sheet.gradient)}$",
     ]

@@ -13,17 +13,18 @@ health_every=N)` records it every N epochs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from chainrule.errors import GradError
-from chainrule.nn.layers import ACTIVATIONS, Linear, Sequential
+from chainrule.nn.layers import Activation, Sequential, blocks
 from chainrule.nn.module import Module
 from chainrule.tensor import ArrayLike, Tensor, as_array, no_grad
 
-SATURATED = 0.99  # sigmoid output outside [0.01, 0.99] (σ' < 0.01), tanh |a| > 0.99 (1 − a² < 0.02)
+SATURATED = 0.01  # 0 < σ'(z) < 0.01: a sigmoid a outside [0.0101, 0.9899], a tanh |a| > 0.995
 VANISHING = 1e-2  # a layer whose gradient norm is below this fraction of the largest layer's
 EXPLODING = 1e3  # a gradient norm above this
 MOSTLY = 0.5  # the fraction of saturated or dead units that earns a hint
@@ -37,8 +38,10 @@ class GradientHealthWarning(UserWarning):
 class LayerHealth:
     """One Linear layer (counted from 1, as the lecture counts): the norm of its gradient
     `‖∂C/∂W‖` (weight and bias together) and of its weights, and for the activation after it
-    the fraction of saturated sigmoid/tanh outputs or of dead ReLU units (None when it has
-    neither or no inputs were given)."""
+    the fraction of saturated outputs (σ'(z) < 0.01 at a ≠ 0: almost nothing passes back) and
+    of dead units (σ'(z) = 0 on every example, as for a ReLU that never fires), both from the
+    activation's registry slope; None when no inputs were given or no elementwise activation
+    follows the layer."""
 
     layer: int
     name: str
@@ -83,7 +86,7 @@ class HealthReport:
     def __str__(self) -> str:
         where = f"epoch {self.epoch}, " if self.epoch is not None else ""
         seen = f"{self.examples} examples" if self.examples else "no inputs given"
-        cells = [("layer", "activation", "‖∂C/∂W‖", "‖W‖", "saturated", "dead ReLUs")]
+        cells = [("layer", "activation", "‖∂C/∂W‖", "‖W‖", "saturated", "dead")]
         for h in self.layers:
             cells.append(
                 (
@@ -112,45 +115,39 @@ def _percent(fraction: float | None) -> str:
     return "–" if fraction is None else f"{fraction:.0%}"
 
 
-_NAMES = {cls: name for name, cls in ACTIVATIONS.items()}
-
-
-def _groups(model: Module) -> list[tuple[str, list[Tensor], Module | None]]:
-    """(name, parameters, activation after it) per layer: a Sequential's Linear layers, or for
-    any other module its parameters grouped by the module that owns them."""
+def _groups(model: Module) -> list[tuple[str, Sequence[Tensor], Activation | None]]:
+    """(name, parameters, activation after it) per layer: a Sequential's blocks, or for any
+    other module its parameters grouped by the module that owns them."""
     if isinstance(model, Sequential):
-        modules = list(model.named_children())
-        groups = []
-        for i, (name, m) in enumerate(modules):
-            if isinstance(m, Linear):
-                after = modules[i + 1][1] if i + 1 < len(modules) else None
-                activation = after if type(after) in _NAMES else None
-                groups.append((f"model[{name}]", m.parameters(), activation))
-        return groups
+        return [
+            (f"model[{b.position}]", b.linear.parameters(), b.activation) for b in blocks(model)
+        ]
     owners: dict[str, list[Tensor]] = {}
     for name, p in model.named_parameters():
         owners.setdefault(name.rpartition(".")[0] or name, []).append(p)
     return [(name, params, None) for name, params in owners.items()]
 
 
-def _unit_stats(model: Sequential, x: np.ndarray) -> dict[int, np.ndarray]:
-    """The output of every activation module of a Sequential on x, by the module's id."""
-    outputs = {}
+def _units(model: Sequential, x: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """(a, σ'(z)) of every unit on every example (rows), by the id of the activation module:
+    the registry's `derivative(z, a)` at the z that module was given and the a it gave."""
+    units = {}
     a = Tensor(x)
     with no_grad():
         for m in model:
-            a = m(a)
-            if type(m) in _NAMES:
-                outputs[id(m)] = np.atleast_2d(a.data)
-    return outputs
+            z, a = a, m(a)
+            if isinstance(m, Activation) and m.elementwise:
+                units[id(m)] = (np.atleast_2d(a.data), np.atleast_2d(m.derivative(z.data, a.data)))
+    return units
 
 
 def gradient_health(
     model: Module, X: ArrayLike | None = None, epoch: int | None = None
 ) -> HealthReport:
     """Gradient health of `model` after a backward pass: per layer `‖∂C/∂W‖`, `‖W‖`, and (when
-    `X` is given and `model` is a Sequential) the saturated sigmoid/tanh outputs and dead ReLUs
-    on X, with hints when gradients vanish or explode or most units are stuck."""
+    `X` is given and `model` is a Sequential) the units on X whose slope σ'(z) passes almost
+    nothing back (saturated) or nothing at all (dead), with hints when gradients vanish or
+    explode or most units are stuck."""
     groups = _groups(model)
     if not any(p.grad is not None for _, params, _ in groups for p in params):
         raise GradError(
@@ -158,20 +155,19 @@ def gradient_health(
             "(loss.backward()), or use fit(..., health_every=N)"
         )
     x = None if X is None else as_array(X, model.dtype)
-    activations = _unit_stats(model, x) if x is not None and isinstance(model, Sequential) else {}
+    units = _units(model, x) if x is not None and isinstance(model, Sequential) else {}
     layers = []
     for layer, (name, params, activation) in enumerate(groups, start=1):
         grad = _norm(p.grad for p in params if p.grad is not None)
         weight = _norm(p.data for p in params)
-        kind = _NAMES.get(type(activation), "") if activation is not None else ""
-        a = activations.get(id(activation))
         saturated = dead = None
-        if a is not None and kind == "sigmoid":
-            saturated = float(np.mean((a < 1 - SATURATED) | (a > SATURATED)))
-        elif a is not None and kind == "tanh":
-            saturated = float(np.mean(np.abs(a) > SATURATED))
-        elif a is not None and kind == "relu":
-            dead = float(np.mean(np.all(a <= 0, axis=0)))
+        if id(activation) in units:
+            a, slope = units[id(activation)]
+            # A slope of exactly 0 at a = 0 is a unit switched off (a ReLU's flat side), not a
+            # saturated one; a sigmoid pinned at a = 1.0 has slope 0 too, and is saturated.
+            saturated = float(np.mean((slope < SATURATED) & (a != 0)))
+            dead = float(np.mean(np.all(slope == 0, axis=0)))
+        kind = activation.name if activation is not None else ""
         layers.append(LayerHealth(layer, name, kind, grad, weight, saturated, dead))
     examples = 0 if x is None else len(np.atleast_2d(x))
     return HealthReport(layers, _hints(layers), examples, epoch)
@@ -224,7 +220,8 @@ def _hints(layers: list[LayerHealth]) -> list[str]:
             )
         if h.dead is not None and h.dead > MOSTLY:
             hints.append(
-                f"{h.dead:.0%} of layer {h.layer}'s ReLUs are dead (0 for every example, so "
-                f"they get no gradient); use he initialisation or a smaller learning rate"
+                f"{h.dead:.0%} of layer {h.layer}'s {h.activation} units are dead (σ'(z) = 0 "
+                f"for every example, so they get no gradient); use he initialisation or a "
+                f"smaller learning rate"
             )
     return hints

@@ -3,6 +3,7 @@
 from chainrule.nn import init
 from chainrule.nn.layers import (
     ACTIVATIONS,
+    Activation,
     Block,
     Identity,
     Linear,
@@ -10,22 +11,33 @@ from chainrule.nn.layers import (
     Sequential,
     Sigmoid,
     Softmax,
+    Softplus,
     Tanh,
     activation,
     blocks,
     mlp,
 )
-from chainrule.nn.losses import LOSSES, BCELoss, CrossEntropyLoss, MSELoss, SquaredError
+from chainrule.nn.losses import (
+    LOSSES,
+    BCELoss,
+    CrossEntropyLoss,
+    Loss,
+    MSELoss,
+    SquaredError,
+    loss_module,
+)
 from chainrule.nn.module import Module, Parameter
 
 __all__ = [
     "ACTIVATIONS",
+    "Activation",
     "Block",
     "LOSSES",
     "BCELoss",
     "CrossEntropyLoss",
     "Identity",
     "Linear",
+    "Loss",
     "MSELoss",
     "Module",
     "Parameter",
@@ -33,10 +45,12 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Softmax",
+    "Softplus",
     "SquaredError",
     "Tanh",
     "activation",
     "blocks",
     "init",
+    "loss_module",
     "mlp",
 ]

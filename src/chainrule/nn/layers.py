@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -61,39 +61,133 @@ class Linear(Module):
         )
 
 
-class Sigmoid(Module):
+class Activation(Module):
+    """a = σ(z), elementwise; the class carries the lecture's forms, read by every teaching view.
+
+    `symbol` is the function's plain-text name ("σ"), `definition` what it computes, and `slope`
+    σ'(z) as the lecture writes it, a template in `{z}` and `{a}` (`"{a}(1 − {a})"`).
+    `derivative(z, a)` is that slope in numbers, from whichever of z and a = σ(z) is cheapest;
+    the ops compute the same local derivative inside backward().
+    """
+
+    name: ClassVar[str]
+    symbol: ClassVar[str]
+    definition: ClassVar[str]
+    slope: ClassVar[str]
+    elementwise: ClassVar[bool] = True  # one slope per neuron (every one but Softmax)
+
+    @staticmethod
+    def derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Sigmoid(Activation):
     """a = σ(z) = 1/(1 + e⁻ᶻ); σ'(z) = a(1 − a)."""
+
+    name = "sigmoid"
+    symbol = "σ"
+    definition = "σ(z) = 1/(1 + e^{−z})"
+    slope = "{a}(1 − {a})"
+
+    @staticmethod
+    def derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """From a: a(1 − a)."""
+        return a * (1 - a)
 
     def forward(self, z: Tensor) -> Tensor:
         return ops.sigmoid(z)
 
 
-class Tanh(Module):
+class Tanh(Activation):
     """a = tanh(z); tanh'(z) = 1 − a²."""
+
+    name = "tanh"
+    symbol = "tanh"
+    definition = "tanh(z) = (e^{z} − e^{−z})/(e^{z} + e^{−z})"
+    slope = "1 − ({a})²"
+
+    @staticmethod
+    def derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """From a: 1 − a²."""
+        return 1 - a * a
 
     def forward(self, z: Tensor) -> Tensor:
         return ops.tanh(z)
 
 
-class ReLU(Module):
+class ReLU(Activation):
     """a = max(z, 0); derivative 1 for z > 0, else 0."""
+
+    name = "relu"
+    symbol = "relu"
+    definition = "relu(z) = max(z, 0)"
+    slope = "[{z} > 0]"
+
+    @staticmethod
+    def derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """From z: 1 where z > 0, else 0 (0 at the kink, as PyTorch)."""
+        return (z > 0).astype(z.dtype)
 
     def forward(self, z: Tensor) -> Tensor:
         return ops.relu(z)
 
 
-class Identity(Module):
+class Softplus(Activation):
+    """a = ln(1 + eᶻ), a smooth ReLU; softplus'(z) = σ(z) = 1 − e⁻ᵃ."""
+
+    name = "softplus"
+    symbol = "softplus"
+    definition = "softplus(z) = ln(1 + e^{z})"
+    # σ(z) written in a, as the other slopes are: e^{−a} = 1/(1 + e^{z}), so 1 − e^{−a} = σ(z).
+    slope = "1 − e^{−{a}}"
+
+    @staticmethod
+    def derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """From a: 1 − e⁻ᵃ, by expm1 so that a tiny a (z ≪ 0) keeps its digits."""
+        return -np.expm1(-a)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return ops.softplus(z)
+
+
+class Identity(Activation):
     """a = z (a linear output layer, for regression)."""
+
+    name = "identity"
+    symbol = "id"
+    definition = "id(z) = z"
+    slope = "1"
+
+    @staticmethod
+    def derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """1 everywhere."""
+        return np.ones_like(z)
 
     def forward(self, z: Tensor) -> Tensor:
         return z
 
 
-class Softmax(Module):
+class Softmax(Activation):
     """a_j = e^{z_j} / Σ_i e^{z_i} over `axis` (class probabilities).
 
-    For training use CrossEntropyLoss on the logits z instead: it fuses the two stably.
+    For training use CrossEntropyLoss on the logits z instead: it fuses the two stably. Its slope
+    is a matrix, ∂a_j/∂z_q = a_j(δ_{jq} − a_q), so no chain of one number per neuron runs
+    through it: the lecture's views take it fused into the loss, whose factor is p_j − y_j.
     """
+
+    name = "softmax"
+    symbol = "softmax"
+    definition = "softmax(z)_j = e^{z_j}/Σ_q e^{z_q}"
+    slope = "{a}(δ_{jq} − a_q)"
+    elementwise = False
+
+    @staticmethod
+    def derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """Refused: the slope is a matrix per example, not one number per neuron."""
+        raise ConfigError(
+            "Softmax: ∂a_j/∂z_q = a_j(δ_{jq} − a_q) is a matrix, not one slope per neuron; "
+            "use CrossEntropyLoss on the logits z, whose factor ∂C/∂z_j is p_j − y_j"
+        )
 
     def __init__(self, axis: int = -1) -> None:
         super().__init__()
@@ -120,21 +214,21 @@ class Sequential(Module):
             setattr(self, str(i), layer)
 
     def forward(self, a: Tensor) -> Tensor:
-        for layer in self._modules.values():
+        for layer in self.children():
             a = layer(a)
         return a
 
     def __getitem__(self, index: int | slice) -> Module:
-        layers = list(self._modules.values())
+        layers = list(self.children())
         if isinstance(index, slice):
             return Sequential(*layers[index])
         return layers[index]
 
     def __len__(self) -> int:
-        return len(self._modules)
+        return sum(1 for _ in self.children())
 
     def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+        return self.children()
 
     def append(self, layer: Module) -> Sequential:
         setattr(self, str(len(self)), layer)
@@ -147,7 +241,7 @@ class Block(NamedTuple):
 
     position: int  # the Linear's index in the Sequential
     linear: Linear
-    activation: Module | None
+    activation: Activation | None
 
 
 def blocks(model: Sequential) -> Iterator[Block]:
@@ -160,20 +254,12 @@ def blocks(model: Sequential) -> Iterator[Block]:
     for i, m in enumerate(modules):
         if isinstance(m, Linear):
             after = modules[i + 1] if i + 1 < len(modules) else None
-            activation = after if after is not None and type(after) in _ACTIVATION_TYPES else None
-            yield Block(i, m, activation)
+            yield Block(i, m, after if isinstance(after, Activation) else None)
 
 
-ACTIVATIONS: dict[str, type[Module]] = {
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-    "relu": ReLU,
-    "identity": Identity,
-    "softmax": Softmax,
+ACTIVATIONS: dict[str, type[Activation]] = {
+    cls.name: cls for cls in (Sigmoid, Tanh, ReLU, Softplus, Identity, Softmax)
 }
-
-
-_ACTIVATION_TYPES = frozenset(ACTIVATIONS.values())
 
 
 def activation(name: str) -> Module:

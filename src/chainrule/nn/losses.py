@@ -7,11 +7,13 @@ one example (the lecture's C_i).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from chainrule.errors import ShapeError
+from chainrule.checks import one_of, refuse
+from chainrule.errors import DataError, ShapeError
+from chainrule.nn.layers import Activation, Softmax
 from chainrule.nn.module import Module
 from chainrule.tensor import ArrayLike, Tensor, node
 
@@ -78,23 +80,28 @@ def bce(p: Tensor, target: ArrayLike) -> Tensor:
     )
 
 
+def _whole(y: np.ndarray) -> np.ndarray:
+    """Class labels as integers; floats must be whole numbers."""
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+            raise DataError("CrossEntropyLoss: class labels must be whole numbers")
+    elif y.dtype.kind not in "iu":
+        raise DataError(f"CrossEntropyLoss: labels must be integers, got dtype {y.dtype}")
+    return y.astype(np.intp, copy=False)
+
+
 def _labels(z: np.ndarray, target: ArrayLike) -> np.ndarray | None:
     """Integer class labels when `target` is one label per row of logits, else None."""
     y = np.asarray(target.data if isinstance(target, Tensor) else target)
     if y.ndim != z.ndim - 1:
         return None
-    if y.dtype.kind == "f":
-        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-            raise ShapeError("CrossEntropyLoss: class labels must be whole numbers")
-        y = y.astype(np.intp)
-    elif y.dtype.kind not in "iu":
-        raise ShapeError(f"CrossEntropyLoss: labels must be integers, got dtype {y.dtype}")
+    y = _whole(y)
     if y.shape != z.shape[:-1]:
         raise ShapeError(
             f"CrossEntropyLoss: {z.shape[0] if z.ndim > 1 else 1} rows of logits but target "
             f"has shape {y.shape}; expected one label per row"
         )
-    return y.astype(np.intp, copy=False)
+    return y
 
 
 def _flat_picks(shape: tuple[int, ...], labels: np.ndarray) -> np.ndarray:
@@ -109,7 +116,7 @@ def _flat_picks(shape: tuple[int, ...], labels: np.ndarray) -> np.ndarray:
     except ValueError:
         classes = shape[-1]
         bad = labels.min() if labels.min() < 0 else labels.max()
-        raise ShapeError(
+        raise DataError(
             f"CrossEntropyLoss: label {bad} is out of range for {classes} classes "
             f"(expected 0..{classes - 1})"
         ) from None
@@ -154,8 +161,23 @@ def cross_entropy(z: Tensor, target: ArrayLike) -> Tensor:
     return node(loss, (z,), "cross_entropy", (lambda g: g * (np.exp(log_p) * mass - y) / n,))
 
 
-class _Loss(Module):
-    rule = staticmethod(squared_error)
+class Loss(Module):
+    """A loss C = 1/n Σ_i C_i and the lecture's forms for it, read by every teaching view.
+
+    `cost` is C_i and `slope` the factor ∂C_i/∂a_j^{(L)}, as the lecture writes them: templates
+    in `{a}` (the output a_j^{(L)} the loss takes), `{y}` (its target y_j), `{m}` (outputs per
+    example), `{p}` (what the loss compares with y: a itself, or CrossEntropyLoss's
+    p = softmax(z)) and `{v}` (the whole output, z^{(L)}). `derivative(a, y)` is ∂C_i/∂a in
+    numbers, one row per example, for targets already made rows by `targets(a, y)`.
+    `fused_with` is an activation the loss applies to its input itself (CrossEntropyLoss's
+    softmax), so that the one factor ∂C_i/∂z_j replaces ∂a/∂z · ∂C/∂a.
+    """
+
+    rule: Any = staticmethod(squared_error)
+    cost: ClassVar[str] = "Σ_j ({a} − {y})²"
+    slope: ClassVar[str] = "2({a} − {y})"
+    compared: ClassVar[str] = "a"  # the symbol `{p}` stands for
+    fused_with: ClassVar[type[Activation] | None] = None  # an activation the loss applies itself
 
     def forward(self, prediction: Tensor, target: ArrayLike) -> Tensor:
         if not isinstance(prediction, Tensor):
@@ -168,34 +190,100 @@ class _Loss(Module):
     def config(self) -> dict[str, Any]:
         return {}
 
+    def targets(self, a: np.ndarray, target: ArrayLike) -> np.ndarray:
+        """The targets y as numbers shaped like the rows of outputs `a`."""
+        return _numeric_target(type(self).__name__, a, target)
 
-class SquaredError(_Loss):
+    @staticmethod
+    def output(a: np.ndarray) -> np.ndarray:
+        """What the loss compares with y, `{p}` in its forms: the output a itself."""
+        return a
+
+    @staticmethod
+    def derivative(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """∂C_i/∂a_j = 2(a_j − y_j)."""
+        return 2 * (a - y)
+
+
+class SquaredError(Loss):
     """The lecture's loss: C_i = Σ_j (a_j^{(L)} − y_j)², and C = (1/n) Σ_i C_i."""
 
     rule = staticmethod(squared_error)
 
 
-class MSELoss(_Loss):
+class MSELoss(Loss):
     """PyTorch's MSELoss: the mean of (a − y)² over every element."""
 
     rule = staticmethod(mse)
+    cost = "1/{m} Σ_j ({a} − {y})², the mean over all n·{m} elements"
+    slope = "2({a} − {y})/{m}"
+
+    @staticmethod
+    def derivative(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """∂C_i/∂a_j = 2(a_j − y_j)/m over m outputs."""
+        return 2 * (a - y) / a.shape[-1]
 
 
-class BCELoss(_Loss):
+class BCELoss(Loss):
     """Binary cross-entropy on probabilities (after a Sigmoid), clamped like PyTorch's."""
 
     rule = staticmethod(bce)
+    cost = "−1/{m} Σ_j [{y} ln {a} + (1 − {y}) ln(1 − {a})]"
+    slope = "({a} − {y})/({a}(1 − {a})·{m})"
+
+    @staticmethod
+    def derivative(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """∂C_i/∂a_j = (a_j − y_j)/(a_j(1 − a_j)·m), with a(1 − a) floored as `bce` floors it."""
+        return (a - y) / np.maximum(a * (1 - a), BCE_EPS) / a.shape[-1]
 
 
-class CrossEntropyLoss(_Loss):
-    """Softmax + cross-entropy on logits, with integer labels or one-hot rows (PyTorch's)."""
+class CrossEntropyLoss(Loss):
+    """Softmax + cross-entropy on logits, with integer labels or one-hot rows (PyTorch's).
+
+    Its factor is for the logits: ∂C_i/∂z_j = p_j − y_j, softmax's slope and the loss's in one.
+    """
 
     rule = staticmethod(cross_entropy)
+    fused_with = Softmax
+    cost = "−Σ_j {y} ln {p} with p = softmax({v})"
+    slope = "{p} − {y}"
+    compared = "p"
+
+    def targets(self, a: np.ndarray, target: ArrayLike) -> np.ndarray:
+        """One-hot rows for one label per example, else the rows of class probabilities given."""
+        y = np.asarray(target.data if isinstance(target, Tensor) else target)
+        n = _examples(a)
+        if y.size != n or y.shape == a.shape:
+            return _numeric_target("CrossEntropyLoss", a, y)
+        labels = _whole(y.reshape(a.shape[:-1]))
+        rows = np.zeros_like(a)
+        rows.reshape(-1)[_flat_picks(a.shape, labels)] = 1.0  # checks every label's range
+        return rows
+
+    @staticmethod
+    def output(a: np.ndarray) -> np.ndarray:
+        """p = softmax(z) along each row, after subtracting the row's max."""
+        e = np.exp(a - a.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    @staticmethod
+    def derivative(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """∂C_i/∂z_j = p_j Σ_q y_q − y_j, which is p_j − y_j when the row y sums to 1."""
+        return CrossEntropyLoss.output(a) * y.sum(axis=-1, keepdims=True) - y
 
 
-LOSSES: dict[str, type[_Loss]] = {
+LOSSES: dict[str, type[Loss]] = {
     "squared": SquaredError,
     "mse": MSELoss,
     "bce": BCELoss,
     "ce": CrossEntropyLoss,
 }
+
+
+def loss_module(owner: str, loss: Loss | str) -> Loss:
+    """`loss` itself if it is a loss module, else a new one by its name in LOSSES."""
+    if isinstance(loss, str):
+        return LOSSES[one_of(owner, "loss", loss, LOSSES)]()
+    if not isinstance(loss, Loss):
+        raise refuse(owner, "loss", f"a loss module or one of {', '.join(LOSSES)}", loss)
+    return loss
