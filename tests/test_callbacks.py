@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import warnings
 from pathlib import Path
@@ -265,3 +266,14 @@ def test_history_extend_appends_a_continued_run():
 def test_progress_bar_counts_a_resumed_runs_epochs(capsys):
     xor_fit([ProgressBar(total=10, done=7)], epochs=3)
     assert "epoch 10/10" in capsys.readouterr().out
+
+
+def test_the_engine_docs_callbacks_example_runs(tmp_path, monkeypatch, capsys):
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "engine.md").read_text()
+    section = doc[doc.index("## Callbacks") :]
+    (block,) = re.findall(r"^```python\n(.*?)^```", section, flags=re.S | re.M)[:1]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "docs/engine.md", "exec"), {})  # noqa: S102
+    reason, epochs, accuracy = capsys.readouterr().out.split()
+    assert reason == "until" and float(accuracy) >= 0.97 and int(epochs) < 500
+    assert int(epochs) >= 10 and cr.load(tmp_path / "xor.model")[0].weight.shape == (16, 2)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -272,6 +274,22 @@ def test_stop_reasons_tol_and_max_iter():
     with pytest.warns(ConvergenceWarning, match="max_iter=3"):
         est = MLPRegressor((4,), max_iter=3, random_state=0).fit(X, y)
     assert est.stop_reason_ == "max_iter" and est.n_iter_ == 3
+
+
+def test_ctrl_c_stops_after_the_current_batch_and_keeps_the_fitted_model():
+    calls = []
+
+    def interrupting(a, y):  # Ctrl-C during the third batch of the first epoch
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return squared_by_hand(a, y)
+
+    X, y = dataset("regression")
+    est = MLPRegressor((4,), loss=interrupting, batch_size=10, max_iter=50, random_state=0)
+    est.fit(X, y)
+    assert est.stop_reason_ == "interrupted" and len(calls) == 3 and est.n_iter_ == 1
+    assert est.predict(X).shape == (120,)
 
 
 def squared_by_hand(a: cr.Tensor, y: np.ndarray) -> cr.Tensor:
