@@ -206,12 +206,13 @@ def evaluate(
 
 
 def _hooks(
-    callbacks: Sequence[Callback], progress: bool, health_every: int | None
+    callbacks: Sequence[Callback] | None, progress: bool, health_every: int | None
 ) -> list[Callback]:
     """The callbacks in the order fit calls them: the HealthMonitor that `health_every` stands
     for, then the caller's, then the ProgressBar of `progress` (last, to show the epoch whole).
     chainrule.callbacks is imported here, not at the top, because that room stands on this
     module (and its HealthMonitor on the lecture room): the spine imports no room above it."""
+    callbacks = () if callbacks is None else callbacks
     if isinstance(callbacks, Callback) or not all(isinstance(c, Callback) for c in callbacks):
         raise refuse("fit", "callbacks", "a list of callbacks.Callback objects", callbacks)
     hooks = list(callbacks)
@@ -239,7 +240,7 @@ def fit(
     validation: tuple[ArrayLike, ArrayLike] | None = None,
     progress: bool = True,
     health_every: int | None = None,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[Callback] | None = (),
     sampler: Sampler | None = None,
 ) -> History:
     """Train `model` on rows X with targets Y by gradient descent; returns the History.
