@@ -657,6 +657,16 @@ def test_a_bug_is_one_line_that_says_how_to_see_more(capsys, monkeypatch, moons_
     )
 
 
+def test_ctrl_c_outside_training_exits_130(capsys, monkeypatch):
+    from chainrule.cli import show
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(show, "console", interrupted)
+    assert fails(capsys, 130, "datasets") == "chainrule: error: interrupted"
+
+
 def test_unknown_dataset_message_lists_every_known_name(capsys):
     line = fails(capsys, 2, "train", "--data", "nope")
     for name in data.DATASETS:
