@@ -41,7 +41,8 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ModelFileError, EXIT_BAD_INPUT),
     (OSError, EXIT_BAD_INPUT),
     (ChainruleError, EXIT_BAD_INPUT),
-    (typer.Abort, EXIT_INTERRUPTED),  # Ctrl-C outside training, as typer reports it
+    # Ctrl-C outside training (typer itself may return it as the bare exit code 130)
+    (typer.Abort, EXIT_INTERRUPTED),
     (KeyboardInterrupt, EXIT_INTERRUPTED),
 )
 
@@ -123,4 +124,6 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(f"chainrule: error: {message}", file=sys.stderr)
         return code
+    if result == EXIT_INTERRUPTED:  # typer turns Ctrl-C in a command into this bare exit code
+        print("chainrule: error: interrupted", file=sys.stderr)
     return result if isinstance(result, int) else 0
