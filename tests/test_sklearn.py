@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -274,6 +276,22 @@ def test_stop_reasons_tol_and_max_iter():
     assert est.stop_reason_ == "max_iter" and est.n_iter_ == 3
 
 
+def test_ctrl_c_stops_after_the_current_batch_and_keeps_the_fitted_model():
+    calls = []
+
+    def interrupting(a, y):  # Ctrl-C during the third batch of the first epoch
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return squared_by_hand(a, y)
+
+    X, y = dataset("regression")
+    est = MLPRegressor((4,), loss=interrupting, batch_size=10, max_iter=50, random_state=0)
+    est.fit(X, y)
+    assert est.stop_reason_ == "interrupted" and len(calls) == 3 and est.n_iter_ == 1
+    assert est.predict(X).shape == (120,)
+
+
 def squared_by_hand(a: cr.Tensor, y: np.ndarray) -> cr.Tensor:
     diff = a - y
     return (diff * diff).sum() / len(y)
@@ -395,19 +413,19 @@ def test_pickle_round_trip_and_training_after_it():
 @pytest.mark.parametrize(
     "params, message",
     [
-        (dict(activation="softplus"), "unknown activation 'softplus'"),
+        (dict(activation="swish"), "activation must be one of identity, logistic, relu"),
         (dict(hidden_layer_sizes=(5, 0)), "hidden_layer_sizes must be positive integers"),
         (dict(optimizer="rmsprop"), "optimizer must be one of"),
-        (dict(alpha=-1.0), "alpha must be a number >= 0"),
+        (dict(alpha=-1.0), "alpha must be a finite number >= 0"),
         (dict(batch_size=0), "batch_size must be a positive integer"),
         (dict(max_iter=0), "max_iter must be a positive integer"),
-        (dict(until=-0.1), "until must be a number >= 0"),
-        (dict(init="zeros"), "unknown init 'zeros'"),
+        (dict(until=-0.1), "until must be a finite number >= 0"),
+        (dict(init="zeros"), "init must be one of glorot, .*, got 'zeros'"),
         (dict(dtype="int32"), "dtype must be 'float32' or 'float64'"),
-        (dict(loss="hinge"), "unknown loss 'hinge'"),
+        (dict(loss="hinge"), "loss must be one of .*, got 'hinge'"),
         (dict(learning_rate_init=0.0), "lr must be a finite number > 0"),
         (dict(hidden_layer_sizes=5.0), "hidden_layer_sizes must be positive integers"),
-        (dict(momentum="high", optimizer="sgd"), "momentum must be a number"),
+        (dict(momentum="high", optimizer="sgd"), "momentum must be a finite number"),
     ],
 )
 def test_bad_parameters_raise_config_errors_naming_them(params, message):
@@ -416,6 +434,24 @@ def test_bad_parameters_raise_config_errors_naming_them(params, message):
     with pytest.raises(ConfigError, match=message):
         est.fit(X, y)
     assert not hasattr(est, "model_")
+
+
+@pytest.mark.parametrize("name", [n for n in cr.nn.ACTIVATIONS if n != "softmax"])
+def test_every_registered_hidden_activation_is_accepted(name):
+    X, y = dataset("binary")
+    est = MLPClassifier((3,), activation=name, max_iter=2, random_state=0).fit(X, y)
+    assert type(est.model_[1]) is cr.nn.ACTIVATIONS[name]
+
+
+def test_an_activation_registered_later_needs_no_edit_in_the_estimators(monkeypatch):
+    class HalfTanh(cr.nn.Module):  # a(z) = tanh(z) / 2, built from ops that exist
+        def forward(self, z):
+            return z.tanh() * 0.5
+
+    monkeypatch.setitem(cr.nn.ACTIVATIONS, "halftanh", HalfTanh)
+    X, y = dataset("regression")
+    est = MLPRegressor((4,), activation="halftanh", max_iter=3, random_state=0).fit(X, y)
+    assert isinstance(est.model_[1], HalfTanh) and est.n_iter_ == 3
 
 
 def test_target_errors():

@@ -7,7 +7,7 @@ A reverse-mode autodiff engine on numpy (`tensor`, `ops`), the networks it train
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from chainrule import lecture, nn, ops, optim
+from chainrule import callbacks, lecture, nn, ops, optim
 from chainrule.errors import (
     ChainruleError,
     ConfigError,
@@ -58,6 +58,7 @@ __all__ = [
     "Sensitivity",
     "ShapeError",
     "Tensor",
+    "callbacks",
     "classic",
     "exercise",
     "explain",

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.checks import refuse
 from chainrule.data import Dataset
-from chainrule.errors import ConfigError, DataError
+from chainrule.errors import DataError
 
 CLASSIFICATION_LOSSES = ("ce", "bce", "squared", "mse")
 REGRESSION_LOSSES = ("squared", "mse")
@@ -80,15 +81,16 @@ class Preprocessing:
     def labels(self, dataset: Dataset) -> np.ndarray:
         """The dataset's labels renumbered into the model's classes (by name)."""
         index = {name: i for i, name in enumerate(self.class_names or [])}
+        names = dataset.class_names or []
         # a class the data names but no row uses is harmless; only the rows' classes count
-        used = {dataset.class_names[i] for i in np.unique(dataset.y)}
+        used = {names[i] for i in np.unique(dataset.y)}
         unknown = sorted(used - set(index))
         if unknown:
             raise DataError(
                 f"{dataset.name}: class {unknown[0]!r} was not in the training data; the "
                 f"model knows {_names(self.class_names or [])}"
             )
-        mapping = np.array([index.get(name, -1) for name in dataset.class_names or []])
+        mapping = np.array([index.get(name, -1) for name in names])
         return mapping[dataset.y]
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,9 +133,7 @@ def resolve_loss(loss: str, classification: bool) -> str:
     allowed = CLASSIFICATION_LOSSES if classification else REGRESSION_LOSSES
     if loss not in allowed:
         task = "class labels" if classification else "a numeric target"
-        raise ConfigError(
-            f"loss {loss!r} does not fit {task}; expected one of {', '.join(allowed)}"
-        )
+        raise refuse("", "loss", f"one of {', '.join(allowed)} ({loss} does not fit {task})", loss)
     return loss
 
 

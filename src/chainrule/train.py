@@ -1,29 +1,38 @@
 """fit(): the lecture's loop. "Until total error is small enough, repeat: feed forward, compute
 the weight changes, add them up over the examples, change the weights."
+
+This is the one training loop. Everything else that trains (the CLI, the scikit-learn
+estimators) calls `fit`, and what they add around it (a progress bar, gradient health,
+checkpoints, early stopping) is a `Callback`: fit calls its hooks with the `Run`, the state of
+the training run, and a hook may end training with `run.stop(reason)`.
 """
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import time
-import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
-from chainrule.checks import positive_int
+from chainrule.checks import positive_int, refuse
 from chainrule.errors import ConfigError, DataError, DivergedError
-from chainrule.lecture.health import GradientHealthWarning, gradient_health
 from chainrule.nn.losses import LOSSES, BCELoss, CrossEntropyLoss
 from chainrule.nn.module import Module
 from chainrule.optim import SGD, Optimizer
 from chainrule.tensor import ArrayLike, Tensor, no_grad
 
-STOP_REASONS = ("until", "epochs", "diverged", "interrupted")
+# Why a run ended: fit's own bounds ("until", "epochs"), a NaN loss ("diverged"), Ctrl-C
+# ("interrupted"), callbacks.EarlyStopping ("tol"), or any other callback's stop ("callback").
+STOP_REASONS = ("until", "epochs", "tol", "callback", "diverged", "interrupted")
+
+# sampler(n) -> the indices of the rows one epoch visits, in the order it visits them.
+Sampler = Callable[[int], ArrayLike]
 
 
 @dataclass
@@ -42,20 +51,76 @@ class History:
     def epochs(self) -> int:
         return len(self.loss)
 
+    def extend(self, other: History) -> None:
+        """Append the epochs of `other`, a run that continued this one: its per-epoch lists
+        follow these, its stop reason replaces this one's, and its wall time adds to it."""
+        for f in fields(self):
+            mine = getattr(self, f.name)
+            if isinstance(mine, list):
+                mine.extend(getattr(other, f.name))
+        self.stop_reason = other.stop_reason
+        self.wall_time += other.wall_time
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "loss": self.loss,
-            "accuracy": self.accuracy,
-            "val_loss": self.val_loss,
-            "val_accuracy": self.val_accuracy,
-            "stop_reason": self.stop_reason,
-            "wall_time": self.wall_time,
-            "health": self.health,
-        }
+        """Plain lists and numbers (JSON-ready); the lists are copies, not this History's."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: list(v) if isinstance(v, list) else v for k, v in d.items()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> History:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+@dataclass
+class Run:
+    """What a callback sees of a training run: fit's state, updated before each hook.
+
+    `epoch` counts from 1 and `batch` from 0 within the epoch; `x`, `y`, `output` and
+    `batch_loss` are the last batch's rows, targets, forward output a^{(L)} and loss C.
+    """
+
+    model: Module
+    optimizer: Optimizer
+    loss: Callable
+    history: History
+    epochs: int
+    epoch: int = 0
+    batch: int = 0
+    x: np.ndarray | None = None
+    y: np.ndarray | None = None
+    output: Tensor | None = None
+    batch_loss: float = math.nan
+    stop_reason: str | None = None
+
+    def stop(self, reason: str = "callback") -> None:
+        """End training after the current batch, for `reason` (one of train.STOP_REASONS),
+        which goes to History.stop_reason. The first reason given is the one kept."""
+        if reason not in STOP_REASONS:
+            raise refuse("Run.stop", "reason", f"one of {', '.join(STOP_REASONS)}", reason)
+        if self.stop_reason is None:
+            self.stop_reason = reason
+
+
+class Callback:
+    """fit calls these hooks with the Run; override any (each does nothing by default).
+
+    on_train_begin before the first batch; on_batch_end after optimizer.step() on each batch;
+    on_epoch_end once the epoch's loss (and validation loss) are in run.history; on_train_end
+    always, however training ended (also on Ctrl-C, DivergedError or another exception).
+    Hooks run in the order of fit's `callbacks` list.
+    """
+
+    def on_train_begin(self, run: Run) -> None:
+        """Training is about to start (run.epoch is 0)."""
+
+    def on_batch_end(self, run: Run) -> None:
+        """One batch has updated the weights."""
+
+    def on_epoch_end(self, run: Run) -> None:
+        """One epoch is done and recorded in run.history."""
+
+    def on_train_end(self, run: Run) -> None:
+        """Training has ended; run.history.stop_reason says why (empty after an exception)."""
 
 
 def _loss_module(loss: Module | Callable | str) -> Callable:
@@ -106,7 +171,7 @@ def accuracy(loss: Callable, output: np.ndarray, y: np.ndarray) -> float | None:
 
 
 @contextmanager
-def stop_on_ctrl_c(flag: list[bool]):
+def stop_on_ctrl_c(flag: list[bool]) -> Iterator[None]:
     """Ctrl-C asks training to stop after the current batch instead of killing it mid-step."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -140,6 +205,28 @@ def evaluate(
         return float(loss(out, Y).data), accuracy(loss, out.data, Y)
 
 
+def _hooks(
+    callbacks: Sequence[Callback] | None, progress: bool, health_every: int | None
+) -> list[Callback]:
+    """The callbacks in the order fit calls them: the HealthMonitor that `health_every` stands
+    for, then the caller's, then the ProgressBar of `progress` (last, to show the epoch whole).
+    chainrule.callbacks is imported here, not at the top, because that room stands on this
+    module (and its HealthMonitor on the lecture room): the spine imports no room above it."""
+    callbacks = () if callbacks is None else callbacks
+    if isinstance(callbacks, Callback) or not all(isinstance(c, Callback) for c in callbacks):
+        raise refuse("fit", "callbacks", "a list of callbacks.Callback objects", callbacks)
+    hooks = list(callbacks)
+    if health_every is None and not progress:
+        return hooks
+    from chainrule.callbacks import HealthMonitor, ProgressBar
+
+    if health_every is not None:
+        hooks.insert(0, HealthMonitor(positive_int("fit", "health_every", health_every)))
+    if progress:
+        hooks.append(ProgressBar())
+    return hooks
+
+
 def fit(
     model: Module,
     X: ArrayLike,
@@ -153,133 +240,140 @@ def fit(
     validation: tuple[ArrayLike, ArrayLike] | None = None,
     progress: bool = True,
     health_every: int | None = None,
+    callbacks: Sequence[Callback] | None = (),
+    sampler: Sampler | None = None,
 ) -> History:
     """Train `model` on rows X with targets Y by gradient descent; returns the History.
 
     batch_size=None is the lecture's full batch: the gradient of C = (1/n) Σ_i C_i over all
-    examples, then one update. An int gives shuffled mini-batches (shuffled by `seed`).
-    Stops when the epoch's training loss is <= `until` ("until total error is small enough"),
-    after `epochs` epochs, or on Ctrl-C after the current batch. A NaN or infinite loss raises
-    DivergedError naming the epoch. The optimizer defaults to SGD(lr=0.1).
-    `health_every=N` checks gradient health (chainrule.lecture.health) from the last batch every N
-    epochs, keeps it in `History.health`, and warns (GradientHealthWarning) when it looks bad.
+    examples, then one update. An int gives mini-batches, the rows shuffled every epoch by
+    `seed`; `sampler(n)` replaces that shuffle: it returns the row indices one epoch visits,
+    in order, and the batches are consecutive slices of it. Stops when the epoch's training
+    loss is <= `until` ("until total error is small enough"), after `epochs` epochs, when a
+    callback calls `run.stop(reason)`, or on Ctrl-C after the current batch. A NaN or infinite
+    loss raises DivergedError naming the epoch. The optimizer defaults to SGD(lr=0.1).
+
+    `callbacks` see every batch and epoch (see Callback). `progress=True` adds a
+    callbacks.ProgressBar, and `health_every=N` a callbacks.HealthMonitor(N), which checks
+    gradient health every N epochs into History.health and warns when it looks bad.
     """
     loss_fn = _loss_module(loss)
     epochs = positive_int("fit", "epochs", epochs)
     if batch_size is not None:
         batch_size = positive_int("fit", "batch_size", batch_size)
-    if health_every is not None:
-        health_every = positive_int("fit", "health_every", health_every)
     if until is not None and not until >= 0:
         raise ConfigError(f"fit: until must be a loss >= 0, got {until!r}")
+    hooks = _hooks(callbacks, progress, health_every)
     optimizer = optimizer if optimizer is not None else SGD(model.parameters(), lr=0.1)
-    dtype = model.dtype
-    x, y = prepare(X, Y, loss_fn, dtype)
-    val = prepare(*validation, loss_fn, dtype) if validation is not None else None
-    n = len(x)
-    size = n if batch_size is None else min(batch_size, n)
-    rng = np.random.default_rng(seed)
-    history = History()
-    stop = [False]
+    x, y = prepare(X, Y, loss_fn, model.dtype)
+    val = prepare(*validation, loss_fn, model.dtype) if validation is not None else None
+    if sampler is None and batch_size is not None and batch_size < len(x):
+        sampler = np.random.default_rng(seed).permutation
+    run = Run(model, optimizer, loss_fn, History(), epochs)
+    loop = _Loop(run, hooks, x, y, val, batch_size or len(x), sampler, until)
     start = time.perf_counter()
-    bar = ProgressBar(epochs) if progress else None
     try:
-        with stop_on_ctrl_c(stop):
-            for epoch in range(1, epochs + 1):
-                order = rng.permutation(n) if size < n else None
-                total, right, seen = 0.0, 0.0, 0
-                for lo in range(0, n, size):
-                    if order is None:
-                        xb, yb = x, y
-                    else:
-                        idx = order[lo : lo + size]
-                        xb, yb = x[idx], y[idx]
-                    out = model(Tensor(xb))
-                    c = loss_fn(out, yb)
-                    optimizer.zero_grad()
-                    c.backward()
-                    optimizer.step()
-                    total += float(c.data) * len(xb)
-                    acc = accuracy(loss_fn, out.data, yb)
-                    right += (acc or 0.0) * len(xb)
-                    seen += len(xb)
-                    if stop[0]:
-                        break
-                epoch_loss = total / seen
-                history.loss.append(epoch_loss)
-                if acc is not None:
-                    history.accuracy.append(right / seen)
-                if not np.isfinite(epoch_loss):
-                    history.stop_reason = "diverged"
-                    history.wall_time = time.perf_counter() - start
-                    raise DivergedError(
-                        f"training diverged at epoch {epoch}: the loss is {epoch_loss} (first "
-                        f"non-finite values in {_first_non_finite(model)}); try a smaller "
-                        f"learning rate (lr={getattr(optimizer, 'lr', '?')} now)",
-                        history,
-                    )
-                if val is not None:
-                    v_loss, v_acc = evaluate(model, *val, loss_fn)
-                    history.val_loss.append(v_loss)
-                    if v_acc is not None:
-                        history.val_accuracy.append(v_acc)
-                if health_every is not None and epoch % health_every == 0:
-                    report = gradient_health(model, xb, epoch=epoch)
-                    history.health.append(report.to_dict())
-                    if report.hints:
-                        hint = f"epoch {epoch}: " + "; ".join(report.hints)
-                        warnings.warn(hint, GradientHealthWarning, stacklevel=2)
-                if bar is not None:
-                    bar.update(epoch, history)
-                if stop[0]:
-                    history.stop_reason = "interrupted"
-                    break
-                if until is not None and epoch_loss <= until:
-                    history.stop_reason = "until"
-                    break
-            else:
-                history.stop_reason = "epochs"
+        loop.train()
     finally:
-        if bar is not None:
-            bar.close()
-    history.wall_time = time.perf_counter() - start
-    return history
+        run.history.wall_time = time.perf_counter() - start
+        for hook in hooks:
+            hook.on_train_end(run)
+    return run.history
 
 
-class ProgressBar:
-    """A rich progress bar with epoch, loss, accuracy and ETA; nothing if rich is missing.
+@dataclass
+class _Loop:
+    """One fit call's loop over epochs and batches, calling the hooks at each step."""
 
-    `done` epochs are already behind (a resumed run); `transient` clears the bar at the end.
-    """
+    run: Run
+    hooks: list[Callback]
+    x: np.ndarray
+    y: np.ndarray
+    val: tuple[np.ndarray, np.ndarray] | None
+    size: int
+    sampler: Sampler | None
+    until: float | None
+    ctrl_c: list[bool] = field(default_factory=lambda: [False])
 
-    def __init__(self, total: int, done: int = 0, transient: bool = False) -> None:
-        try:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-        except ImportError:
-            self.progress = None
+    def train(self) -> None:
+        run = self.run
+        for hook in self.hooks:
+            hook.on_train_begin(run)
+        with stop_on_ctrl_c(self.ctrl_c):
+            for epoch in range(1, run.epochs + 1):
+                run.epoch = epoch
+                self._epoch()
+                if run.stop_reason is not None:
+                    break
+        run.history.stop_reason = run.stop_reason or "epochs"
+
+    def _order(self) -> np.ndarray | None:
+        """This epoch's row order from the sampler; None for the full batch in row order."""
+        if self.sampler is None:
+            return None
+        order = np.asarray(self.sampler(len(self.x)))
+        if order.ndim != 1 or order.dtype.kind not in "iu" or len(order) == 0:
+            raise refuse("fit", "sampler(n)", "a non-empty 1-D array of row indices", order)
+        return order
+
+    def _batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        order = self._order()
+        if order is None:
+            yield self.x, self.y
             return
-        self.progress = Progress(
-            TextColumn("epoch {task.completed}/{task.total}"),
-            BarColumn(),
-            TextColumn("{task.fields[stats]}"),
-            TimeRemainingColumn(),
-            transient=transient,
-        )
-        self.task = self.progress.add_task("train", total=total, completed=done, stats="")
-        self.progress.start()
+        for lo in range(0, len(order), self.size):
+            rows = order[lo : lo + self.size]
+            yield self.x[rows], self.y[rows]
 
-    def update(self, epoch: int, history: History) -> None:
-        if self.progress is None:
-            return
-        stats = f"loss {history.loss[-1]:.4g}"
-        if history.accuracy:
-            stats += f"  acc {history.accuracy[-1]:.3f}"
-        if history.val_accuracy:
-            stats += f"  val acc {history.val_accuracy[-1]:.3f}"
-        elif history.val_loss:
-            stats += f"  val {history.val_loss[-1]:.4g}"
-        self.progress.update(self.task, completed=epoch, stats=stats)
+    def _epoch(self) -> None:
+        run = self.run
+        total, right, seen, acc = 0.0, 0.0, 0, None
+        for batch, (xb, yb) in enumerate(self._batches()):
+            run.batch = batch
+            output = self._step(xb, yb)
+            total += run.batch_loss * len(xb)
+            acc = accuracy(run.loss, output, yb)
+            right += (acc or 0.0) * len(xb)
+            seen += len(xb)
+            for hook in self.hooks:
+                hook.on_batch_end(run)
+            if self.ctrl_c[0]:
+                run.stop("interrupted")
+            if run.stop_reason is not None:
+                break
+        self._record(total / seen, None if acc is None else right / seen)
 
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+    def _step(self, xb: np.ndarray, yb: np.ndarray) -> np.ndarray:
+        """Forward, loss, backward, update on one batch; returns the output a^{(L)}."""
+        run = self.run
+        run.x, run.y = xb, yb
+        run.output = run.model(Tensor(xb))
+        c = run.loss(run.output, yb)
+        run.optimizer.zero_grad()
+        c.backward()
+        run.optimizer.step()
+        run.batch_loss = float(c.data)
+        return run.output.data
+
+    def _record(self, epoch_loss: float, epoch_accuracy: float | None) -> None:
+        run, history = self.run, self.run.history
+        history.loss.append(epoch_loss)
+        if epoch_accuracy is not None:
+            history.accuracy.append(epoch_accuracy)
+        if not np.isfinite(epoch_loss):
+            run.stop_reason = history.stop_reason = "diverged"
+            raise DivergedError(
+                f"training diverged at epoch {run.epoch}: the loss is {epoch_loss} (first "
+                f"non-finite values in {_first_non_finite(run.model)}); try a smaller "
+                f"learning rate (lr={getattr(run.optimizer, 'lr', '?')} now)",
+                history,
+            )
+        if self.val is not None:
+            v_loss, v_acc = evaluate(run.model, *self.val, run.loss)
+            history.val_loss.append(v_loss)
+            if v_acc is not None:
+                history.val_accuracy.append(v_acc)
+        if self.until is not None and epoch_loss <= self.until:
+            run.stop("until")
+        for hook in self.hooks:
+            hook.on_epoch_end(run)

@@ -1,0 +1,107 @@
+"""`chainrule evaluate` and `chainrule predict`: a saved model on raw rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from chainrule import data as datasets
+from chainrule.cli import show
+from chainrule.cli.options import ModelFile, Target, writable
+from chainrule.cli.trained import Trained
+from chainrule.errors import DataError
+from chainrule.io import atomic_write
+from chainrule.preprocess import confusion_matrix, decode
+from chainrule.tensor import Tensor, no_grad
+
+
+def evaluate_command(
+    model: ModelFile,
+    data: Annotated[str, typer.Option(help=f"dataset: {datasets.known_names()}")],
+    target: Target = None,
+) -> None:
+    """Loss, accuracy and confusion matrix of a saved model on a dataset."""
+    from rich.table import Table
+
+    trained = Trained.load(model)
+    ds, y = trained.dataset(data, target)
+    X, y_model = trained.prepared(ds.X, y)
+    with no_grad():
+        out = trained.model(Tensor(X)).data
+        loss = float(trained.loss_fn(Tensor(out), y_model).data)
+    predicted = decode(out, trained.loss, trained.n_classes, trained.prep)
+    print(f"{model} on {data}: {len(ds)} rows")
+    print(f"loss ({trained.loss}): {loss:.4g}")
+    names = trained.prep.class_names
+    if names is None:
+        rmse = float(np.sqrt(np.mean((predicted - y) ** 2)))
+        print(f"root mean squared error ({trained.prep.target_name}): {rmse:.4g}")
+        return
+    print(f"accuracy: {show.percent(float(np.mean(predicted == y)))}")
+    counts = confusion_matrix(y, predicted, len(names))
+    print("confusion matrix (rows: true class, columns: predicted class):")
+    table = Table()
+    table.add_column("true \\ predicted")
+    for name in names:
+        table.add_column(name, justify="right")
+    for name, row in zip(names, counts, strict=True):
+        table.add_row(name, *(str(c) for c in row))
+    show.console().print(table)
+
+
+def predict_command(
+    model: ModelFile,
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV of raw rows with the model's feature columns", show_default=False),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="write the rows with a 'prediction' column here (else print predictions)"
+        ),
+    ] = None,
+) -> None:
+    """One prediction per row of a CSV file (raw values: the model standardises them)."""
+    if output is not None:
+        writable("--output", output)
+    trained = Trained.load(model)
+    header, rows = datasets.read_table(file)
+    columns = _feature_columns(file, header, trained.prep.feature_names)
+    X = datasets.numeric_rows(file, header, rows, columns)
+    predicted = trained.predict(X)
+    names = trained.prep.class_names
+    values = [names[p] for p in predicted] if names is not None else [f"{v:.6g}" for v in predicted]
+    if output is None:
+        print("\n".join(values))
+        return
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow([*header, "prediction"])
+    for (_, fields), value in zip(rows, values, strict=True):
+        writer.writerow([*fields, value])
+    atomic_write(output, text.getvalue().encode())
+    print(f"wrote {len(values)} predictions to {output}")
+
+
+def _feature_columns(path: Path, header: list[str], features: list[str]) -> list[int]:
+    """Where the model's features are in `header`: by name (extra columns, such as the
+    target, are ignored)."""
+    if all(name in header for name in features):
+        return [header.index(name) for name in features]
+    expected = ", ".join(features) if len(features) <= 8 else f"{len(features)} features"
+    if len(header) != len(features):
+        raise DataError(
+            f"{path} has {len(header)} columns ({', '.join(header[:8])}"
+            f"{', ...' if len(header) > 8 else ''}) but the model expects {len(features)}: "
+            f"{expected}"
+        )
+    raise DataError(
+        f"{path}: columns {', '.join(header)} are not the model's features; expected a header "
+        f"naming {expected}"
+    )

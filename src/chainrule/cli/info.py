@@ -1,0 +1,93 @@
+"""`chainrule info` (a saved model's architecture and training record) and
+`chainrule datasets` (the built-in datasets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule import data as datasets
+from chainrule import nn
+from chainrule.cli import show
+from chainrule.cli.options import ModelFile
+from chainrule.cli.trained import load_network
+from chainrule.errors import DataError
+from chainrule.train import History
+
+
+def info_command(model: ModelFile) -> None:
+    """Architecture and training record of a saved model."""
+    from rich.table import Table
+
+    network, metadata = load_network(model)
+    layers = Table(title=f"{model}: architecture")
+    for column in ("layer", "type", "shape"):
+        layers.add_column(column)
+    layers.add_column("parameters", justify="right")
+    total = 0
+    for i, layer in enumerate(network):
+        count = sum(p.data.size for p in layer.parameters())
+        total += count
+        shape = (
+            f"{layer.in_features} -> {layer.out_features}" if isinstance(layer, nn.Linear) else ""
+        )
+        layers.add_row(str(i), type(layer).__name__, shape, str(count) if count else "")
+    layers.add_row("", "total", "", str(total))
+    show.console().print(layers)
+    print(f"dtype: {network.dtype}")
+    if "preprocessing" not in metadata:
+        print("no training record (saved from Python without metadata)")
+        return
+    for key, value in _record(metadata):
+        print(f"{key + ':':<15}{value}")
+
+
+def _record(metadata: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The training record's lines: what was trained, how, and how well."""
+    history = History.from_dict(metadata.get("history", {}))
+    opt = metadata.get("optimizer", {})
+    prep = metadata["preprocessing"]
+    return [
+        (
+            "data",
+            f"{metadata.get('data')} ({len(prep['feature_names'])} features, target "
+            f"{prep.get('target_name')!r})",
+        ),
+        ("classes", ", ".join(prep["class_names"]) if prep["class_names"] else "(regression)"),
+        ("loss", metadata.get("loss")),
+        ("optimizer", ", ".join(f"{k} {v}" for k, v in opt.items())),
+        ("batch size", metadata.get("batch_size") or "full"),
+        ("seed", metadata.get("seed")),
+        ("epochs", f"{history.epochs} (stopped by {history.stop_reason or '-'})"),
+        ("final loss", f"{history.loss[-1]:.4g}" if history.loss else "-"),
+        ("test", _test_record(metadata.get("test", {}))),
+        ("training time", f"{history.wall_time:.2f} s"),
+        ("chainrule", metadata.get("chainrule_version")),
+    ]
+
+
+def _test_record(test: dict[str, Any]) -> str:
+    if not test:
+        return "-"
+    text = f"{test['rows']} rows, loss {test['loss']:.4g}"
+    return text + (f", accuracy {show.percent(test['accuracy'])}" if "accuracy" in test else "")
+
+
+def datasets_command() -> None:
+    """The built-in datasets, with their sizes."""
+    from rich.table import Table
+
+    table = Table(title="built-in datasets (--data NAME)")
+    for column in ("name", "rows", "features", "classes", "what"):
+        table.add_column(
+            column, justify="right" if column in ("rows", "features", "classes") else "left"
+        )
+    for name, info in datasets.DATASETS.items():
+        try:
+            ds = info.make()
+            sizes = (str(len(ds)), str(ds.X.shape[1]), str(len(ds.class_names or [])))
+        except DataError:
+            sizes = ("?", "?", "?")
+        table.add_row(name, *sizes, info.description)
+    table.add_row("mnist:DIR", "", "784", "10", "MNIST's IDX files in DIR")
+    table.add_row("FILE.csv", "", "", "", "your data: a header row")
+    show.console().print(table)

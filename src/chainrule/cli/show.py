@@ -1,0 +1,27 @@
+"""How the commands print tables and numbers, and write pictures."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from chainrule.io import atomic_write
+
+
+def console() -> Any:
+    """A rich Console that prints tables as they are (no colour guesses, no wrapping)."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def save_png(figure: Any, path: Path) -> None:
+    """A matplotlib figure written to `path` as PNG, atomically."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    atomic_write(path, buffer.getvalue())
