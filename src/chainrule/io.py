@@ -19,16 +19,10 @@ from chainrule.nn.module import Module
 
 FORMAT = "chainrule"
 FORMAT_VERSION = "1"
+# A model file names each layer by its class; the activations come from the registry, so a
+# newly registered activation is saved and loaded with no edit here.
 LAYER_TYPES: dict[str, type[Module]] = {
-    cls.__name__: cls
-    for cls in (
-        layers.Linear,
-        layers.Sigmoid,
-        layers.Tanh,
-        layers.ReLU,
-        layers.Identity,
-        layers.Softmax,
-    )
+    cls.__name__: cls for cls in (layers.Linear, *layers.ACTIVATIONS.values())
 }
 
 
