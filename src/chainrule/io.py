@@ -21,9 +21,8 @@ FORMAT = "chainrule"
 FORMAT_VERSION = "1"
 # A model file names each layer by its class; the activations come from the registry, so a
 # newly registered activation is saved and loaded with no edit here.
-LAYER_TYPES: dict[str, type[Module]] = {
-    cls.__name__: cls for cls in (layers.Linear, *layers.ACTIVATIONS.values())
-}
+_LAYERS: list[type[Module]] = [layers.Linear, *layers.ACTIVATIONS.values()]
+LAYER_TYPES: dict[str, type[Module]] = {cls.__name__: cls for cls in _LAYERS}
 
 
 def architecture(model: Module) -> dict[str, Any]:
