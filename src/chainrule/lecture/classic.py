@@ -32,15 +32,14 @@ from chainrule.checks import at_least, positive, positive_int, refuse
 from chainrule.errors import ConfigError, ShapeError
 from chainrule.nn import init as inits
 from chainrule.nn.layers import Linear, Sequential, Sigmoid, blocks
-from chainrule.tensor import ArrayLike, Tensor, no_grad
+from chainrule.tensor import ArrayLike
 
 OWNER = "classic.Network"
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """o = σ(z) = 1/(1 + e⁻ᶻ), by the registry's Sigmoid on plain numbers (no graph recorded)."""
-    with no_grad():
-        return Sigmoid()(Tensor(z)).data
+    return Sigmoid.of(z)
 
 
 def with_bias_input(o: np.ndarray) -> np.ndarray:

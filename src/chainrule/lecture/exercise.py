@@ -155,7 +155,7 @@ def exercise(
     z = [np.zeros(0)]
     for weight, bias in zip(weights, biases, strict=True):
         z.append(weight @ a[-1] + bias)
-        a.append(act()(Tensor(z[-1])).data)
+        a.append(act.of(z[-1]))
     cost = float(LOSS()(Tensor(a[L]), y).data)
 
     # Backwards from the output, only as far down as the weight asked about.
@@ -276,8 +276,7 @@ def _answers(sheet: Exercise, act: type[Activation]) -> str:
                 f"- $z_{j}^{{({m})}} = {terms} + {factor(bias[j])} = {z}$, "
                 f"$a_{j}^{{({m})}} = {s}({z}) = {a}$"
             )
-    # C_i is a sum over the outputs j of one term, the registry's cost without its Σ_j.
-    term = LOSS.cost.removeprefix("Σ_j ")
+    term = LOSS.term
     squares = " + ".join(
         tex(fill(term, a=fixed(a), y=num(y))) for a, y in zip(sheet.a[L], sheet.y, strict=True)
     )

@@ -42,7 +42,7 @@ Z1, Z = neuron("z", None, "L-1"), neuron("z", None, "L")
 W1, W = neuron("w", None, "L-1"), neuron("w", None, "L")
 SIGMA = ACTIVATION.symbol
 # C_i of one output: the registry's cost is a sum over the outputs j of this one term.
-COST = LOSS.cost.removeprefix("Σ_j ")
+COST = LOSS.term
 
 
 @dataclass(frozen=True)
@@ -221,7 +221,7 @@ def _text_rows(steps: tuple[Step, ...]) -> list[str]:
 
 def _sigma(z: float) -> float:
     """a = σ(z) by the registry's Sigmoid, on one number (no graph recorded)."""
-    return float(ACTIVATION()(Tensor(z)).data)
+    return float(ACTIVATION.of(z))
 
 
 def _slope(z: float, a: float) -> float:

@@ -12,7 +12,7 @@ from chainrule.checks import positive_int
 from chainrule.errors import ConfigError
 from chainrule.nn import init as inits
 from chainrule.nn.module import Module, Parameter
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, no_grad
 
 
 class Linear(Module):
@@ -79,6 +79,13 @@ class Activation(Module):
     @staticmethod
     def derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    @classmethod
+    def of(cls, z: np.ndarray | float) -> np.ndarray:
+        """a = σ(z) in numbers, by the activation's own op, with no graph recorded (for the
+        teaching views that work the lecture's numbers out by hand)."""
+        with no_grad():
+            return cls()(Tensor(z)).data
 
 
 class Sigmoid(Activation):

@@ -174,7 +174,8 @@ class Loss(Module):
     """
 
     rule: Any = staticmethod(squared_error)
-    cost: ClassVar[str] = "Σ_j ({a} − {y})²"
+    term: ClassVar[str] = "({a} − {y})²"  # C_i's term for one output j, where C_i is a sum
+    cost: ClassVar[str] = f"Σ_j {term}"
     slope: ClassVar[str] = "2({a} − {y})"
     compared: ClassVar[str] = "a"  # the symbol `{p}` stands for
     fused_with: ClassVar[type[Activation] | None] = None  # an activation the loss applies itself
