@@ -24,7 +24,7 @@ from chainrule.nn.layers import Activation, Sequential, blocks
 from chainrule.nn.module import Module
 from chainrule.tensor import ArrayLike, Tensor, as_array, no_grad
 
-SATURATED = 0.01  # 0 < σ'(z) < 0.01: a sigmoid a outside [0.0101, 0.9899], a tanh |a| > 0.995
+SATURATED = 0.01  # σ'(z) < 0.01 at a ≠ 0: a sigmoid a outside [0.0101, 0.9899], a tanh |a| > 0.995
 VANISHING = 1e-2  # a layer whose gradient norm is below this fraction of the largest layer's
 EXPLODING = 1e3  # a gradient norm above this
 MOSTLY = 0.5  # the fraction of saturated or dead units that earns a hint
