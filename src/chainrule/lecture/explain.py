@@ -42,13 +42,26 @@ from chainrule.lecture.notation import (
     slope_form,
     weight_name,
 )
-from chainrule.lecture.sensitivity import gradients
+
+# Sensitivity and sensitivity are re-exported: chainrule.explain held the ranking before it
+# moved to lecture/sensitivity.py, and `from chainrule.explain import sensitivity` still works.
+from chainrule.lecture.sensitivity import Sensitivity, SensitivityRow, gradients, sensitivity
 from chainrule.nn.layers import Activation, Block, Identity, Sequential, blocks
 from chainrule.nn.losses import Loss, loss_module
 from chainrule.nn.module import Parameter
 from chainrule.tensor import ArrayLike, Tensor, as_array, no_grad
 
-__all__ = ["Explanation", "Factor", "PathSum", "PathTerm", "explain", "weight_name"]
+__all__ = [
+    "Explanation",
+    "Factor",
+    "PathSum",
+    "PathTerm",
+    "Sensitivity",
+    "SensitivityRow",
+    "explain",
+    "sensitivity",
+    "weight_name",
+]
 
 # ---- the network as the lecture draws it: layers l = 1..L, each z = W a + b, a = σ(z) -----------
 
