@@ -92,14 +92,6 @@ def test_fraction_refuses_the_rest(value):
     assert message == f"Owner: x must be a fraction in [0, 1), got {value!r}"
 
 
-def test_a_closed_fraction_takes_one_and_says_so_when_it_refuses():
-    assert checks.fraction("Owner", "x", 1, closed=True) == 1.0
-    assert checks.fraction("Owner", "x", 0, closed=True) == 0.0
-    for value in (1.01, -0.01, NAN, True):
-        message = _refused(lambda o, n, v: checks.fraction(o, n, v, closed=True), value)
-        assert "must be a fraction in [0, 1]," in message
-
-
 @pytest.mark.parametrize("value", [0, -3, 2.5, -1e300, np.float16(1), np.int64(-2)])
 def test_finite_takes_any_finite_number(value):
     got = checks.finite("Owner", "x", value)

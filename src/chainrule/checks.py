@@ -57,11 +57,11 @@ def at_least(owner: str, name: str, value: Any, low: float) -> float:
     return number
 
 
-def fraction(owner: str, name: str, value: Any, *, closed: bool = False) -> float:
-    """A number in [0, 1) (momentum, a held-out share); [0, 1] when `closed`."""
+def fraction(owner: str, name: str, value: Any) -> float:
+    """A number in [0, 1) (momentum, a held-out share)."""
     number = _real(value)
-    if number is None or not (number >= 0 and (number <= 1 if closed else number < 1)):
-        raise refuse(owner, name, f"a fraction in [0, 1{']' if closed else ')'}", value)
+    if number is None or not 0 <= number < 1:
+        raise refuse(owner, name, "a fraction in [0, 1)", value)
     return number
 
 
