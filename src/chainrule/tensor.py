@@ -257,6 +257,8 @@ class Tensor:
     def __neg__(self) -> Tensor:
         return ops.neg(self)
 
+    # ---- shape: chainrule.ops.shape -------------------------------------------------------
+
     def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, index)
 
@@ -272,17 +274,26 @@ class Tensor:
         """The same numbers in a new shape, given as `2, 3` or `(2, 3)` (one -1 is inferred)."""
         return ops.reshape(self, _dims(shape))
 
+    # ---- reductions: chainrule.ops.reductions ---------------------------------------------
+
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         return ops.sum(self, axis, keepdims)
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         return ops.mean(self, axis, keepdims)
 
+    # ---- elementwise functions: chainrule.ops.elementwise ---------------------------------
+
     def exp(self) -> Tensor:
         return ops.exp(self)
 
     def log(self) -> Tensor:
         return ops.log(self)
+
+    def clip(self, low: float, high: float) -> Tensor:
+        return ops.clip(self, low, high)
+
+    # ---- activations: chainrule.ops.activations -------------------------------------------
 
     def sigmoid(self) -> Tensor:
         return ops.sigmoid(self)
@@ -301,9 +312,6 @@ class Tensor:
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         return ops.log_softmax(self, axis)
-
-    def clip(self, low: float, high: float) -> Tensor:
-        return ops.clip(self, low, high)
 
 
 def _dims(args: tuple[int | Sequence[int], ...]) -> tuple[int, ...]:
