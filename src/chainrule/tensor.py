@@ -290,8 +290,98 @@ class Tensor:
     def log(self) -> Tensor:
         return ops.log(self)
 
-    def clip(self, low: float, high: float) -> Tensor:
+    def exp2(self) -> Tensor:
+        return ops.exp2(self)
+
+    def expm1(self) -> Tensor:
+        return ops.expm1(self)
+
+    def log2(self) -> Tensor:
+        return ops.log2(self)
+
+    def log10(self) -> Tensor:
+        return ops.log10(self)
+
+    def log1p(self) -> Tensor:
+        return ops.log1p(self)
+
+    def logaddexp(self, other: ArrayLike) -> Tensor:
+        return ops.logaddexp(self, other)
+
+    def square(self) -> Tensor:
+        return ops.square(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.sqrt(self)
+
+    def rsqrt(self) -> Tensor:
+        return ops.rsqrt(self)
+
+    def erf(self) -> Tensor:
+        return ops.erf(self)
+
+    def sin(self) -> Tensor:
+        return ops.sin(self)
+
+    def cos(self) -> Tensor:
+        return ops.cos(self)
+
+    def tan(self) -> Tensor:
+        return ops.tan(self)
+
+    def sinh(self) -> Tensor:
+        return ops.sinh(self)
+
+    def cosh(self) -> Tensor:
+        return ops.cosh(self)
+
+    # PyTorch spells the inverses both ways (asin and numpy's arcsin); so does Tensor.
+    def arcsin(self) -> Tensor:
+        return ops.arcsin(self)
+
+    def arccos(self) -> Tensor:
+        return ops.arccos(self)
+
+    def arctan(self) -> Tensor:
+        return ops.arctan(self)
+
+    def arcsinh(self) -> Tensor:
+        return ops.arcsinh(self)
+
+    def arccosh(self) -> Tensor:
+        return ops.arccosh(self)
+
+    def arctanh(self) -> Tensor:
+        return ops.arctanh(self)
+
+    asin, acos, atan = arcsin, arccos, arctan
+    asinh, acosh, atanh = arcsinh, arccosh, arctanh
+
+    def abs(self) -> Tensor:
+        return ops.abs(self)
+
+    __abs__ = abs  # abs(t)
+
+    def sign(self) -> Tensor:
+        return ops.sign(self)
+
+    def floor(self) -> Tensor:
+        return ops.floor(self)
+
+    def ceil(self) -> Tensor:
+        return ops.ceil(self)
+
+    def round(self) -> Tensor:
+        return ops.round(self)
+
+    def trunc(self) -> Tensor:
+        return ops.trunc(self)
+
+    def clip(self, low: float | None = None, high: float | None = None) -> Tensor:
+        """min(max(t, low), high); either bound may be None, not both (PyTorch's `clamp`)."""
         return ops.clip(self, low, high)
+
+    clamp = clip
 
     # ---- activations: chainrule.ops.activations -------------------------------------------
 
@@ -306,6 +396,30 @@ class Tensor:
 
     def softplus(self) -> Tensor:
         return ops.softplus(self)
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        return ops.leaky_relu(self, negative_slope)
+
+    def elu(self, alpha: float = 1.0) -> Tensor:
+        return ops.elu(self, alpha)
+
+    def gelu(self, approximate: str = "none") -> Tensor:
+        return ops.gelu(self, approximate)
+
+    def silu(self) -> Tensor:
+        return ops.silu(self)
+
+    def mish(self) -> Tensor:
+        return ops.mish(self)
+
+    def hardtanh(self, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+        return ops.hardtanh(self, min_val, max_val)
+
+    def logsigmoid(self) -> Tensor:
+        return ops.logsigmoid(self)
+
+    def softsign(self) -> Tensor:
+        return ops.softsign(self)
 
     def softmax(self, axis: int = -1) -> Tensor:
         return ops.softmax(self, axis)
