@@ -267,12 +267,92 @@ class Tensor:
         return ops.transpose(self)
 
     def transpose(self, *axes: int | Sequence[int]) -> Tensor:
-        """Axes reversed (no argument, like `.T`) or in the order given: `(1, 0)` or `1, 0`."""
+        """Axes reversed (no argument, like `.T`) or in the order given: `(1, 0)` or `1, 0`
+        (numpy's; PyTorch's transpose(dim0, dim1) is `swapaxes`)."""
         return ops.transpose(self, _dims(axes) if axes else None)
 
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         """The same numbers in a new shape, given as `2, 3` or `(2, 3)` (one -1 is inferred)."""
         return ops.reshape(self, _dims(shape))
+
+    def view(self, *shape: int | Sequence[int]) -> Tensor:
+        """PyTorch's name for `reshape`: chainrule has no in-place ops, so no aliasing to track."""
+        return ops.view(self, _dims(shape))
+
+    def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
+        return ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        return ops.unsqueeze(self, axis)
+
+    def flatten(self, start: int = 0, end: int = -1) -> Tensor:
+        return ops.flatten(self, start, end)
+
+    def ravel(self) -> Tensor:
+        return ops.ravel(self)
+
+    def expand(self, *sizes: int | Sequence[int]) -> Tensor:
+        """Broadcast to `sizes` (`2, 3` or `(2, 3)`); −1 keeps an axis's length."""
+        return ops.expand(self, _dims(sizes))
+
+    def broadcast_to(self, shape: int | Sequence[int]) -> Tensor:
+        return ops.broadcast_to(self, shape)
+
+    def permute(self, *axes: int | Sequence[int]) -> Tensor:
+        return ops.permute(self, _dims(axes))
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        return ops.swapaxes(self, axis1, axis2)
+
+    def moveaxis(self, source: int | Sequence[int], destination: int | Sequence[int]) -> Tensor:
+        return ops.moveaxis(self, source, destination)
+
+    def flip(self, *axes: int | Sequence[int]) -> Tensor:
+        """Reversed along the axes given (`0, 1` or `(0, 1)`), along every axis without any."""
+        return ops.flip(self, _dims(axes) if axes else None)
+
+    def roll(self, shift: int | Sequence[int], axis: int | Sequence[int] | None = None) -> Tensor:
+        return ops.roll(self, shift, axis)
+
+    def repeat(self, *sizes: int | Sequence[int]) -> Tensor:
+        """PyTorch's repeat: the whole tensor copied `sizes[i]` times along axis i (numpy's tile);
+        numpy's np.repeat, each element repeated in place, is `repeat_interleave`."""
+        return ops.repeat(self, _dims(sizes))
+
+    def repeat_interleave(self, repeats: int | Sequence[int], axis: int | None = None) -> Tensor:
+        return ops.repeat_interleave(self, repeats, axis)
+
+    def tile(self, *reps: int | Sequence[int]) -> Tensor:
+        return ops.tile(self, _dims(reps))
+
+    def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+        return ops.diagonal(self, offset, axis1, axis2)
+
+    def trace(self, offset: int = 0) -> Tensor:
+        return ops.trace(self, offset)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        return ops.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        return ops.triu(self, diagonal)
+
+    # ---- joining and splitting: chainrule.ops.joining ---------------------------------------
+
+    def split(self, sizes: int | Sequence[int], axis: int = 0) -> list[Tensor]:
+        return ops.split(self, sizes, axis)
+
+    def chunk(self, chunks: int, axis: int = 0) -> list[Tensor]:
+        return ops.chunk(self, chunks, axis)
+
+    def gather(self, axis: int, index: ArrayLike) -> Tensor:
+        return ops.gather(self, axis, index)
+
+    def scatter_add(self, axis: int, index: ArrayLike, src: ArrayLike) -> Tensor:
+        return ops.scatter_add(self, axis, index, src)
+
+    def masked_fill(self, mask: ArrayLike, value: float) -> Tensor:
+        return ops.masked_fill(self, mask, value)
 
     # ---- reductions: chainrule.ops.reductions ---------------------------------------------
 
