@@ -188,7 +188,24 @@ class Tensor:
         return self.data.size
 
     def __len__(self) -> int:
+        """The length of the first axis; a 0-d tensor has none (TypeError, as numpy's)."""
+        if not self.data.ndim:
+            raise TypeError("len() of a 0-d tensor")
         return len(self.data)
+
+    def __contains__(self, value: ArrayLike) -> bool:
+        """`value in t`: whether any element equals it (numpy's and PyTorch's meaning)."""
+        return bool(np.any(self.data == (value.data if isinstance(value, Tensor) else value)))
+
+    def __bool__(self) -> bool:
+        """The truth of a one-element tensor (`if t > 0:`); more elements are ambiguous."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor of shape {self.data.shape} is ambiguous: it has "
+                f"{self.data.size} elements; reduce it first (.any(), .all()) or compare by "
+                f"identity with `is`"
+            )
+        return bool(self.data)
 
     def item(self) -> float:
         return self.data.item()
@@ -210,11 +227,10 @@ class Tensor:
         extra += ", requires_grad=True" if self.requires_grad else ""
         return f"tensor({body}{extra})"
 
+    # `==` compares values, elementwise, as numpy's and PyTorch's do; a tensor is still hashed
+    # by identity, so it stays usable as a dict key and in a set (whose lookups try `is` first).
     def __hash__(self) -> int:
         return id(self)
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
 
     # ---- operators: each is one primitive of chainrule.ops --------------------------------
 
@@ -256,6 +272,50 @@ class Tensor:
 
     def __neg__(self) -> Tensor:
         return ops.neg(self)
+
+    def __mod__(self, other: ArrayLike) -> Tensor:
+        return ops.remainder(self, other)
+
+    def __rmod__(self, other: ArrayLike) -> Tensor:
+        return ops.remainder(other, self)
+
+    # Comparisons give boolean tensors that take no gradient: chainrule.ops.compare.
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
+        return ops.eq(self, other)
+
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
+        return ops.ne(self, other)
+
+    def __lt__(self, other: ArrayLike) -> Tensor:
+        return ops.lt(self, other)
+
+    def __le__(self, other: ArrayLike) -> Tensor:
+        return ops.le(self, other)
+
+    def __gt__(self, other: ArrayLike) -> Tensor:
+        return ops.gt(self, other)
+
+    def __ge__(self, other: ArrayLike) -> Tensor:
+        return ops.ge(self, other)
+
+    def maximum(self, other: ArrayLike) -> Tensor:
+        return ops.maximum(self, other)
+
+    def minimum(self, other: ArrayLike) -> Tensor:
+        return ops.minimum(self, other)
+
+    # Products: chainrule.ops.linalg.
+    def matmul(self, other: ArrayLike) -> Tensor:
+        return ops.matmul(self, other)
+
+    def dot(self, other: ArrayLike) -> Tensor:
+        return ops.dot(self, other)
+
+    def inner(self, other: ArrayLike) -> Tensor:
+        return ops.inner(self, other)
+
+    def outer(self, other: ArrayLike) -> Tensor:
+        return ops.outer(self, other)
 
     # ---- shape: chainrule.ops.shape -------------------------------------------------------
 
