@@ -558,3 +558,26 @@ def test_bad_axes_and_sizes_are_named(call, error, message):
     with pytest.raises(error) as caught:
         call()
     assert message in str(caught.value)
+
+
+FLOAT32 = {
+    "expand": lambda t: t.expand(2, 3, 4),
+    "tile": lambda t: t.tile(2, 1),
+    "repeat_interleave": lambda t: t.repeat_interleave(2, 0),
+    "pad": lambda t: ops.pad(t, 1, value=0.5),
+    "pad reflect": lambda t: ops.pad(t, 1, "reflect"),
+    "diagonal": lambda t: t.diagonal(),
+    "cat": lambda t: ops.cat([t, t * 2]),
+    "stack": lambda t: ops.stack([t, t], -1),
+    "gather": lambda t: t.gather(1, [[0, 0]]),
+    "scatter_add": lambda t: t.scatter_add(0, [[1, 0, 1, 0]], np.ones((1, 4))),
+    "masked_fill": lambda t: t.masked_fill(np.array([True, False, True, False]), 1.5),
+}
+
+
+@pytest.mark.parametrize("name", list(FLOAT32))
+def test_float32_stays_float32(name):
+    x = cr.tensor(np.ones((3, 4), np.float32), requires_grad=True)
+    out = FLOAT32[name](x)
+    out.backward(np.ones(out.shape))
+    assert out.dtype == np.float32 and x.grad.dtype == np.float32
