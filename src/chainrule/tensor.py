@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import count
 from operator import attrgetter
 from typing import Any, ParamSpec, TypeVar
@@ -322,6 +322,13 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, index)
 
+    def __iter__(self) -> Iterator[Tensor]:
+        """The sub-tensors along the first axis (`for row in t`, `a, b = t`), as numpy and
+        PyTorch iterate; each is `t[i]`, so gradients flow back through it."""
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor (use t.item() for its number)")
+        return (ops.getitem(self, i) for i in range(len(self.data)))
+
     @property
     def T(self) -> Tensor:
         return ops.transpose(self)
@@ -421,6 +428,52 @@ class Tensor:
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         return ops.mean(self, axis, keepdims)
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """The largest values over `axis` (values only, unlike `torch.max(t, dim)`)."""
+        return ops.max(self, axis, keepdims)
+
+    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """The smallest values over `axis` (values only, unlike `torch.min(t, dim)`)."""
+        return ops.min(self, axis, keepdims)
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return ops.argmax(self, axis, keepdims)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return ops.argmin(self, axis, keepdims)
+
+    def prod(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.prod(self, axis, keepdims)
+
+    def var(
+        self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, ddof: float = 0
+    ) -> Tensor:
+        """Σ (t − t̄)² / (n − ddof); ddof=0 as numpy (PyTorch's default is ddof=1)."""
+        return ops.var(self, axis, keepdims, ddof)
+
+    def std(
+        self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, ddof: float = 0
+    ) -> Tensor:
+        """√var; ddof=0 as numpy (PyTorch's default is ddof=1)."""
+        return ops.std(self, axis, keepdims, ddof)
+
+    def logsumexp(
+        self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False
+    ) -> Tensor:
+        return ops.logsumexp(self, axis, keepdims)
+
+    def cumsum(self, axis: int | None = None) -> Tensor:
+        return ops.cumsum(self, axis)
+
+    def cumprod(self, axis: int | None = None) -> Tensor:
+        return ops.cumprod(self, axis)
+
+    def any(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.any(self, axis, keepdims)
+
+    def all(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.all(self, axis, keepdims)
 
     # ---- elementwise functions: chainrule.ops.elementwise ---------------------------------
 

@@ -67,16 +67,39 @@ def _is_basic(index: Any) -> bool:
     return all(isinstance(p, int | slice | np.integer) or p is None or p is Ellipsis for p in parts)
 
 
+def _index_array(part: Any) -> Any:
+    """A Tensor used as an index (alone or inside a tuple) as the array numpy indexes with.
+
+    It must hold integers or booleans (a mask), as numpy and PyTorch require: a float index
+    such as 1.7 is refused, never truncated.
+    """
+    if not isinstance(part, Tensor):
+        return part
+    if part.data.dtype.kind not in "biu":
+        raise IndexError(
+            f"getitem: an index tensor must hold integers or booleans, got {part.data.dtype} "
+            f"(cr.tensor makes floats: index with a list, a numpy integer array or "
+            f"cr.tensor(..., dtype=int))"
+        )
+    return part.data
+
+
 def getitem(x: Tensor, index: Any) -> Tensor:
     """Select elements; each selected element passes its gradient back to where it came from
-    (added up when an index repeats)."""
-    if isinstance(index, Tensor):
-        index = index.data.astype(np.intp)
+    (added up when an index repeats).
+
+    A bad index raises IndexError, as in numpy and PyTorch: Python's iteration protocol stops
+    on it, so `for row in t` and `a, b = t` work.
+    """
+    if isinstance(index, tuple):
+        index = tuple(_index_array(part) for part in index)
+    else:
+        index = _index_array(index)
     a = x.data
     try:
         out = a[index]
     except IndexError as err:
-        raise ShapeError(f"getitem: index {index!r} does not fit shape {a.shape}: {err}") from None
+        raise IndexError(f"getitem: {err} (the tensor has shape {a.shape})") from None
 
     def vjp(g: np.ndarray) -> np.ndarray:
         full = np.zeros_like(a)
@@ -87,6 +110,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
         return full
 
     return node(np.asarray(out), (x,), "getitem", (vjp,))
+
 
 # ---- axes: the checks every op below shares ------------------------------------------------
 
