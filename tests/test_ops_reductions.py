@@ -374,9 +374,26 @@ def test_bug5_a_0d_tensor_reduces_over_axis_0_as_in_pytorch(name, axis, keepdims
     )
 
 
-def test_bug5_a_0d_tensor_has_no_axis_1():
-    with pytest.raises(cr.ConfigError, match=r"sum: axis must be 0, -1 or None for a 0-d tensor"):
+def test_bug5_a_0d_tensor_has_no_axis_1_as_in_pytorch():
+    with pytest.raises(cr.ShapeError, match=r"sum: axis 1 is out of range .*valid axes: -1 to 0"):
         cr.tensor(2.0).sum(1)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda t: t.sum(2), cr.ShapeError, r"sum: axis 2 is out of range .*-2 to 1"),
+        (lambda t: t.mean((0, -2)), cr.ShapeError, r"mean: axes \(0, -2\) name the same"),
+        (lambda t: t.max(-3), cr.ShapeError, r"max: axis -3 is out of range"),
+        (lambda t: t.var(1.0), cr.ConfigError, r"var: axis must be an integer, got 1.0"),
+        (lambda t: t.argmax((0, 1)), cr.ConfigError, r"argmax: axis must be an integer"),
+        (lambda t: t.cumsum(2), cr.ShapeError, r"cumsum: axis 2 is out of range"),
+        (lambda t: t.any(5), cr.ShapeError, r"any: axis 5 is out of range"),
+    ],
+)
+def test_a_bad_axis_is_named_as_the_shape_ops_name_it(call, error, message):
+    with pytest.raises(error, match=message):
+        call(cr.tensor(np.ones((2, 3))))
 
 
 # ---- bug 3: indexing --------------------------------------------------------------------------

@@ -18,9 +18,10 @@ import warnings
 
 import numpy as np
 
-from chainrule.checks import at_least, refuse
+from chainrule.checks import at_least
 from chainrule.errors import ShapeError
 from chainrule.ops.base import Axis
+from chainrule.ops.shape import axes_of, axis_index
 from chainrule.tensor import Tensor, node
 
 __all__ = [
@@ -44,13 +45,15 @@ __all__ = [
 # ---- axes ---------------------------------------------------------------------------------
 
 
-def _scalar_axis(op: str, axis: Axis) -> Axis:
-    """A 0-d tensor's one axis, as PyTorch names it (0 or -1): reducing over it is reducing
-    over everything, so the axis becomes None (numpy itself would refuse any axis)."""
-    for i in axis if isinstance(axis, tuple) else (axis,):
-        if isinstance(i, bool) or i not in (0, -1):
-            raise refuse(op, "axis", "0, -1 or None for a 0-d tensor", axis)
-    return None
+def _valid(op: str, ndim: int, axis: Axis) -> Axis:
+    """`axis` checked as the shape ops check it: ShapeError when out of range or named twice,
+    ConfigError when not an integer. A 0-d tensor has PyTorch's one axis, 0 or -1: reducing
+    over it is reducing over everything, so it becomes None (numpy would refuse any axis)."""
+    if axis is not None:
+        axes_of(op, axis, builtins.max(ndim, 1))
+        if ndim == 0:
+            return None
+    return axis
 
 
 def _kept(g: np.ndarray, shape: tuple[int, ...], axis: Axis, keepdims: bool) -> np.ndarray:
@@ -93,9 +96,13 @@ def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
     """Σ over `axis`: every summed element gets the upstream gradient unchanged."""
     a = x.data
     if axis is not None and a.ndim == 0:
-        axis = _scalar_axis("sum", axis)
+        axis = _valid("sum", 0, axis)
     shape = a.shape
-    out = np.asarray(a.sum(axis=axis, keepdims=keepdims))
+    try:
+        out = np.asarray(a.sum(axis=axis, keepdims=keepdims))
+    except (ValueError, TypeError):  # checked only on failure: sum is on every loss's path
+        _valid("sum", a.ndim, axis)
+        raise
     return node(out, (x,), "sum", (lambda g: _spread(g, shape, axis, keepdims),))
 
 
@@ -103,9 +110,13 @@ def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """(1/n) Σ over `axis`: every element gets 1/n of the upstream gradient."""
     a = x.data
     if axis is not None and a.ndim == 0:
-        axis = _scalar_axis("mean", axis)
+        axis = _valid("mean", 0, axis)
     shape = a.shape
-    out = np.asarray(a.mean(axis=axis, keepdims=keepdims))
+    try:
+        out = np.asarray(a.mean(axis=axis, keepdims=keepdims))
+    except (ValueError, TypeError):
+        _valid("mean", a.ndim, axis)
+        raise
     n = _count(a, out)
     return node(out, (x,), "mean", (lambda g: _spread(g / n, shape, axis, keepdims),))
 
@@ -130,8 +141,7 @@ def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
 
 def _extreme(x: Tensor, axis: Axis, keepdims: bool, op: str) -> Tensor:
     a = x.data
-    if axis is not None and a.ndim == 0:
-        axis = _scalar_axis(op, axis)
+    axis = _valid(op, a.ndim, axis)
     try:
         m = (np.max if op == "max" else np.min)(a, axis=axis, keepdims=True)
     except ValueError:
@@ -169,9 +179,9 @@ def argmin(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor
 
 def _arg(x: Tensor, axis: int | None, keepdims: bool, op: str) -> Tensor:
     a = x.data
-    if axis is not None and a.ndim == 0:
-        _scalar_axis(op, axis)
-        axis = None
+    if axis is not None:
+        axis_index(op, axis, builtins.max(a.ndim, 1))
+        axis = axis if a.ndim else None
     try:
         index = (np.argmax if op == "argmax" else np.argmin)(a, axis=axis, keepdims=keepdims)
     except ValueError:
@@ -190,8 +200,7 @@ def prod(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     product of the others), with two or more no element does.
     """
     a = x.data
-    if axis is not None and a.ndim == 0:
-        axis = _scalar_axis("prod", axis)
+    axis = _valid("prod", a.ndim, axis)
     shape = a.shape
     out = np.asarray(np.prod(a, axis=axis, keepdims=keepdims))
     return node(out, (x,), "prod", (lambda g: _kept(g, shape, axis, keepdims) * _others(a, axis),))
@@ -254,8 +263,7 @@ def _variance(
     the reduced axes kept."""
     ddof = at_least(op, "ddof", ddof, 0)
     a = x.data
-    if axis is not None and a.ndim == 0:
-        axis = _scalar_axis(op, axis)
+    axis = _valid(op, a.ndim, axis)
     d = a - a.mean(axis=axis, keepdims=True)
     squares = (d * d).sum(axis=axis, keepdims=True)
     freedom = _count(a, squares) - ddof
@@ -278,8 +286,7 @@ def logsumexp(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """ln Σ eˣ over `axis`, computed as m + ln Σ e^(x − m) with m the maximum, so no eˣ
     overflows; ∂/∂x_i = e^(x_i − out), the softmax of the slice."""
     a = x.data
-    if axis is not None and a.ndim == 0:
-        axis = _scalar_axis("logsumexp", axis)
+    axis = _valid("logsumexp", a.ndim, axis)
     m = np.max(a, axis=axis, keepdims=True, initial=-np.inf)
     m = np.where(np.isfinite(m), m, 0.0)  # an infinite maximum would give inf − inf = NaN
     with np.errstate(divide="ignore"):  # ln 0 = −inf where every element is −inf, as PyTorch
@@ -337,10 +344,8 @@ def _scan(op: str, a: np.ndarray, axis: int | None) -> tuple[np.ndarray, int]:
     None (numpy), one element long for a 0-d tensor (PyTorch)."""
     if axis is None:
         return a.reshape(-1), 0
-    if a.ndim == 0:
-        _scalar_axis(op, axis)
-        return a.reshape(1), 0
-    return a, axis
+    k = axis_index(op, axis, builtins.max(a.ndim, 1))
+    return (a.reshape(1), 0) if a.ndim == 0 else (a, k)
 
 
 def _sum_from_end(g: np.ndarray, k: int) -> np.ndarray:
@@ -354,14 +359,12 @@ def _sum_from_end(g: np.ndarray, k: int) -> np.ndarray:
 def any(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Whether any element over `axis` is nonzero: a boolean tensor, with no gradient."""
     a = x.data
-    if axis is not None and a.ndim == 0:
-        axis = _scalar_axis("any", axis)
+    axis = _valid("any", a.ndim, axis)
     return _no_grad(np.any(a, axis=axis, keepdims=keepdims))
 
 
 def all(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Whether every element over `axis` is nonzero: a boolean tensor, with no gradient."""
     a = x.data
-    if axis is not None and a.ndim == 0:
-        axis = _scalar_axis("all", axis)
+    axis = _valid("all", a.ndim, axis)
     return _no_grad(np.all(a, axis=axis, keepdims=keepdims))
