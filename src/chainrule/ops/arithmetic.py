@@ -87,7 +87,7 @@ def power(x: ArrayLike, y: ArrayLike) -> Tensor:
 
 def _base_slope(a: np.ndarray, n: np.ndarray) -> np.ndarray:
     """∂(aⁿ)/∂a = n aⁿ⁻¹, and 0 where n = 0 (where 0⁻¹ would make it 0 · ∞)."""
-    if n.all():  # the usual case, x ** 2: no zero exponent, no mask to build
+    if np.count_nonzero(n) == n.size:  # the usual x ** 2: no zero exponent, no mask to build
         return n * a ** (n - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(n == 0, 0.0, n * a ** (n - 1))
