@@ -184,9 +184,7 @@ def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     if low > high:
         raise refuse("hardtanh", "max_val", f"at least min_val = {low:g}", high)
     z = x.data
-    return node(
-        np.clip(z, low, high), (x,), "hardtanh", (lambda g: g * ((z > low) & (z < high)),)
-    )
+    return node(np.clip(z, low, high), (x,), "hardtanh", (lambda g: g * ((z > low) & (z < high)),))
 
 
 def logsigmoid(x: Tensor) -> Tensor:
