@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -72,6 +74,81 @@ def test_sixty_training_steps_end_on_pytorchs_weights(ours, theirs):
         assert_matches_torch(p.data, t_p, f"{name} after 60 steps", tol=1e-9)
 
 
+DECAY = [
+    ("sgd+decay", dict(lr=0.1, weight_decay=1e-2), "SGD"),
+    ("momentum+decay", dict(lr=0.05, momentum=0.9, weight_decay=1e-2), "SGD"),
+    ("nesterov+decay", dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=3e-2), "SGD"),
+    ("adam+l2", dict(lr=0.01, weight_decay=1e-2), "Adam"),
+    ("adamw", dict(lr=0.01), "AdamW"),
+    ("adamw+settings", dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1), "AdamW"),
+]
+
+
+@pytest.mark.parametrize(("settings", "name"), [d[1:] for d in DECAY], ids=[d[0] for d in DECAY])
+def test_weight_decay_steps_equal_pytorchs_for_twenty_steps(settings, name):
+    # SGD and Adam add λW to the gradient (L2); AdamW shrinks W by (1 − ηλ) apart from it
+    rng = np.random.default_rng(1)
+    model = cr.nn.mlp([3, 5, 2], "tanh", rng=rng)
+    reference = torch_copy(model)
+    opt = getattr(cr.optim, name)(model.parameters(), **settings)
+    t_opt = getattr(torch.optim, name)(reference.parameters(), **settings)
+    x, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+    for step in range(20):
+        opt.zero_grad()
+        cr.nn.MSELoss()(model(x), y).backward()
+        opt.step()
+        t_opt.zero_grad()
+        torch.nn.functional.mse_loss(reference(torch.tensor(x)), torch.tensor(y)).backward()
+        t_opt.step()
+        for (n, p), t_p in zip(model.named_parameters(), reference.parameters(), strict=True):
+            assert_matches_torch(p.data, t_p, f"{name} {n} at step {step}", tol=1e-12)
+
+
+def test_adamw_decay_is_decoupled_from_the_gradient():
+    # With ∇C = 0 Adam's step is 0, so one AdamW step is the decay alone: W(1 − ηλ).
+    w = cr.nn.Parameter(np.array([2.0, -4.0]))
+    w.grad = np.zeros(2)
+    cr.optim.AdamW([w], lr=0.1, weight_decay=0.5).step()
+    np.testing.assert_allclose(w.data, [2.0 * 0.95, -4.0 * 0.95], rtol=1e-15)
+    assert cr.optim.AdamW([w]).weight_decay == 1e-2  # PyTorch's default
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: cr.optim.SGD(p, lr=0.1),
+        lambda p: cr.optim.SGD(p, lr=0.1, momentum=0.9),
+        lambda p: cr.optim.Adam(p, lr=0.1),
+        lambda p: cr.optim.AdamW(p, lr=0.1),
+    ],
+    ids=["sgd", "momentum", "adam", "adamw"],
+)
+def test_a_parameter_given_twice_warns_and_is_stepped_once(make):
+    # PyTorch warns with these words and then steps the parameter twice; chainrule steps once.
+    w, other = cr.nn.Parameter(np.array([1.0, 2.0])), cr.nn.Parameter(np.array([3.0]))
+    twin = cr.nn.Parameter(np.array([1.0, 2.0]))
+    with pytest.warns(UserWarning, match="contains a parameter group with duplicate parameters"):
+        opt = make([w, other, w])
+    assert opt.params[0] is w and opt.params[1] is other and len(opt.params) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        once = make([twin])
+    for p in (w, twin):
+        p.grad = np.array([0.5, -1.0])
+    other.grad = np.array([1.0])
+    opt.step()
+    once.step()
+    np.testing.assert_array_equal(w.data, twin.data)
+
+
+def test_equal_but_distinct_parameters_are_both_kept():
+    a, b = cr.nn.Parameter(np.ones(2)), cr.nn.Parameter(np.ones(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt = cr.optim.SGD([a, b], lr=0.1)
+    assert len(opt.params) == 2
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -108,6 +185,15 @@ def test_sixty_training_steps_end_on_pytorchs_weights(ours, theirs):
             lambda p: cr.optim.SGD(p, lr=0.1, nesterov=True),
             "SGD: momentum must be > 0 for Nesterov momentum (nesterov=True), got 0.0",
         ),
+        (
+            lambda p: cr.optim.AdamW(p, weight_decay=-0.1),
+            "AdamW: weight_decay must be a finite number >= 0, got -0.1",
+        ),
+        (
+            lambda p: cr.optim.AdamW(p, betas=(0.9, 1.2)),
+            "AdamW: betas[1] must be a fraction in [0, 1), got 1.2",
+        ),
+        (lambda p: cr.optim.AdamW(p, lr=0), "AdamW: lr must be a finite number > 0, got 0"),
         (
             lambda p: cr.optim.SGD([], lr=0.1),
             "SGD: params must be a non-empty list (model.parameters()), got []",

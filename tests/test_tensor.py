@@ -310,3 +310,48 @@ def test_reshape_and_transpose_take_numpy_s_two_spellings_and_pass_gradients_bac
     np.testing.assert_array_equal(line.grad, [3.0, 3.0])
     with pytest.raises(TypeError, match="integers or one sequence"):
         x.reshape(2, (3,))
+
+
+def test_iteration_and_unpacking_give_rows_that_pass_gradients_back():
+    """`for row in t`, `list(t)` and `a, b = t` work as in numpy and PyTorch (issue 10): each
+    row is `t[i]`, so a loss built from the rows sends its gradient back into t."""
+    x = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    rows = list(x)
+    assert len(rows) == len(x) == 2 and all(r.shape == (2,) for r in rows)
+    first, second = x
+    np.testing.assert_array_equal(second.data, [3.0, 4.0])
+    total = sum((row * (i + 1)).sum() for i, row in enumerate(x))
+    total.backward()
+    np.testing.assert_array_equal(x.grad, [[1.0, 1.0], [2.0, 2.0]])
+    assert [float(v.data) for v in cr.tensor([5.0, 6.0])] == [5.0, 6.0]
+
+
+def test_a_zero_dimensional_tensor_has_no_length_and_cannot_be_iterated():
+    scalar = cr.tensor(3.0)
+    with pytest.raises(TypeError, match="len\\(\\) of a 0-d tensor"):
+        len(scalar)
+    with pytest.raises(TypeError, match="0-d"):
+        iter(scalar)
+    assert len(cr.tensor(np.ones((4, 2)))) == 4
+
+
+def test_truth_of_a_tensor_is_numpys():
+    assert cr.tensor(2.0) and cr.tensor([1.0]) and not cr.tensor(0.0)
+    if cr.tensor(3.0) > 2:  # the form a student writes
+        reached = True
+    assert reached
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(cr.tensor([1.0, 2.0]))
+
+
+def test_equality_compares_values_and_identity_lives_in_is_and_hash():
+    """`==` meant identity before issue 10; now it is elementwise, as numpy's and PyTorch's,
+    while hashing stays by identity so tensors remain dict keys and set members."""
+    a, b = cr.tensor([1.0, 2.0], requires_grad=True), cr.tensor([1.0, 2.0])
+    same = a == b
+    assert same.dtype == np.bool_ and not same.requires_grad
+    np.testing.assert_array_equal(same.data, [True, True])
+    grads = {a: "a", b: "b"}
+    assert grads[a] == "a" and grads[b] == "b"
+    assert {a, b, a} == {a, b} and a in [a] and b in {b}
+    assert a is not b

@@ -82,7 +82,12 @@ def gradcheck(
     eps = positive("gradcheck", "eps", eps)
     atol = at_least("gradcheck", "atol", atol, 0.0)
     rtol = at_least("gradcheck", "rtol", rtol, 0.0)
-    arrays = [np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64) for x in inputs]
+    # C order, so that `reshape(-1)` below is a view and nudging it nudges the input: a
+    # transposed (Fortran-ordered) input would otherwise be nudged in a copy, and read as flat
+    arrays = [
+        np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64, order="C")
+        for x in inputs
+    ]
     leaves = [Tensor(a, requires_grad=True) for a in arrays]
     out = f(*leaves)
     if not isinstance(out, Tensor):

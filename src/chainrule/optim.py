@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
+from typing import ClassVar
 
 import numpy as np
 
 from chainrule.checks import at_least, fraction, positive, refuse
 from chainrule.tensor import Tensor, parameters_of
+
+
+def _once_each(owner: str, params: list[Tensor]) -> list[Tensor]:
+    """`params` with repeats removed, first place kept. A parameter listed twice would be
+    stepped twice per step; PyTorch warns (and still steps it twice), chainrule warns with
+    PyTorch's words and steps it once. Tensors are told apart by identity, never by `==`."""
+    unique = list({id(p): p for p in params}.values())
+    if len(unique) != len(params):
+        warnings.warn(
+            f"{owner}: optimizer contains a parameter group with duplicate parameters; "
+            f"each is kept once and stepped once per step",
+            UserWarning,
+            stacklevel=4,
+        )
+    return unique
 
 
 class Optimizer:
@@ -17,7 +34,7 @@ class Optimizer:
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
         owner = type(self).__name__
         self.lr = positive(owner, "lr", lr)
-        self.params = parameters_of(params)
+        self.params = _once_each(owner, parameters_of(params))
         if not self.params:
             raise refuse(owner, "params", "a non-empty list (model.parameters())", [])
 
@@ -76,9 +93,11 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba), as PyTorch computes it: with g = ∇C (+ λW),
+    """Adam (Kingma & Ba), as PyTorch computes it: with g = ∇C (+ λW, L2 regularisation),
     m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²,
     W ← W − (η/(1−β₁ᵗ)) m / (√v/√(1−β₂ᵗ) + ε)."""
+
+    decoupled: ClassVar[bool] = False  # weight decay on W itself (AdamW) instead of in g
 
     def __init__(
         self,
@@ -89,10 +108,11 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
-        self.beta1 = fraction("Adam", "betas[0]", betas[0])
-        self.beta2 = fraction("Adam", "betas[1]", betas[1])
-        self.eps = positive("Adam", "eps", eps)
-        self.weight_decay = at_least("Adam", "weight_decay", weight_decay, 0.0)
+        owner = type(self).__name__
+        self.beta1 = fraction(owner, "betas[0]", betas[0])
+        self.beta2 = fraction(owner, "betas[1]", betas[1])
+        self.eps = positive(owner, "eps", eps)
+        self.weight_decay = at_least(owner, "weight_decay", weight_decay, 0.0)
         self.t = 0
         self.m: dict[int, np.ndarray] = {}
         self.v: dict[int, np.ndarray] = {}
@@ -104,7 +124,10 @@ class Adam(Optimizer):
         root_correction = math.sqrt(1 - b2**self.t)  # a Python float keeps float32 float32
         for p, grad in self._grads():
             if self.weight_decay:
-                grad = grad + self.weight_decay * p.data
+                if self.decoupled:
+                    p.data *= 1 - self.lr * self.weight_decay
+                else:
+                    grad = grad + self.weight_decay * p.data
             m = self.m.get(id(p))
             if m is None:
                 m = self.m[id(p)] = np.zeros_like(p.data)
@@ -116,6 +139,24 @@ class Adam(Optimizer):
             v += (1 - b2) * grad * grad
             denom = np.sqrt(v) / root_correction + self.eps
             p.data -= step_size * (m / denom)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as PyTorch's AdamW: first
+    W ← W(1 − ηλ), then Adam's step on g = ∇C alone. The decay shrinks every weight by the same
+    share, where Adam's L2 term would be scaled down by √v like the gradient."""
+
+    decoupled = True
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}

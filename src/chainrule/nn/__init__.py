@@ -1,6 +1,8 @@
 """Networks: Module, Parameter, layers, activations, losses and initialisation schemes."""
 
 from chainrule.nn import init
+from chainrule.nn.activations import ELU, GELU, Hardtanh, LeakyReLU, Mish, SiLU, Softsign
+from chainrule.nn.dropout import Dropout
 from chainrule.nn.layers import (
     ACTIVATIONS,
     Activation,
@@ -20,9 +22,11 @@ from chainrule.nn.layers import (
 from chainrule.nn.losses import (
     LOSSES,
     BCELoss,
+    BCEWithLogitsLoss,
     CrossEntropyLoss,
     Loss,
     MSELoss,
+    NLLLoss,
     SquaredError,
     loss_module,
 )
@@ -34,14 +38,24 @@ __all__ = [
     "Block",
     "LOSSES",
     "BCELoss",
+    "BCEWithLogitsLoss",
     "CrossEntropyLoss",
+    "Dropout",
     "Identity",
     "Linear",
     "Loss",
     "MSELoss",
     "Module",
+    "NLLLoss",
     "Parameter",
     "ReLU",
+    "ELU",
+    "GELU",
+    "Hardtanh",
+    "LeakyReLU",
+    "Mish",
+    "SiLU",
+    "Softsign",
     "Sequential",
     "Sigmoid",
     "Softmax",

@@ -1,9 +1,10 @@
-"""Layers: Linear (z = W a + b), the activations a = σ(z), and Sequential to chain them."""
+"""Layers: Linear (z = W a + b) and Sequential to chain it with the activations a = σ(z) of
+`nn.activations` (whose names this module also offers, as it did when they lived here)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -11,8 +12,50 @@ from chainrule import ops
 from chainrule.checks import positive_int
 from chainrule.errors import ConfigError
 from chainrule.nn import init as inits
+from chainrule.nn.activations import (
+    ACTIVATIONS,
+    ELU,
+    GELU,
+    Activation,
+    Hardtanh,
+    Identity,
+    LeakyReLU,
+    Mish,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Softsign,
+    Tanh,
+    activation,
+)
 from chainrule.nn.module import Module, Parameter
-from chainrule.tensor import Tensor, no_grad
+from chainrule.tensor import Tensor
+
+__all__ = [
+    "ACTIVATIONS",
+    "ELU",
+    "GELU",
+    "Activation",
+    "Block",
+    "Hardtanh",
+    "Identity",
+    "LeakyReLU",
+    "Linear",
+    "Mish",
+    "ReLU",
+    "Sequential",
+    "SiLU",
+    "Sigmoid",
+    "Softmax",
+    "Softplus",
+    "Softsign",
+    "Tanh",
+    "activation",
+    "blocks",
+    "mlp",
+]
 
 
 class Linear(Module):
@@ -59,152 +102,6 @@ class Linear(Module):
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"
         )
-
-
-class Activation(Module):
-    """a = σ(z), elementwise; the class carries the lecture's forms, read by every teaching view.
-
-    `symbol` is the function's plain-text name ("σ"), `definition` what it computes, and `slope`
-    σ'(z) as the lecture writes it, a template in `{z}` and `{a}` (`"{a}(1 − {a})"`).
-    `derivative(z, a)` is that slope in numbers, from whichever of z and a = σ(z) is cheapest;
-    the ops compute the same local derivative inside backward().
-    """
-
-    name: ClassVar[str]
-    symbol: ClassVar[str]
-    definition: ClassVar[str]
-    slope: ClassVar[str]
-    elementwise: ClassVar[bool] = True  # one slope per neuron (every one but Softmax)
-
-    @staticmethod
-    def derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    @classmethod
-    def of(cls, z: np.ndarray | float) -> np.ndarray:
-        """a = σ(z) in numbers, by the activation's own op, with no graph recorded (for the
-        teaching views that work the lecture's numbers out by hand)."""
-        with no_grad():
-            return cls()(Tensor(z)).data
-
-
-class Sigmoid(Activation):
-    """a = σ(z) = 1/(1 + e⁻ᶻ); σ'(z) = a(1 − a)."""
-
-    name = "sigmoid"
-    symbol = "σ"
-    definition = "σ(z) = 1/(1 + e^{−z})"
-    slope = "{a}(1 − {a})"
-
-    @staticmethod
-    def derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
-        """From a: a(1 − a)."""
-        return a * (1 - a)
-
-    def forward(self, z: Tensor) -> Tensor:
-        return ops.sigmoid(z)
-
-
-class Tanh(Activation):
-    """a = tanh(z); tanh'(z) = 1 − a²."""
-
-    name = "tanh"
-    symbol = "tanh"
-    definition = "tanh(z) = (e^{z} − e^{−z})/(e^{z} + e^{−z})"
-    slope = "1 − ({a})²"
-
-    @staticmethod
-    def derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
-        """From a: 1 − a²."""
-        return 1 - a * a
-
-    def forward(self, z: Tensor) -> Tensor:
-        return ops.tanh(z)
-
-
-class ReLU(Activation):
-    """a = max(z, 0); derivative 1 for z > 0, else 0."""
-
-    name = "relu"
-    symbol = "relu"
-    definition = "relu(z) = max(z, 0)"
-    slope = "[{z} > 0]"
-
-    @staticmethod
-    def derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
-        """From z: 1 where z > 0, else 0 (0 at the kink, as PyTorch)."""
-        return (z > 0).astype(z.dtype)
-
-    def forward(self, z: Tensor) -> Tensor:
-        return ops.relu(z)
-
-
-class Softplus(Activation):
-    """a = ln(1 + eᶻ), a smooth ReLU; softplus'(z) = σ(z) = 1 − e⁻ᵃ."""
-
-    name = "softplus"
-    symbol = "softplus"
-    definition = "softplus(z) = ln(1 + e^{z})"
-    # σ(z) written in a, as the other slopes are: e^{−a} = 1/(1 + e^{z}), so 1 − e^{−a} = σ(z).
-    slope = "1 − e^{−{a}}"
-
-    @staticmethod
-    def derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
-        """From a: 1 − e⁻ᵃ, by expm1 so that a tiny a (z ≪ 0) keeps its digits."""
-        return -np.expm1(-a)
-
-    def forward(self, z: Tensor) -> Tensor:
-        return ops.softplus(z)
-
-
-class Identity(Activation):
-    """a = z (a linear output layer, for regression)."""
-
-    name = "identity"
-    symbol = "id"
-    definition = "id(z) = z"
-    slope = "1"
-
-    @staticmethod
-    def derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
-        """1 everywhere."""
-        return np.ones_like(z)
-
-    def forward(self, z: Tensor) -> Tensor:
-        return z
-
-
-class Softmax(Activation):
-    """a_j = e^{z_j} / Σ_i e^{z_i} over `axis` (class probabilities).
-
-    For training use CrossEntropyLoss on the logits z instead: it fuses the two stably. Its slope
-    is a matrix, ∂a_j/∂z_q = a_j(δ_{jq} − a_q), so no chain of one number per neuron runs
-    through it: the lecture's views take it fused into the loss, whose factor is p_j − y_j.
-    """
-
-    name = "softmax"
-    symbol = "softmax"
-    definition = "softmax(z)_j = e^{z_j}/Σ_q e^{z_q}"
-    slope = "{a}(δ_{jq} − a_q)"
-    elementwise = False
-
-    @staticmethod
-    def derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
-        """Refused: the slope is a matrix per example, not one number per neuron."""
-        raise ConfigError(
-            "Softmax: ∂a_j/∂z_q = a_j(δ_{jq} − a_q) is a matrix, not one slope per neuron; "
-            "use CrossEntropyLoss on the logits z, whose factor ∂C/∂z_j is p_j − y_j"
-        )
-
-    def __init__(self, axis: int = -1) -> None:
-        super().__init__()
-        self.axis = axis
-
-    def forward(self, z: Tensor) -> Tensor:
-        return ops.softmax(z, self.axis)
-
-    def config(self) -> dict[str, Any]:
-        return {"axis": self.axis}
 
 
 class Sequential(Module):
@@ -262,21 +159,6 @@ def blocks(model: Sequential) -> Iterator[Block]:
         if isinstance(m, Linear):
             after = modules[i + 1] if i + 1 < len(modules) else None
             yield Block(i, m, after if isinstance(after, Activation) else None)
-
-
-ACTIVATIONS: dict[str, type[Activation]] = {
-    cls.name: cls for cls in (Sigmoid, Tanh, ReLU, Softplus, Identity, Softmax)
-}
-
-
-def activation(name: str) -> Module:
-    """A new activation module by name; the error lists the known names."""
-    try:
-        return ACTIVATIONS[name]()
-    except KeyError:
-        raise ConfigError(
-            f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}"
-        ) from None
 
 
 def mlp(

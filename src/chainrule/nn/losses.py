@@ -2,20 +2,34 @@
 derivative ∂C/∂a is written beside its forward.
 
 Rows are examples: a prediction of shape (n, outputs) is n examples; a 1-D prediction is
-one example (the lecture's C_i).
+one example (the lecture's C_i). Every loss takes `reduction`: "mean" (the default, the one
+the lecture's forms describe), "sum", or "none" for one value per term. A target that requires
+grad gets its gradient too, as PyTorch gives it; a class index cannot, and is refused.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
-from chainrule.checks import one_of, refuse
-from chainrule.errors import DataError, ShapeError
-from chainrule.nn.layers import Activation, Softmax
+from chainrule.checks import finite, one_of, refuse
+from chainrule.errors import ShapeError
+from chainrule.nn.cross_entropy import (
+    cross_entropy,
+    flat_picks,
+    general_cross_entropy,
+    needs_grad,
+    nll,
+    whole,
+)
+from chainrule.nn.layers import Activation, Sigmoid, Softmax
 from chainrule.nn.module import Module
 from chainrule.tensor import ArrayLike, Tensor, node
+
+REDUCTIONS = ("mean", "sum", "none")
 
 # PyTorch's floor for p(1 − p) is the float32 number nearest 1e-12; the same floor gives the
 # same gradient where p is exactly 0 or 1.
@@ -41,9 +55,105 @@ def _numeric_target(name: str, a: np.ndarray, target: ArrayLike) -> np.ndarray:
     return y
 
 
+# ---- each loss per element: its value and local derivatives, for every setting -------------
+
+# terms(a, y) -> (the loss of each element, ∂/∂a of each, ∂/∂y of each); the derivatives are
+# computed only when backward asks for them.
+Terms = Callable[
+    [np.ndarray, np.ndarray],
+    tuple[np.ndarray, Callable[[], np.ndarray], Callable[[], np.ndarray]],
+]
+
+
+def squared_terms(a: np.ndarray, y: np.ndarray) -> tuple:
+    """(a − y)²;  ∂/∂a = 2(a − y),  ∂/∂y = −2(a − y)."""
+    diff = a - y
+    return diff * diff, lambda: 2 * diff, lambda: -2 * diff
+
+
+def _clamped_logs(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ln p and ln(1 − p), each clamped at −100 as PyTorch's BCELoss clamps them."""
+    with np.errstate(divide="ignore"):
+        return np.maximum(np.log(p), -100.0), np.maximum(np.log1p(-p), -100.0)
+
+
+def bce_terms(p: np.ndarray, y: np.ndarray) -> tuple:
+    """−[y ln p + (1 − y) ln(1 − p)];  ∂/∂p = (p − y)/max(p(1 − p), 1e-12),
+    ∂/∂y = ln(1 − p) − ln p (the clamped logs, so finite at p = 0 or 1)."""
+    log_p, log_q = _clamped_logs(p)
+    value = -(y * log_p + (1 - y) * log_q)
+    return value, lambda: (p - y) / np.maximum(p * (1 - p), BCE_EPS), lambda: log_q - log_p
+
+
+def logit_bce_terms(z: np.ndarray, y: np.ndarray) -> tuple:
+    """BCE of p = σ(z) written in z: max(z, 0) − z y + ln(1 + e^{−|z|}), which never
+    exponentiates a large positive number;  ∂/∂z = σ(z) − y,  ∂/∂y = −z."""
+    e = np.exp(-np.abs(z))
+    value = np.maximum(z, 0) - z * y + np.log1p(e)
+
+    def d_z() -> np.ndarray:
+        sigma = np.where(z >= 0, 1 / (1 + e), e / (1 + e))  # σ(z) from e^{−|z|} on both sides
+        return sigma - y
+
+    return value, d_z, lambda: -z
+
+
+# The op name each loss's node carries, for the graph drawing and explain.
+OPS = {
+    "SquaredError": "squared_error",
+    "MSELoss": "mse",
+    "BCELoss": "bce",
+    "BCEWithLogitsLoss": "bce_with_logits",
+}
+
+
+def pointwise(
+    owner: str, a: Tensor, target: ArrayLike, terms: Terms, reduction: str, per_example: bool
+) -> Tensor:
+    """C from `terms` of every element: their mean, sum, or (reduction "none") the terms.
+
+    `per_example` first sums each example's terms over its outputs (the lecture's C_i), so the
+    mean is over examples (rows; a 1-D prediction is one), not elements. A target that requires
+    grad is a second parent.
+    """
+    y = _numeric_target(owner, a.data, target)
+    op = OPS[owner]
+    value, d_a, d_y = terms(a.data, y)
+    if per_example and value.ndim:
+        value = np.add.reduce(value, axis=tuple(range(value.ndim > 1, value.ndim)))
+    if reduction == "none":
+        loss = value.astype(a.data.dtype, copy=False)
+        spread = value.shape + (1,) * (a.data.ndim - value.ndim)  # C_i's g to each output
+
+        def scale(g: np.ndarray) -> np.ndarray | float:
+            return g.reshape(spread)
+
+    else:
+        k = 1.0 if reduction == "sum" else (1.0 / value.size if value.size else math.nan)
+        loss = np.asarray(np.add.reduce(value, axis=None) * k, a.data.dtype)
+
+        def scale(g: np.ndarray) -> np.ndarray | float:
+            return float(g) * k
+
+    if not isinstance(target, Tensor) or not target.requires_grad:
+        return node(loss, (a,), op, (lambda g: d_a() * scale(g),))
+    shape = target.data.shape
+    return node(
+        loss,
+        (a, target),
+        op,
+        (lambda g: d_a() * scale(g), lambda g: (d_y() * scale(g)).reshape(shape)),
+    )
+
+
+# ---- the default settings (reduction "mean"): the training path, in the fewest passes -------
+
+
 def squared_error(a: Tensor, target: ArrayLike) -> Tensor:
     """C = (1/n) Σ_i Σ_j (a_ij − y_ij)²  (the lecture's C_i, averaged over examples);
     ∂C/∂a = 2(a − y)/n."""
+    if needs_grad(target):
+        return pointwise("SquaredError", a, target, squared_terms, "mean", True)
     y = _numeric_target("SquaredError", a.data, target)
     diff = a.data - y
     n = _examples(a.data)
@@ -53,6 +163,8 @@ def squared_error(a: Tensor, target: ArrayLike) -> Tensor:
 
 def mse(a: Tensor, target: ArrayLike) -> Tensor:
     """C = mean over all elements of (a − y)² (PyTorch's MSELoss); ∂C/∂a = 2(a − y)/size."""
+    if needs_grad(target):
+        return pointwise("MSELoss", a, target, squared_terms, "mean", False)
     y = _numeric_target("MSELoss", a.data, target)
     diff = a.data - y
     loss = np.asarray(np.vdot(diff, diff) / diff.size, dtype=a.data.dtype)
@@ -65,11 +177,11 @@ def bce(p: Tensor, target: ArrayLike) -> Tensor:
     As PyTorch: each log is clamped at −100 and p(1 − p) at 1e-12, so p = 0 or 1 never
     gives log(0) or a division by zero.
     """
+    if needs_grad(target):
+        return pointwise("BCELoss", p, target, bce_terms, "mean", False)
     y = _numeric_target("BCELoss", p.data, target)
     a = p.data
-    with np.errstate(divide="ignore"):
-        log_p = np.maximum(np.log(a), -100.0)
-        log_q = np.maximum(np.log1p(-a), -100.0)
+    log_p, log_q = _clamped_logs(a)
     loss = np.asarray(-np.mean(y * log_p + (1 - y) * log_q), dtype=a.dtype)
     size = a.size
     return node(
@@ -80,85 +192,12 @@ def bce(p: Tensor, target: ArrayLike) -> Tensor:
     )
 
 
-def _whole(y: np.ndarray) -> np.ndarray:
-    """Class labels as integers; floats must be whole numbers."""
-    if y.dtype.kind == "f":
-        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-            raise DataError("CrossEntropyLoss: class labels must be whole numbers")
-    elif y.dtype.kind not in "iu":
-        raise DataError(f"CrossEntropyLoss: labels must be integers, got dtype {y.dtype}")
-    return y.astype(np.intp, copy=False)
+def bce_with_logits(z: Tensor, target: ArrayLike) -> Tensor:
+    """C = mean(max(z, 0) − z y + ln(1 + e^{−|z|})) on logits z; ∂C/∂z = (σ(z) − y)/size."""
+    return pointwise("BCEWithLogitsLoss", z, target, logit_bce_terms, "mean", False)
 
 
-def _labels(z: np.ndarray, target: ArrayLike) -> np.ndarray | None:
-    """Integer class labels when `target` is one label per row of logits, else None."""
-    y = np.asarray(target.data if isinstance(target, Tensor) else target)
-    if y.ndim != z.ndim - 1:
-        return None
-    y = _whole(y)
-    if y.shape != z.shape[:-1]:
-        raise ShapeError(
-            f"CrossEntropyLoss: {z.shape[0] if z.ndim > 1 else 1} rows of logits but target "
-            f"has shape {y.shape}; expected one label per row"
-        )
-    return y
-
-
-def _flat_picks(shape: tuple[int, ...], labels: np.ndarray) -> np.ndarray:
-    """Where each row's labelled logit z_i[y_i] sits in the flattened logits.
-
-    np.ravel_multi_index checks every label is in 0..classes−1 as it goes, so the range check
-    costs no extra pass; only a failure looks for the bad label.
-    """
-    rows = (np.arange(shape[0]),) if len(shape) == 2 else ()
-    try:
-        return np.ravel_multi_index((*rows, labels), shape)
-    except ValueError:
-        classes = shape[-1]
-        bad = labels.min() if labels.min() < 0 else labels.max()
-        raise DataError(
-            f"CrossEntropyLoss: label {bad} is out of range for {classes} classes "
-            f"(expected 0..{classes - 1})"
-        ) from None
-
-
-def cross_entropy(z: Tensor, target: ArrayLike) -> Tensor:
-    """C = −(1/n) Σ_i log softmax(z_i)[y_i] on logits z; ∂C/∂z = (softmax(z) − y)/n.
-
-    Softmax and cross-entropy fused: log-softmax after subtracting each row's max is stable
-    for logits of ±1e4, and the joint derivative p − y is one subtraction. `target` is one
-    integer label per row, or rows of class probabilities (one-hot).
-    """
-    logits = z.data
-    if logits.ndim not in (1, 2):
-        raise ShapeError(
-            f"CrossEntropyLoss: logits must have shape (n, classes) or (classes,), got "
-            f"{logits.shape}"
-        )
-    # ufunc.reduce rather than .max()/.sum(): the same sums without a Python-level wrapper
-    shifted = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
-    e = np.exp(shifted)
-    total = np.add.reduce(e, axis=-1, keepdims=True)
-    n = _examples(logits)
-    labels = _labels(logits, target)
-    if labels is not None:
-        pick = _flat_picks(logits.shape, labels)
-        # log softmax(z_i)[y_i] = shifted[y_i] − log Σ_j e^{shifted_j}: only the picked entries
-        picked = np.add.reduce(shifted.reshape(-1)[pick], axis=None)
-        loss = np.asarray((np.add.reduce(np.log(total), axis=None) - picked) / n, logits.dtype)
-
-        def vjp(g: np.ndarray) -> np.ndarray:
-            delta = e / total  # softmax(z), kept from the forward pass
-            delta.reshape(-1)[pick] -= 1.0  # a view: subtracts y (one-hot) in place
-            delta *= float(g) / n  # g is the scalar ∂(whatever follows)/∂C
-            return delta
-
-        return node(loss, (z,), "cross_entropy", (vjp,))
-    log_p = shifted - np.log(total)
-    y = _numeric_target("CrossEntropyLoss", logits, target)
-    loss = np.asarray(-(y * log_p).sum() / n, dtype=logits.dtype)
-    mass = y.sum(axis=-1, keepdims=True)
-    return node(loss, (z,), "cross_entropy", (lambda g: g * (np.exp(log_p) * mass - y) / n,))
+# ---- the loss modules: the rule, the settings and the lecture's forms -----------------------
 
 
 class Loss(Module):
@@ -171,14 +210,41 @@ class Loss(Module):
     numbers, one row per example, for targets already made rows by `targets(a, y)`.
     `fused_with` is an activation the loss applies to its input itself (CrossEntropyLoss's
     softmax), so that the one factor ∂C_i/∂z_j replaces ∂a/∂z · ∂C/∂a.
+
+    The forms describe the default settings (`plain`); `reduction="sum"` makes C = Σ_i C_i and
+    "none" returns the C_i themselves. `rule` is chosen once, here: the default settings keep
+    the fused training path, any other setting takes `general`.
     """
 
-    rule: Any = staticmethod(squared_error)
+    rule: Any = staticmethod(squared_error)  # the default settings' rule
+    terms: Any = staticmethod(squared_terms)  # per element, for `general`
+    per_example: ClassVar[bool] = True  # C_i sums its outputs' terms (the lecture's)
+    defaults: ClassVar[dict[str, Any]] = {"reduction": "mean"}
     term: ClassVar[str] = "({a} − {y})²"  # C_i's term for one output j, where C_i is a sum
     cost: ClassVar[str] = f"Σ_j {term}"
     slope: ClassVar[str] = "2({a} − {y})"
     compared: ClassVar[str] = "a"  # the symbol `{p}` stands for
     fused_with: ClassVar[type[Activation] | None] = None  # an activation the loss applies itself
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        self.reduction = one_of(type(self).__name__, "reduction", reduction, REDUCTIONS)
+        self._choose_rule()
+
+    def _choose_rule(self) -> None:
+        if not self.plain:
+            self.rule = self.general
+
+    def general(self, prediction: Tensor, target: ArrayLike) -> Tensor:
+        """The loss under any settings, from its per-element `terms`."""
+        return pointwise(
+            type(self).__name__, prediction, target, self.terms, self.reduction, self.per_example
+        )
+
+    @property
+    def plain(self) -> bool:
+        """True at the default settings, the ones the lecture's forms describe."""
+        return self.config() == self.defaults
 
     def forward(self, prediction: Tensor, target: ArrayLike) -> Tensor:
         if not isinstance(prediction, Tensor):
@@ -189,7 +255,12 @@ class Loss(Module):
         return self.forward(prediction, target)
 
     def config(self) -> dict[str, Any]:
-        return {}
+        """The settings, by the names the constructor takes."""
+        return {"reduction": self.reduction}
+
+    def extra_repr(self) -> str:
+        changed = {k: v for k, v in self.config().items() if self.defaults.get(k) != v}
+        return ", ".join(f"{k}={v!r}" for k, v in changed.items())
 
     def targets(self, a: np.ndarray, target: ArrayLike) -> np.ndarray:
         """The targets y as numbers shaped like the rows of outputs `a`."""
@@ -216,6 +287,7 @@ class MSELoss(Loss):
     """PyTorch's MSELoss: the mean of (a − y)² over every element."""
 
     rule = staticmethod(mse)
+    per_example = False
     cost = "1/{m} Σ_j ({a} − {y})², the mean over all n·{m} elements"
     slope = "2({a} − {y})/{m}"
 
@@ -229,6 +301,9 @@ class BCELoss(Loss):
     """Binary cross-entropy on probabilities (after a Sigmoid), clamped like PyTorch's."""
 
     rule = staticmethod(bce)
+    terms = staticmethod(bce_terms)
+    per_example = False
+    term = "−[{y} ln {a} + (1 − {y}) ln(1 − {a})]/{m}"
     cost = "−1/{m} Σ_j [{y} ln {a} + (1 − {y}) ln(1 − {a})]"
     slope = "({a} − {y})/({a}(1 − {a})·{m})"
 
@@ -238,28 +313,95 @@ class BCELoss(Loss):
         return (a - y) / np.maximum(a * (1 - a), BCE_EPS) / a.shape[-1]
 
 
-class CrossEntropyLoss(Loss):
-    """Softmax + cross-entropy on logits, with integer labels or one-hot rows (PyTorch's).
+class BCEWithLogitsLoss(Loss):
+    """Sigmoid + binary cross-entropy on logits z, fused: stable for any z, and its factor is
+    ∂C_i/∂z_j = (σ(z_j) − y_j)/m, the sigmoid's slope and the loss's in one (PyTorch's)."""
+
+    rule = staticmethod(bce_with_logits)
+    terms = staticmethod(logit_bce_terms)
+    per_example = False
+    fused_with = Sigmoid
+    term = "−[{y} ln {p} + (1 − {y}) ln(1 − {p})]/{m}"
+    cost = "−1/{m} Σ_j [{y} ln {p} + (1 − {y}) ln(1 − {p})] with p = σ({a})"
+    slope = "({p} − {y})/{m}"
+    compared = "p"
+
+    @staticmethod
+    def output(a: np.ndarray) -> np.ndarray:
+        """p = σ(z), computed from e^{−|z|} so that no large z overflows."""
+        e = np.exp(-np.abs(a))
+        return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+    @staticmethod
+    def derivative(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """∂C_i/∂z_j = (σ(z_j) − y_j)/m over m outputs."""
+        return (BCEWithLogitsLoss.output(a) - y) / a.shape[-1]
+
+
+def _ignore_index(owner: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise refuse(owner, "ignore_index", "an integer class label or None", value)
+    return int(value)
+
+
+class _ClassLoss(Loss):
+    """A loss on class labels: one-hot rows stand for the labels in the lecture's forms."""
+
+    def targets(self, a: np.ndarray, target: ArrayLike) -> np.ndarray:
+        """One-hot rows for one label per example, else the rows of class probabilities given."""
+        owner = type(self).__name__
+        y = np.asarray(target.data if isinstance(target, Tensor) else target)
+        n = _examples(a)
+        if y.size != n or y.shape == a.shape:
+            return _numeric_target(owner, a, y)
+        labels = whole(owner, y.reshape(a.shape[:-1]))
+        rows = np.zeros_like(a)
+        rows.reshape(-1)[flat_picks(owner, a.shape, labels)] = 1.0  # checks every label's range
+        return rows
+
+
+class CrossEntropyLoss(_ClassLoss):
+    """Softmax + cross-entropy on logits, with integer labels or class probabilities
+    (PyTorch's), classes on axis 1: (n, classes) or (n, classes, d1, ...).
 
     Its factor is for the logits: ∂C_i/∂z_j = p_j − y_j, softmax's slope and the loss's in one.
+    `label_smoothing` ε pulls towards (1 − ε) y + ε/classes instead of y; a label equal to
+    `ignore_index` adds nothing, and the mean is over the labels that count (NaN if none do).
     """
 
     rule = staticmethod(cross_entropy)
     fused_with = Softmax
+    defaults = {"reduction": "mean", "label_smoothing": 0.0, "ignore_index": None}
+    term = "−{y} ln {p}"
     cost = "−Σ_j {y} ln {p} with p = softmax({v})"
     slope = "{p} − {y}"
     compared = "p"
 
-    def targets(self, a: np.ndarray, target: ArrayLike) -> np.ndarray:
-        """One-hot rows for one label per example, else the rows of class probabilities given."""
-        y = np.asarray(target.data if isinstance(target, Tensor) else target)
-        n = _examples(a)
-        if y.size != n or y.shape == a.shape:
-            return _numeric_target("CrossEntropyLoss", a, y)
-        labels = _whole(y.reshape(a.shape[:-1]))
-        rows = np.zeros_like(a)
-        rows.reshape(-1)[_flat_picks(a.shape, labels)] = 1.0  # checks every label's range
-        return rows
+    def __init__(
+        self, reduction: str = "mean", label_smoothing: float = 0.0, ignore_index: int | None = None
+    ) -> None:
+        smoothing = finite("CrossEntropyLoss", "label_smoothing", label_smoothing)
+        if not 0 <= smoothing <= 1:
+            raise refuse("CrossEntropyLoss", "label_smoothing", "a number in [0, 1]", smoothing)
+        Module.__init__(self)
+        self.label_smoothing = smoothing
+        self.ignore_index = _ignore_index("CrossEntropyLoss", ignore_index)
+        self.reduction = one_of("CrossEntropyLoss", "reduction", reduction, REDUCTIONS)
+        self._choose_rule()
+
+    def general(self, prediction: Tensor, target: ArrayLike) -> Tensor:
+        return general_cross_entropy(
+            prediction, target, self.reduction, self.label_smoothing, self.ignore_index
+        )
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "reduction": self.reduction,
+            "label_smoothing": self.label_smoothing,
+            "ignore_index": self.ignore_index,
+        }
 
     @staticmethod
     def output(a: np.ndarray) -> np.ndarray:
@@ -273,6 +415,36 @@ class CrossEntropyLoss(Loss):
         return CrossEntropyLoss.output(a) * y.sum(axis=-1, keepdims=True) - y
 
 
+class NLLLoss(_ClassLoss):
+    """Negative log-likelihood on log-probabilities a = log_softmax(z) (PyTorch's): C_i is
+    −a_{y_i}, the picked log-probability, and ∂C_i/∂a_j = −y_j (one-hot). Labels only;
+    `ignore_index` as CrossEntropyLoss's."""
+
+    rule = staticmethod(nll)
+    defaults = {"reduction": "mean", "ignore_index": None}
+    term = "−{y} {a}"
+    cost = "−Σ_j {y} {a}, with a = log p"
+    slope = "−{y}"
+
+    def __init__(self, reduction: str = "mean", ignore_index: int | None = None) -> None:
+        Module.__init__(self)
+        self.ignore_index = _ignore_index("NLLLoss", ignore_index)
+        self.reduction = one_of("NLLLoss", "reduction", reduction, REDUCTIONS)
+        self._choose_rule()
+
+    def general(self, prediction: Tensor, target: ArrayLike) -> Tensor:
+        return nll(prediction, target, self.reduction, self.ignore_index)
+
+    def config(self) -> dict[str, Any]:
+        return {"reduction": self.reduction, "ignore_index": self.ignore_index}
+
+    @staticmethod
+    def derivative(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """∂C_i/∂a_j = −y_j."""
+        return -y
+
+
+# Losses every consumer takes by name: fit, the CLI's --loss, explain, the estimators.
 LOSSES: dict[str, type[Loss]] = {
     "squared": SquaredError,
     "mse": MSELoss,
@@ -282,9 +454,12 @@ LOSSES: dict[str, type[Loss]] = {
 
 
 def loss_module(owner: str, loss: Loss | str) -> Loss:
-    """`loss` itself if it is a loss module, else a new one by its name in LOSSES."""
+    """`loss` itself if it is a loss module at the settings its lecture's forms describe, else
+    a new one by its name in LOSSES."""
     if isinstance(loss, str):
         return LOSSES[one_of(owner, "loss", loss, LOSSES)]()
     if not isinstance(loss, Loss):
         raise refuse(owner, "loss", f"a loss module or one of {', '.join(LOSSES)}", loss)
+    if not loss.plain:
+        raise refuse(owner, "loss", "a loss at its default settings (reduction='mean')", loss)
     return loss

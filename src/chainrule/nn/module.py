@@ -23,15 +23,22 @@ class Parameter(Tensor):
 
 class Module:
     """Base of every layer and network: parameters and sub-modules are found by attribute,
-    in the order they were assigned, and named as PyTorch names them (`0.weight`)."""
+    in the order they were assigned, and named as PyTorch names them (`0.weight`).
+
+    `training` is True from construction on; `eval()` and `train()` set it on the module and on
+    every sub-module, as PyTorch does. Only layers that train differently from how they predict
+    (Dropout) read it.
+    """
 
     # Set in __init__ past __setattr__ (which needs them to exist); declared for type checkers.
     _parameters: dict[str, Parameter]
     _modules: dict[str, Module]
+    training: bool
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "training", True)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if "_modules" not in self.__dict__:
@@ -51,6 +58,21 @@ class Module:
 
     def __call__(self, *args: Any) -> Tensor:
         return self.forward(*args)
+
+    # ---- training or predicting --------------------------------------------------------------
+
+    def train(self, mode: bool = True) -> Module:
+        """Set `training` to `mode` here and in every sub-module; returns self."""
+        if not isinstance(mode, bool):
+            raise refuse(f"{type(self).__name__}.train", "mode", "True or False", mode)
+        self.training = mode
+        for m in self._modules.values():
+            m.train(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Predicting mode, `train(False)`: Dropout passes its input through unchanged."""
+        return self.train(False)
 
     # ---- what it holds --------------------------------------------------------------------
 

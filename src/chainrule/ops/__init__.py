@@ -2,16 +2,28 @@
 
 Read file by file this is the lecture's table of derivative rules (`arithmetic`), then the
 functions a network is built from (`elementwise`, `activations`, `reductions`, `shape`,
-`linalg`). Every op returns `node(forward value, parents, name, vjps)`; `vjps[i]` maps the
-upstream gradient `g = ∂C/∂out` to `g · ∂out/∂parent_i` (the chain rule's one step).
+`joining`, `linalg`) and the comparisons (`compare`). Every op returns `node(forward value,
+parents, name, vjps)`; `vjps[i]` maps the upstream gradient `g = ∂C/∂out` to
+`g · ∂out/∂parent_i` (the chain rule's one step).
 Broadcasting is undone for every operand by one helper, `tensor.unbroadcast`, in the engine.
 """
 
-from chainrule.ops import activations, arithmetic, elementwise, linalg, reductions, shape
+from chainrule.ops import (
+    activations,
+    arithmetic,
+    compare,
+    elementwise,
+    joining,
+    linalg,
+    reductions,
+    shape,
+)
 from chainrule.ops.activations import *  # noqa: F403
 from chainrule.ops.arithmetic import *  # noqa: F403
 from chainrule.ops.base import Axis, constant, lift
+from chainrule.ops.compare import *  # noqa: F403
 from chainrule.ops.elementwise import *  # noqa: F403
+from chainrule.ops.joining import *  # noqa: F403
 from chainrule.ops.linalg import *  # noqa: F403
 from chainrule.ops.reductions import *  # noqa: F403
 from chainrule.ops.shape import *  # noqa: F403
@@ -22,7 +34,9 @@ __all__ = [
     "lift",
     *activations.__all__,
     *arithmetic.__all__,
+    *compare.__all__,
     *elementwise.__all__,
+    *joining.__all__,
     *linalg.__all__,
     *reductions.__all__,
     *shape.__all__,

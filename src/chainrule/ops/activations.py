@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from chainrule.checks import finite, one_of, refuse
+from chainrule.ops.elementwise import erf_of
 from chainrule.tensor import Tensor, node
 
-__all__ = ["log_softmax", "relu", "sigmoid", "sigmoid_backward", "softmax", "softplus", "tanh"]
+__all__ = [
+    "elu",
+    "gelu",
+    "hardtanh",
+    "leaky_relu",
+    "log_softmax",
+    "logsigmoid",
+    "mish",
+    "relu",
+    "sigmoid",
+    "sigmoid_backward",
+    "silu",
+    "softmax",
+    "softplus",
+    "softsign",
+    "tanh",
+]
 
 
 def _exp_in_place(v: np.ndarray) -> None:
@@ -63,6 +83,125 @@ def softplus(x: Tensor) -> Tensor:
     a = x.data
     out = np.logaddexp(0.0, a, out=np.empty(a.shape, a.dtype))  # an array even for 0-d input
     return node(out, (x,), "softplus", (lambda g: g * -np.expm1(-out),))
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """leaky_relu(z) = z for z > 0, else αz (α = `negative_slope`); slope 1 for z > 0, else α
+    (α at the kink z = 0, as PyTorch)."""
+    slope = finite("leaky_relu", "negative_slope", negative_slope)
+    a = x.data
+    positive = a > 0
+    out = np.where(positive, a, a * slope)
+    return node(out, (x,), "leaky_relu", (lambda g: np.where(positive, g, g * slope),))
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """elu(z) = z for z > 0, else α(eᶻ − 1); slope 1 for z > 0, else αeᶻ (α at z = 0, as
+    PyTorch).
+
+    eᶻ is taken at min(z, 0) only, so a large z cannot overflow in the branch not chosen, and
+    αeᶻ is formed directly rather than as a + α, which would lose its digits for z ≪ 0.
+    """
+    alpha = finite("elu", "alpha", alpha)
+    a = x.data
+    positive = a > 0
+    below = np.minimum(a, 0)
+    out = np.where(positive, a, alpha * np.expm1(below))
+    return node(out, (x,), "elu", (lambda g: np.where(positive, g, g * alpha * np.exp(below)),))
+
+
+_SQRT_HALF = math.sqrt(0.5)
+_ONE_OVER_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """gelu(z) = z Φ(z), Φ the standard normal's distribution function, Φ(z) = (1 + erf(z/√2))/2;
+    gelu'(z) = Φ(z) + z φ(z), with φ(z) = e^{−z²/2}/√(2π) its density.
+
+    `approximate="tanh"` is PyTorch's other form: Φ(z) ≈ (1 + tanh(√(2/π)(z + 0.044715 z³)))/2,
+    differentiated as written. The exact form (the default, as PyTorch's) calls `math.erf` per
+    element: see `erf`.
+    """
+    if one_of("gelu", "approximate", approximate, ("none", "tanh")) == "tanh":
+        return _gelu_tanh(x)
+    z = x.data
+    cdf = 0.5 * (1.0 + erf_of(z * _SQRT_HALF))
+    out = z * cdf
+    return node(
+        out,
+        (x,),
+        "gelu",
+        (lambda g: g * (cdf + z * _ONE_OVER_SQRT_2PI * np.exp(-0.5 * z * z)),),
+    )
+
+
+def _gelu_tanh(x: Tensor) -> Tensor:
+    """gelu(z) ≈ z(1 + t)/2 with t = tanh(u), u = √(2/π)(z + 0.044715 z³);
+    its slope (1 + t)/2 + z(1 − t²) u'/2, with u' = √(2/π)(1 + 3 · 0.044715 z²)."""
+    z = x.data
+    t = np.tanh(_SQRT_2_OVER_PI * (z + _GELU_CUBIC * z * z * z))
+    out = 0.5 * z * (1.0 + t)
+    du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_CUBIC * z * z)
+    return node(
+        out, (x,), "gelu", (lambda g: g * (0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * du),)
+    )
+
+
+def _sigma(z: np.ndarray) -> np.ndarray:
+    """σ(z) as `sigmoid` computes it (no overflow, full relative digits in both tails); kept
+    apart from `sigmoid`, the hot path, which saves the function call."""
+    out = np.negative(z, out=np.empty(z.shape, z.dtype))
+    _exp_in_place(out)
+    out += 1.0
+    return np.reciprocal(out, out=out)
+
+
+def silu(x: Tensor) -> Tensor:
+    """silu(z) = z σ(z) (also called swish); silu'(z) = σ(z)(1 + z(1 − σ(z)))."""
+    z = x.data
+    s = _sigma(z)
+    return node(z * s, (x,), "silu", (lambda g: g * s * (1.0 + z * (1.0 - s)),))
+
+
+def mish(x: Tensor) -> Tensor:
+    """mish(z) = z t with t = tanh(softplus(z)); mish'(z) = t + z(1 − t²) σ(z), since
+    softplus'(z) = σ(z)."""
+    z = x.data
+    t = np.tanh(np.logaddexp(0.0, z))
+    return node(z * t, (x,), "mish", (lambda g: g * (t + z * (1.0 - t * t) * _sigma(z)),))
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """hardtanh(z) = min(max(z, min_val), max_val); slope 1 for min_val < z < max_val, else 0.
+
+    Unlike `clip`, the slope is 0 *at* the bounds: PyTorch's hardtanh and clamp differ there,
+    and chainrule keeps each one's convention.
+    """
+    low = finite("hardtanh", "min_val", min_val)
+    high = finite("hardtanh", "max_val", max_val)
+    if low > high:
+        raise refuse("hardtanh", "max_val", f"at least min_val = {low:g}", high)
+    z = x.data
+    return node(np.clip(z, low, high), (x,), "hardtanh", (lambda g: g * ((z > low) & (z < high)),))
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    """log σ(z) = −softplus(−z) = −ln(1 + e⁻ᶻ); its slope is 1 − σ(z) = σ(−z).
+
+    Both come from forms that never form e⁻ᶻ for z ≪ 0: log σ(−1000) is −1000, not −inf.
+    """
+    z = x.data
+    out = np.negative(np.logaddexp(0.0, -z))
+    return node(out, (x,), "logsigmoid", (lambda g: g * _sigma(-z),))
+
+
+def softsign(x: Tensor) -> Tensor:
+    """softsign(z) = z/(1 + |z|); softsign'(z) = 1/(1 + |z|)²."""
+    z = x.data
+    d = 1.0 + np.abs(z)
+    return node(z / d, (x,), "softsign", (lambda g: g / (d * d),))
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:

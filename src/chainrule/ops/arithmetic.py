@@ -1,4 +1,5 @@
-"""The lecture's table of derivative rules: sum, difference, product, quotient, power."""
+"""The lecture's table of derivative rules: sum, difference, product, quotient, power (and
+the remainder, `%`, whose slopes are those of a difference)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 from chainrule.ops.base import ArrayLike, broadcast_error, lift
 from chainrule.tensor import Tensor, node
 
-__all__ = ["add", "div", "mul", "neg", "power", "reciprocal", "sub"]
+__all__ = ["add", "div", "mul", "neg", "power", "reciprocal", "remainder", "sub"]
 
 
 def add(x: ArrayLike, y: ArrayLike) -> Tensor:
@@ -65,7 +66,11 @@ def reciprocal(x: Tensor) -> Tensor:
 
 
 def power(x: ArrayLike, y: ArrayLike) -> Tensor:
-    """Power rule: (xⁿ)' = n xⁿ⁻¹; for the exponent, (cʸ)' = cʸ ln c."""
+    """Power rule: (xⁿ)' = n xⁿ⁻¹; for the exponent, (cʸ)' = cʸ ln c.
+
+    At x = 0 the two formulas meet 0 · ∞ and ln 0; PyTorch's values are kept there: x⁰ is the
+    constant 1, so its slope in x is 0 wherever n = 0, and 0ʸ is flat in y for y ≥ 0 (0 there).
+    """
     x, y = lift(x, y)
     a, n = x.data, y.data
     try:
@@ -76,5 +81,34 @@ def power(x: ArrayLike, y: ArrayLike) -> Tensor:
         out,
         (x, y),
         "pow",
-        (lambda g: g * n * a ** (n - 1), lambda g: g * out * np.log(a)),
+        (lambda g: g * _base_slope(a, n), lambda g: g * _exponent_slope(a, n, out)),
     )
+
+
+def _base_slope(a: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """∂(aⁿ)/∂a = n aⁿ⁻¹, and 0 where n = 0 (where 0⁻¹ would make it 0 · ∞)."""
+    if np.count_nonzero(n) == n.size:  # the usual x ** 2: no zero exponent, no mask to build
+        return n * a ** (n - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n == 0, 0.0, n * a ** (n - 1))
+
+
+def _exponent_slope(a: np.ndarray, n: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """∂(aⁿ)/∂n = aⁿ ln a, and 0 where a = 0 and n ≥ 0 (where it would be 0 · ln 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((a == 0) & (n >= 0), 0.0, out * np.log(a))
+
+
+def remainder(x: ArrayLike, y: ArrayLike) -> Tensor:
+    """x mod y = x − y ⌊x/y⌋, with the sign of y (Python's `%`, numpy's and PyTorch's remainder).
+
+    ∂/∂x = 1 and ∂/∂y = −⌊x/y⌋: between its jumps (where x/y is a whole number) the result is
+    x minus a fixed multiple of y. At a jump chainrule takes these same values, as PyTorch does.
+    """
+    x, y = lift(x, y)
+    a, b = x.data, y.data
+    try:
+        out = np.remainder(a, b)
+    except ValueError:
+        raise broadcast_error("mod", x, y) from None
+    return node(out, (x, y), "mod", (lambda g: g, lambda g: -g * np.floor_divide(a, b)))

@@ -1,0 +1,110 @@
+"""Comparisons, and the ops that choose between values: where, maximum, minimum.
+
+A comparison is a step function: flat everywhere it is defined, so it returns a boolean
+tensor that takes no gradient (PyTorch's rule). Choosing passes the upstream gradient to the
+value chosen; where maximum or minimum meets a tie, each side gets half (PyTorch's choice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from chainrule.ops.base import ArrayLike, broadcast_error, lift
+from chainrule.tensor import Tensor, node
+
+__all__ = ["eq", "ge", "gt", "le", "lt", "maximum", "minimum", "ne", "where"]
+
+
+def _compare(name: str, test: Callable[..., np.ndarray], x: ArrayLike, y: ArrayLike) -> Tensor:
+    # A plain number is compared as it is, not cast to the tensor's dtype first: a boolean
+    # tensor compared with 2 must read False, not True == bool(2).
+    a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    b = y.data if isinstance(y, Tensor) else np.asarray(y)
+    try:
+        mask = test(a, b)
+    except ValueError:
+        raise broadcast_error(name, *lift(x, y)) from None
+    return Tensor(mask, dtype=np.bool_)
+
+
+def lt(x: ArrayLike, y: ArrayLike) -> Tensor:
+    """x < y, elementwise: a boolean tensor, no gradient."""
+    return _compare("lt", np.less, x, y)
+
+
+def le(x: ArrayLike, y: ArrayLike) -> Tensor:
+    """x ≤ y, elementwise: a boolean tensor, no gradient."""
+    return _compare("le", np.less_equal, x, y)
+
+
+def gt(x: ArrayLike, y: ArrayLike) -> Tensor:
+    """x > y, elementwise: a boolean tensor, no gradient."""
+    return _compare("gt", np.greater, x, y)
+
+
+def ge(x: ArrayLike, y: ArrayLike) -> Tensor:
+    """x ≥ y, elementwise: a boolean tensor, no gradient."""
+    return _compare("ge", np.greater_equal, x, y)
+
+
+def eq(x: ArrayLike, y: ArrayLike) -> Tensor:
+    """x = y, elementwise: a boolean tensor, no gradient (what `==` gives between tensors)."""
+    return _compare("eq", np.equal, x, y)
+
+
+def ne(x: ArrayLike, y: ArrayLike) -> Tensor:
+    """x ≠ y, elementwise: a boolean tensor, no gradient."""
+    return _compare("ne", np.not_equal, x, y)
+
+
+def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tensor:
+    """x where the condition holds, y elsewhere; ∂/∂x = [condition], ∂/∂y = [not condition].
+
+    The three broadcast together; each operand's gradient is summed back to its own shape.
+    """
+    chosen = np.asarray(condition.data if isinstance(condition, Tensor) else condition, bool)
+    x, y = lift(x, y)
+    try:
+        out = np.where(chosen, x.data, y.data)
+    except ValueError:
+        raise broadcast_error("where", x, y) from None
+    return node(
+        out,
+        (x, y),
+        "where",
+        (lambda g: np.where(chosen, g, 0.0), lambda g: np.where(chosen, 0.0, g)),
+    )
+
+
+def maximum(x: ArrayLike, y: ArrayLike) -> Tensor:
+    """max(x, y), elementwise; ∂/∂x = 1 where x > y, ½ where x = y, 0 where x < y."""
+    return _choose("maximum", np.maximum, np.greater, x, y)
+
+
+def minimum(x: ArrayLike, y: ArrayLike) -> Tensor:
+    """min(x, y), elementwise; ∂/∂x = 1 where x < y, ½ where x = y, 0 where x > y."""
+    return _choose("minimum", np.minimum, np.less, x, y)
+
+
+def _choose(
+    name: str,
+    pick: Callable[..., np.ndarray],
+    wins: Callable[..., np.ndarray],
+    x: ArrayLike,
+    y: ArrayLike,
+) -> Tensor:
+    """maximum or minimum: the winner's slope is 1, the loser's 0, a tie splits it in halves."""
+    x, y = lift(x, y)
+    a, b = x.data, y.data
+    try:
+        out = pick(a, b)
+    except ValueError:
+        raise broadcast_error(name, x, y) from None
+
+    def vjp_x(g: np.ndarray) -> np.ndarray:
+        return np.where(a == b, 0.5 * g, np.where(wins(a, b), g, 0.0))
+
+    # what x does not take, y does: g − ½g is exactly ½g at a tie
+    return node(out, (x, y), name, (vjp_x, lambda g: g - vjp_x(g)))
