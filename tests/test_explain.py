@@ -55,7 +55,14 @@ def torch_gradient(model: nn.Sequential, X, Y, loss: str, position: int, which: 
                     nn.ReLU: torch.nn.ReLU,
                     nn.Softplus: torch.nn.Softplus,
                     nn.Identity: torch.nn.Identity,
-                }[type(m)]()
+                    nn.LeakyReLU: torch.nn.LeakyReLU,
+                    nn.ELU: torch.nn.ELU,
+                    nn.GELU: torch.nn.GELU,
+                    nn.SiLU: torch.nn.SiLU,
+                    nn.Mish: torch.nn.Mish,
+                    nn.Hardtanh: torch.nn.Hardtanh,
+                    nn.Softsign: torch.nn.Softsign,
+                }[type(m)](**(m.config() if hasattr(m, "config") else {}))
             )
     net = torch.nn.Sequential(*layers)
     out = net(torch.from_numpy(np.asarray(X, np.float64)))
@@ -94,6 +101,20 @@ def test_value_equals_autodiff_numeric_and_torch_for_every_layer(activation, los
             assert e.agree, what
             grad = torch_gradient(model, x, y, loss, position, "bias" if k is None else "weight")
             assert_matches_torch(e.autodiff, grad[(j,) if k is None else (j, k)], what, tol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "activation",
+    [nn.LeakyReLU(3.0), nn.ELU(0.5), nn.Hardtanh(-0.5, 0.25), nn.GELU("tanh")],
+    ids=repr,
+)
+def test_an_activations_own_settings_are_the_slope_explain_uses(activation):
+    model = nn.Sequential(nn.Linear(3, 4), activation, nn.Linear(4, 2))
+    X, Y = data("squared", 5)
+    e = explain(model, X, Y, "squared", layer=1, j=1, k=2)
+    assert e.agree
+    grad = torch_gradient(model, X, Y, "squared", 0, "weight")
+    assert_matches_torch(e.value, grad[1, 2], repr(activation), tol=1e-10)
 
 
 def test_worked_example_by_hand():

@@ -69,7 +69,7 @@ __all__ = [
 @dataclass(frozen=True)
 class _Layer:
     block: Block
-    activation: type[Activation]  # Identity when no activation follows the Linear
+    activation: Activation  # Identity() when no activation follows the Linear
 
 
 def _layers(model: Any) -> list[_Layer]:
@@ -93,7 +93,7 @@ def _layers(model: Any) -> list[_Layer]:
             raise ConfigError(f"explain: model[{i}] is {m!r} here; {expected}")
     if not found:
         raise ConfigError(f"explain: the model has no Linear layer; {expected}")
-    return [_Layer(b, type(b.activation) if b.activation else Identity) for b in found]
+    return [_Layer(b, b.activation or Identity()) for b in found]
 
 
 # ---- losses: ∂C_i/∂a_p^{(L)} per example, with C = 1/n Σ_i C_i --------------------------------
@@ -257,7 +257,7 @@ def explain(
     name = f"{layers[layer - 1].block.position}.{'bias' if k is None else 'weight'}"
     autodiff = float(gradients(model, x, y, loss)[name][index])
     plus, minus = _nudged(model, x, y, loss, param, index)
-    fused = loss.fused_with is not None and layers[-1].activation is Identity
+    fused = loss.fused_with is not None and isinstance(layers[-1].activation, Identity)
     trace = _trace(layers, x.reshape(-1, x.shape[-1]), y, loss, fused)
     c = "C_i" if x.ndim == 2 else "C"
     factors = _factors(layers, trace, layer, j, k, c, fused)

@@ -109,13 +109,16 @@ _TEX = [
     ("−", "-"),
     ("²", "^2"),
     ("∞", r"\infty"),
+    ("≤", r"\le "),
+    ("π", r"\pi"),
 ]
-_KNOWN = {"tanh", "ln", "exp", "max", "log"}  # LaTeX has these as \tanh, \ln, ...
+_KNOWN = {"tanh", "ln", "exp", "max", "min", "log"}  # LaTeX has these as \tanh, \ln, ...
+_NAMED = {"erf"}  # and these it sets upright as \operatorname{erf}
 
 
 def _operators() -> re.Pattern[str]:
     """Named functions: LaTeX's own, and every activation's word symbol (relu, softplus, ...)."""
-    names = _KNOWN | {cls.symbol for cls in ACTIVATIONS.values() if cls.symbol.isalpha()}
+    names = _KNOWN | _NAMED | {cls.symbol for cls in ACTIVATIONS.values() if cls.symbol.isalpha()}
     names.discard("σ")
     alternatives = "|".join(sorted(names, key=len, reverse=True))
     return re.compile(rf"(?<![\\A-Za-z])({alternatives})(?![A-Za-z])")
@@ -133,6 +136,7 @@ def tex(text: str) -> str:
     text = text.replace("∂", r"\partial ")
     text = _operators().sub(_operator, text)
     text = re.sub("Σ(?=_)", r"\\sum", text).replace("Σ", r"\sum ")
+    text = re.sub(r"√\(([^()]*)\)|√(\w+)", lambda m: rf"\sqrt{{{m[1] or m[2]}}}", text)
     for plain, latex in _TEX:
         text = text.replace(plain, latex)
     return text
