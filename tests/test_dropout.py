@@ -99,3 +99,48 @@ def test_a_network_with_dropout_predicts_deterministically_in_eval_mode():
     model.eval()
     np.testing.assert_array_equal(model(x).data, model[1](model[0](x)).data)
     assert repr(model[2]) == "Dropout(p=0.5)"
+
+
+def test_fit_trains_with_dropout_on_and_validates_with_it_off():
+    model = cr.nn.Sequential(cr.nn.Linear(2, 16, rng=0), cr.nn.Dropout(0.5, rng=1))
+    model.eval()  # fit switches training back on: the masks must reach the gradient
+    X = np.random.default_rng(2).normal(size=(20, 2))
+    seen = []
+
+    class Modes(cr.callbacks.Callback):
+        def on_batch_end(self, run):
+            seen.append(run.model[1].training)
+
+    history = cr.fit(
+        model,
+        X,
+        X @ np.ones((2, 16)),
+        epochs=3,
+        validation=(X, X @ np.ones((2, 16))),
+        progress=False,
+        callbacks=[Modes()],
+    )
+    assert seen == [True] * 3
+    assert model[1].training  # validation between epochs gave the mode back
+    with cr.train.predicting(model):
+        np.testing.assert_array_equal(model(X).data, model[0](X).data)
+    assert model[1].training
+    assert len(history.val_loss) == 3
+
+
+def test_a_model_file_keeps_its_dropout_layer(tmp_path):
+    model = cr.nn.Sequential(cr.nn.Linear(3, 4, rng=0), cr.nn.ReLU(), cr.nn.Dropout(0.25))
+    cr.save(model, tmp_path / "m.safetensors")
+    back = cr.load(tmp_path / "m.safetensors")
+    assert repr(back[2]) == "Dropout(p=0.25)"
+    x = np.ones((2, 3))
+    np.testing.assert_array_equal(back.eval()(x).data, model.eval()(x).data)
+
+
+@pytest.mark.filterwarnings("ignore:.*max_iter=3 epochs reached")
+def test_an_estimators_predictions_run_in_eval_mode():
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    est = cr.sklearn.MLPRegressor((8,), max_iter=3, random_state=0).fit(X, X.sum(1))
+    est.model_.append(cr.nn.Dropout(0.9))  # a mask here would change every prediction
+    np.testing.assert_array_equal(est.predict(X), est.predict(X))
+    assert est.model_[-1].training

@@ -15,13 +15,14 @@ import numpy as np
 
 from chainrule.errors import ModelFileError
 from chainrule.nn import layers
+from chainrule.nn.dropout import Dropout
 from chainrule.nn.module import Module
 
 FORMAT = "chainrule"
 FORMAT_VERSION = "1"
 # A model file names each layer by its class; the activations come from the registry, so a
 # newly registered activation is saved and loaded with no edit here.
-_LAYERS: list[type[Module]] = [layers.Linear, *layers.ACTIVATIONS.values()]
+_LAYERS: list[type[Module]] = [layers.Linear, Dropout, *layers.ACTIVATIONS.values()]
 LAYER_TYPES: dict[str, type[Module]] = {cls.__name__: cls for cls in _LAYERS}
 
 

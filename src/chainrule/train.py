@@ -196,11 +196,25 @@ def _first_non_finite(model: Module) -> str:
     return "none of the parameters (only the loss)"
 
 
+@contextmanager
+def predicting(model: Module) -> Iterator[Module]:
+    """`model.eval()` and no_grad for the block; each module's `training` is restored after,
+    so a prediction between two epochs leaves a Dropout layer as training left it."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with no_grad():
+            yield model
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
 def evaluate(
     model: Module, X: np.ndarray, Y: np.ndarray, loss: Callable
 ) -> tuple[float, float | None]:
-    """Loss and accuracy (None for regression) of `model` on (X, Y), without a graph."""
-    with no_grad():
+    """Loss and accuracy (None for regression) of `model` on (X, Y), in eval mode, no graph."""
+    with predicting(model):
         out = model(Tensor(X))
         return float(loss(out, Y).data), accuracy(loss, out.data, Y)
 
@@ -271,6 +285,7 @@ def fit(
         sampler = np.random.default_rng(seed).permutation
     run = Run(model, optimizer, loss_fn, History(), epochs)
     loop = _Loop(run, hooks, x, y, val, batch_size or len(x), sampler, until)
+    model.train()
     start = time.perf_counter()
     try:
         loop.train()

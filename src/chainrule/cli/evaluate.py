@@ -17,7 +17,8 @@ from chainrule.cli.trained import Trained
 from chainrule.errors import DataError
 from chainrule.io import atomic_write
 from chainrule.preprocess import confusion_matrix, decode
-from chainrule.tensor import Tensor, no_grad
+from chainrule.tensor import Tensor
+from chainrule.train import predicting
 
 
 def evaluate_command(
@@ -31,7 +32,7 @@ def evaluate_command(
     trained = Trained.load(model)
     ds, y = trained.dataset(data, target)
     X, y_model = trained.prepared(ds.X, y)
-    with no_grad():
+    with predicting(trained.model):
         out = trained.model(Tensor(X)).data
         loss = float(trained.loss_fn(Tensor(out), y_model).data)
     predicted = decode(out, trained.loss, trained.n_classes, trained.prep)

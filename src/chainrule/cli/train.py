@@ -40,8 +40,8 @@ from chainrule.cli.options import (
 )
 from chainrule.cli.trained import Trained
 from chainrule.preprocess import Preprocessing, decode, head, resolve_loss
-from chainrule.tensor import Tensor, no_grad
-from chainrule.train import History, fit
+from chainrule.tensor import Tensor
+from chainrule.train import History, fit, predicting
 
 # Fewer rows than this (the 4-row logic gates) are all trained on and evaluated on.
 MIN_ROWS_TO_SPLIT = 20
@@ -73,20 +73,22 @@ def train_command(
     activation: Annotated[
         str | None,
         typer.Option(
-            help=f"hidden activation: {'|'.join(HIDDEN_ACTIVATIONS)} "
+            help=f"hidden activation: {', '.join(HIDDEN_ACTIVATIONS)} "
             f"[default: {DEFAULT_ACTIVATION}]"
         ),
     ] = None,
     loss: Annotated[
         str | None,
         typer.Option(
-            help=f"{'|'.join(LOSS_NAMES)}; auto is ce for class labels, squared for numbers "
+            help=f"{', '.join(LOSS_NAMES)}; auto is ce for class labels, squared for numbers "
             "[default: auto]"
         ),
     ] = None,
     optimizer: Annotated[
         str,
-        typer.Option(help=f"{'|'.join(OPTIMIZER_NAMES)} (momentum = SGD with momentum {MOMENTUM})"),
+        typer.Option(
+            help=f"{', '.join(OPTIMIZER_NAMES)} (momentum = SGD with momentum {MOMENTUM})"
+        ),
     ] = DEFAULT_OPTIMIZER,
     lr: Annotated[float, typer.Option(help="learning rate η, > 0")] = DEFAULT_LR,
     epochs: Annotated[
@@ -321,7 +323,7 @@ def _score(
     if rows is None:
         return {}
     ds, X, y = rows
-    with no_grad():
+    with predicting(trained.model):
         out = trained.model(Tensor(X))
         loss = float(trained.loss_fn(out, y).data)
     result: dict[str, Any] = {"rows": len(X), "loss": loss}

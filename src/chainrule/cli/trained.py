@@ -17,8 +17,8 @@ from chainrule.io import load_with_metadata
 from chainrule.nn.layers import Sequential
 from chainrule.nn.module import Module
 from chainrule.preprocess import Preprocessing, decode, targets
-from chainrule.tensor import Tensor, no_grad
-from chainrule.train import prepare
+from chainrule.tensor import Tensor
+from chainrule.train import predicting, prepare
 
 
 @dataclass
@@ -58,7 +58,7 @@ class Trained:
 
     def output(self, X_raw: np.ndarray) -> np.ndarray:
         """a^{(L)} for raw rows (standardised first), without recording a graph."""
-        with no_grad():
+        with predicting(self.model):
             return self.model(Tensor(self.prep.features(X_raw), dtype=self.model.dtype)).data
 
     def predict(self, X_raw: np.ndarray) -> np.ndarray:

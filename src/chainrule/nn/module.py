@@ -82,6 +82,12 @@ class Module:
     def children(self) -> Iterator[Module]:
         yield from self._modules.values()
 
+    def modules(self) -> Iterator[Module]:
+        """This module, then every module inside it, depth first."""
+        yield self
+        for m in self._modules.values():
+            yield from m.modules()
+
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         """Every parameter with its dotted name (`0.weight`, `0.bias`, `2.weight`, ...)."""
         for name, p in self._parameters.items():

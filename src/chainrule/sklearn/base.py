@@ -41,8 +41,8 @@ from chainrule.checks import at_least, one_of, positive_int, refuse
 from chainrule.errors import ConfigError, DivergedError
 from chainrule.nn.init import INITS
 from chainrule.optim import OPTIMIZERS, SGD, Adam, Optimizer
-from chainrule.tensor import Tensor, no_grad
-from chainrule.train import History, fit
+from chainrule.tensor import Tensor
+from chainrule.train import History, fit, predicting
 
 # scikit-learn calls the sigmoid "logistic"; both names are accepted.
 ALIASES = {"logistic": "sigmoid"}
@@ -389,7 +389,7 @@ class _MLP(BaseEstimator):
         """a^{(L)} for rows X (the softmax applied when `model_` ends at the logits)."""
         check_is_fitted(self)
         x = validate_data(self, X, reset=False, dtype=self.model_.dtype)
-        with no_grad():
+        with predicting(self.model_):
             a = self.model_(Tensor(x))
             if self.out_activation_ == "softmax" and isinstance(self.model_[-1], nn.Linear):
                 a = a.softmax(axis=-1)
