@@ -403,7 +403,8 @@ BAD_VALUES = [
         "--activation",
         ["--activation", "swish"],
         2,
-        "--activation must be one of sigmoid, tanh, relu, softplus, identity, got 'swish'",
+        "--activation must be one of sigmoid, tanh, relu, softplus, identity, leaky_relu, elu, "
+        "gelu, silu, mish, hardtanh, softsign, got 'swish'",
     ),
     (
         "train",

@@ -413,7 +413,7 @@ def test_pickle_round_trip_and_training_after_it():
 @pytest.mark.parametrize(
     "params, message",
     [
-        (dict(activation="swish"), "activation must be one of identity, logistic, relu"),
+        (dict(activation="swish"), "activation must be one of elu, gelu, hardtanh, identity"),
         (dict(hidden_layer_sizes=(5, 0)), "hidden_layer_sizes must be positive integers"),
         (dict(optimizer="rmsprop"), "optimizer must be one of"),
         (dict(alpha=-1.0), "alpha must be a finite number >= 0"),

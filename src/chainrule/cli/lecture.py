@@ -62,7 +62,7 @@ def exercise_command(
     lr: Annotated[float, typer.Option("--lr", help="the learning rate η")] = 0.5,
     activation: Annotated[
         str,
-        typer.Option("--activation", help=f"{'|'.join(activations())}; sigmoid is the lecture's"),
+        typer.Option("--activation", help=f"{', '.join(activations())}; sigmoid is the lecture's"),
     ] = "sigmoid",
     answers: Annotated[
         bool, typer.Option("--answers", help="print the answer key instead of the questions")

@@ -24,7 +24,7 @@ PLOT_KINDS = ("loss", "boundary", "network", "confusion")
 
 def plot_command(
     model: ModelFile,
-    kind: Annotated[str, typer.Option(help=f"{'|'.join(PLOT_KINDS)}")],
+    kind: Annotated[str, typer.Option(help=f"{', '.join(PLOT_KINDS)}")],
     out: Annotated[Path, typer.Option(help="the PNG file to write")],
     data: Annotated[
         str | None,
