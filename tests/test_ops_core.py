@@ -607,3 +607,10 @@ def test_gradcheck_nudges_a_transposed_input_itself():
     w = np.arange(6.0).reshape(2, 3).T
     assert not w.flags.c_contiguous
     assert cr.gradcheck(lambda t: (t * t).sum(), [w])
+
+
+def test_the_functional_ops_sit_at_the_top_as_in_torch():
+    # torch.cat, torch.where, torch.einsum, ... are cr.cat, cr.where, cr.einsum, ...
+    for name in ("cat", "stack", "where", "maximum", "einsum", "tensordot", "one_hot", "gather"):
+        assert getattr(cr, name) is getattr(cr.ops, name), name
+    assert cr.Function is Function

@@ -17,6 +17,7 @@ from chainrule.errors import (
     ModelFileError,
     ShapeError,
 )
+from chainrule.function import Function
 from chainrule.gradcheck import GradcheckReport, gradcheck
 from chainrule.io import load, save
 from chainrule.lecture import classic
@@ -30,6 +31,26 @@ from chainrule.lecture.health import GradientHealthWarning, HealthReport, gradie
 from chainrule.lecture.sensitivity import Sensitivity, sensitivity
 from chainrule.lecture.walkthrough import walkthrough
 from chainrule.nn.init import manual_seed
+from chainrule.ops import (
+    cat,
+    chunk,
+    concatenate,
+    dot,
+    einsum,
+    gather,
+    inner,
+    masked_fill,
+    matmul,
+    maximum,
+    minimum,
+    one_hot,
+    outer,
+    pad,
+    split,
+    stack,
+    tensordot,
+    where,
+)
 from chainrule.tensor import Tensor, is_grad_enabled, no_grad, tensor
 from chainrule.train import History, fit
 
@@ -49,6 +70,7 @@ __all__ = [
     "DataError",
     "DivergedError",
     "Explanation",
+    "Function",
     "GradError",
     "GradcheckReport",
     "GradientHealthWarning",
@@ -59,24 +81,42 @@ __all__ = [
     "ShapeError",
     "Tensor",
     "callbacks",
+    "cat",
+    "chunk",
     "classic",
+    "concatenate",
+    "dot",
+    "einsum",
     "exercise",
     "explain",
     "fit",
+    "gather",
     "gradcheck",
     "gradient_health",
+    "inner",
     "is_grad_enabled",
     "lecture",
     "load",
     "manual_seed",
+    "masked_fill",
+    "matmul",
+    "maximum",
+    "minimum",
     "nn",
     "no_grad",
+    "one_hot",
     "ops",
     "optim",
+    "outer",
+    "pad",
     "save",
     "sensitivity",
+    "split",
+    "stack",
     "tensor",
+    "tensordot",
     "walkthrough",
+    "where",
 ]
 
 # Rooms with heavy optional dependencies (matplotlib, scikit-learn, typer) load on first use.
