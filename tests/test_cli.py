@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import oracle
 
 import chainrule as cr
 from chainrule import data
@@ -866,7 +867,7 @@ def test_resume_finds_a_csv_from_another_folder(capsys, tmp_path, monkeypatch):
 def test_network_gradients_match_pytorch_on_the_standardised_data(moons_model):
     """What `plot --kind network --gradients` draws is ∂C/∂w of the model's loss over the
     data as the model sees it (standardised rows, integer labels): PyTorch agrees."""
-    import torch
+    torch = oracle()
 
     from chainrule.cli.plot import gradients
     from chainrule.cli.trained import Trained
