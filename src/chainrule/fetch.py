@@ -156,10 +156,15 @@ def _from_mirrors(
             _download(url, path, expected, progress, timeout)
             return
         except (OSError, http.client.HTTPException, ValueError) as err:
-            failures.append(f"{url}: {_reason(err)}")
+            failures.append((url, _reason(err)))
+    reasons = {reason for _, reason in failures}
+    if len(reasons) == 1:
+        why = f"from {len(urls)} mirror{'s' if len(urls) > 1 else ''}: {reasons.pop()}"
+    else:
+        why = "; ".join(f"{url}: {reason}" for url, reason in failures)
     raise DataError(
-        f"fetch {name}: cannot download {file} ({'; '.join(failures)}); offline, put the file "
-        f"from {urls[0]} into {path.parent} by hand"
+        f"fetch {name}: cannot download {file} ({why}); offline, put the files from "
+        f"{urls[0].removesuffix(file)} into {path.parent} by hand"
     )
 
 
