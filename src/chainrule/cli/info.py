@@ -79,8 +79,8 @@ def _test_record(test: dict[str, Any]) -> str:
 DATASET_ACTIONS = ("list", "fetch")
 # The real sets `datasets fetch` downloads: rows (train + test) and what they are.
 FETCHED = {
-    "mnist": ("70000", "handwritten digits, 28x28"),
-    "fashion-mnist": ("70000", "Zalando's clothes, 28x28"),
+    "mnist": ("70000", "28x28 digits: datasets fetch"),
+    "fashion-mnist": ("70000", "28x28 clothes: datasets fetch"),
 }
 
 
@@ -118,7 +118,7 @@ def datasets_command(
             sizes = ("?", "?", "?")
         table.add_row(key, *sizes, info.description)
     for key, (rows, what) in FETCHED.items():
-        table.add_row(key, rows, "784", "10", f"{what} (datasets fetch {key})")
+        table.add_row(key, rows, "784", "10", what)
     table.add_row("mnist:DIR", "", "784", "10", "MNIST's IDX files in DIR")
     table.add_row("FILE.csv", "", "", "", "your data: a header row")
     show.console().print(table)
