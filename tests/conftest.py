@@ -9,7 +9,8 @@ It gets the real torch (default dtype float64) when it is installed. Without it,
 that lets the module import and define its tables (`torch.exp`, `torch.nn.Tanh`), and that
 skips the test which first uses it, with the reason; the central-difference checks before
 that use (and in tests that never use torch) still run. With CHAINRULE_REQUIRE_TORCH=1 (CI
-sets it in .ci/run) a missing torch fails those tests instead of skipping them.
+sets it in .ci/run) a missing torch fails those tests instead of skipping them. A test that
+uses torch out of sight (the benchmarks' PyTorch contender) calls `need_torch()` first.
 """
 
 from __future__ import annotations
@@ -65,6 +66,14 @@ def oracle() -> Any:
         return _MissingTorch()
     torch.set_default_dtype(torch.float64)
     return torch
+
+
+def need_torch() -> None:
+    """For a test whose PyTorch use is out of sight (a subprocess, the benchmarks' contender):
+    skip it, or fail it under CHAINRULE_REQUIRE_TORCH=1, when torch is not installed."""
+    torch = oracle()
+    if isinstance(torch, _MissingTorch):
+        torch()
 
 
 # The largest relative error against PyTorch seen in this run, reported at the end.
