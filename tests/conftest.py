@@ -1,8 +1,23 @@
-"""Shared oracles: PyTorch (CPU, float64) and central differences, and where the data lives."""
+"""Shared oracles: PyTorch (CPU, float64) and central differences, and where the data lives.
+
+PyTorch is a test-only oracle, and the suite must collect and run without it. A test module
+that compares with PyTorch says, instead of `import torch`, in one line:
+
+    torch = oracle()   # from conftest import oracle
+
+It gets the real torch (default dtype float64) when it is installed. Without it, a stand-in
+that lets the module import and define its tables (`torch.exp`, `torch.nn.Tanh`), and that
+skips the test which first uses it, with the reason; the central-difference checks before
+that use (and in tests that never use torch) still run. With CHAINRULE_REQUIRE_TORCH=1 (CI
+sets it in .ci/run) a missing torch fails those tests instead of skipping them. A test that
+uses torch out of sight (the benchmarks' PyTorch contender) calls `need_torch()` first.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +28,53 @@ settings.load_profile("chainrule")
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 MNIST = SHARED / "data" / "mnist"
+
+REQUIRE_TORCH = "CHAINRULE_REQUIRE_TORCH"
+NO_TORCH = (
+    "PyTorch (the test oracle) is not installed; pip install -e '.[test]' or make test "
+    "runs these comparisons"
+)
+
+
+class _MissingTorch:
+    """Stands for torch when it is not installed: any attribute is another stand-in, so module
+    tables import; calling one (a test using the oracle) skips that test, or fails it when
+    CHAINRULE_REQUIRE_TORCH=1."""
+
+    def __init__(self, name: str = "torch") -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> _MissingTorch:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return _MissingTorch(f"{self._name}.{attr}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if os.environ.get(REQUIRE_TORCH) == "1":
+            pytest.fail(f"{self._name}: {NO_TORCH} ({REQUIRE_TORCH}=1 asks for it)")
+        pytest.skip(f"{self._name}: {NO_TORCH}")
+
+    def __repr__(self) -> str:
+        return f"<{self._name}: not installed>"
+
+
+def oracle() -> Any:
+    """torch, in float64 by default; a skipping stand-in when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return _MissingTorch()
+    torch.set_default_dtype(torch.float64)
+    return torch
+
+
+def need_torch() -> None:
+    """For a test whose PyTorch use is out of sight (a subprocess, the benchmarks' contender):
+    skip it, or fail it under CHAINRULE_REQUIRE_TORCH=1, when torch is not installed."""
+    torch = oracle()
+    if isinstance(torch, _MissingTorch):
+        torch()
+
 
 # The largest relative error against PyTorch seen in this run, reported at the end.
 WORST = {"rel": 0.0, "what": "nothing compared"}

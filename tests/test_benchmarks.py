@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import need_torch
 
 import chainrule as cr
 from benchmarks import mnist, report, run, worker, workloads
@@ -47,6 +48,8 @@ def _cases() -> list:
 
 @pytest.mark.parametrize(("workload", "contender"), _cases())
 def test_every_contender_runs_every_workload_at_a_tiny_size(workload, contender):
+    if contender == "pytorch":
+        need_torch()
     result = worker.main(_spec(workload, contender))
     assert "error" not in result
     assert len(result["us_per_step"]) >= 1 and min(result["us_per_step"]) > 0
@@ -60,6 +63,7 @@ def test_every_contender_runs_every_workload_at_a_tiny_size(workload, contender)
 
 @pytest.mark.parametrize("workload", ["W1", "W2", "W3"])
 def test_float64_losses_equal_pytorchs_step_by_step(workload):
+    need_torch()
     w = WORKLOADS[workload].tiny()
     torch_losses = worker._parity(w, "pytorch", True)
     for contender in ("chainrule", "numpy"):

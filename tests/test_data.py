@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chainrule import data
+from chainrule import data, idx
 from chainrule.errors import ConfigError, DataError
 from chainrule.preprocess import Preprocessing, confusion_matrix, decode, head, resolve_loss
 
@@ -184,9 +184,9 @@ def idx_bytes(magic: int, shape: tuple[int, ...], payload: bytes) -> bytes:
 def fake_mnist(folder: Path, n: int = 5, gz: bool = True) -> None:
     rng = np.random.default_rng(0)
     images = idx_bytes(
-        data.IDX_IMAGES_MAGIC, (n, 28, 28), rng.integers(0, 256, n * 784, dtype=np.uint8).tobytes()
+        idx.IDX_IMAGES_MAGIC, (n, 28, 28), rng.integers(0, 256, n * 784, dtype=np.uint8).tobytes()
     )
-    labels = idx_bytes(data.IDX_LABELS_MAGIC, (n,), bytes(range(n)))
+    labels = idx_bytes(idx.IDX_LABELS_MAGIC, (n,), bytes(range(n)))
     suffix = ".gz" if gz else ""
     pack = gzip.compress if gz else (lambda b: b)
     (folder / f"t10k-images-idx3-ubyte{suffix}").write_bytes(pack(images))
@@ -205,21 +205,21 @@ def test_idx_reader_on_written_files(tmp_path, gz):
 
 def test_idx_wrong_magic_and_wrong_size(tmp_path):
     path = tmp_path / "t10k-images-idx3-ubyte"
-    path.write_bytes(idx_bytes(data.IDX_LABELS_MAGIC, (3,), b"\x00\x01\x02"))
+    path.write_bytes(idx_bytes(idx.IDX_LABELS_MAGIC, (3,), b"\x00\x01\x02"))
     with pytest.raises(DataError, match="magic number 0x801, expected 0x803"):
-        data.read_idx(path, data.IDX_IMAGES_MAGIC)
-    path.write_bytes(idx_bytes(data.IDX_IMAGES_MAGIC, (2, 28, 28), bytes(100)))
+        idx.read_idx(path, idx.IDX_IMAGES_MAGIC)
+    path.write_bytes(idx_bytes(idx.IDX_IMAGES_MAGIC, (2, 28, 28), bytes(100)))
     with pytest.raises(DataError, match=r"shape \(2, 28, 28\) \(1584 bytes\) but the file has 116"):
-        data.read_idx(path, data.IDX_IMAGES_MAGIC)
+        idx.read_idx(path, idx.IDX_IMAGES_MAGIC)
     path.write_bytes(b"\x00\x00\x08\x03\x00")
     with pytest.raises(DataError, match="truncated IDX header"):
-        data.read_idx(path, data.IDX_IMAGES_MAGIC)
+        idx.read_idx(path, idx.IDX_IMAGES_MAGIC)
 
 
 def test_mnist_images_and_labels_must_agree(tmp_path):
     fake_mnist(tmp_path, n=5)
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(
-        gzip.compress(idx_bytes(data.IDX_LABELS_MAGIC, (4,), bytes(4)))
+        gzip.compress(idx_bytes(idx.IDX_LABELS_MAGIC, (4,), bytes(4)))
     )
     with pytest.raises(DataError, match="5 images but t10k-labels-idx1-ubyte.gz has 4 labels"):
         data.load(f"mnist:{tmp_path}")

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from conftest import assert_matches_torch
+from conftest import assert_matches_torch, oracle
 
 import chainrule as cr
 from chainrule import nn
 from chainrule.errors import ConfigError, ShapeError
 from chainrule.lecture.explain import Explanation, explain
 from chainrule.lecture.sensitivity import sensitivity
+
+torch = oracle()
 
 ACTIVATIONS = [name for name, cls in nn.ACTIVATIONS.items() if cls.elementwise]
 LOSSES = ["squared", "mse", "bce", "ce"]

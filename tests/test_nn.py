@@ -6,14 +6,14 @@ import re
 
 import numpy as np
 import pytest
-import torch
-from conftest import assert_matches_torch
+from conftest import assert_matches_torch, oracle
 from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
 
-torch.set_default_dtype(torch.float64)
+torch = oracle()
+
 
 TORCH_ACTIVATIONS = {
     "sigmoid": torch.nn.Sigmoid,

@@ -6,13 +6,12 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
-from conftest import assert_matches_torch
+from conftest import assert_matches_torch, oracle
 from test_nn import torch_copy
 
 import chainrule as cr
 
-torch.set_default_dtype(torch.float64)
+torch = oracle()
 
 
 def test_plain_sgd_is_the_lectures_update():

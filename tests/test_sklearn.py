@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import oracle
 from sklearn import neural_network
 from sklearn.base import clone
 from sklearn.datasets import (
@@ -120,7 +121,7 @@ def test_iris_test_accuracy_matches_scikit_learn_over_five_seeds():
 
 
 def test_objective_gradient_matches_pytorch_and_central_differences():
-    torch = pytest.importorskip("torch")
+    torch = oracle()
     X, y = dataset("multilabel")
     est = MLPClassifier((4,), "tanh", alpha=0.3, max_iter=2, random_state=0).fit(X, y)
     x, target = X[:10], y[:10].astype(np.float64)

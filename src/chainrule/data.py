@@ -1,11 +1,13 @@
 """Datasets: rows of features X (one example per row, the lecture's a^{(0)}) and targets y.
 
-Three kinds, one registry (`DATASETS`), one entry point (`load`):
+Four kinds, one registry (`DATASETS`), one entry point (`load`):
 
 - generated 2-D sets for seeing decision boundaries (`and`, `or`, `xor`, `moons`, `circles`,
   `spirals`, `blobs`, `gauss`), seeded, with `n` and `noise`; features named `x1`, `x2`;
 - the real sets shipped inside scikit-learn (`iris`, `wine`, `breast-cancer`, `digits`);
-- files: MNIST in its original IDX format (`mnist:DIR`) and CSV with a header row.
+- MNIST and Fashion-MNIST (`chainrule.idx`): downloaded once into a cache by `fetch`, or from
+  IDX files of your own (`mnist:DIR`);
+- CSV files with a header row.
 
 Class labels are kept as integers 0..K−1 in `y` with their names in `class_names`; a numeric
 (regression) target has `class_names = None` and float `y`.
@@ -14,10 +16,9 @@ Class labels are kept as integers 0..K−1 in `y` with their names in `class_nam
 from __future__ import annotations
 
 import csv
-import gzip
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,15 +26,22 @@ import numpy as np
 
 from chainrule.checks import at_least, fraction, int_at_least, one_of, refuse
 from chainrule.errors import ConfigError, DataError
+from chainrule.fetch import SOURCES
+from chainrule.fetch import fetch as fetch  # cr.data.fetch("mnist"), beside load
 
 # A numeric target column with at most this many distinct whole numbers is read as class
 # labels (0/1, digits 0-9, ...); anything else numeric is a regression target.
 MAX_NUMERIC_CLASSES = 20
 
 
-@dataclass
+@dataclass(repr=False)
 class Dataset:
-    """Feature rows X (n, features), targets y (n,), and the names that go with them."""
+    """Feature rows X (n, features), targets y (n,), and the names that go with them.
+
+    Unpacks as `X, y = dataset`. `n_train`, when set, is a published split: rows before it are
+    the training set, the rest the test set (MNIST's 60,000 and 10,000); `note` is a line for
+    the user about how the data was found.
+    """
 
     name: str
     X: np.ndarray
@@ -41,6 +49,8 @@ class Dataset:
     feature_names: list[str]
     class_names: list[str] | None
     target_name: str = "target"
+    n_train: int | None = None
+    note: str = ""
 
     @property
     def is_classification(self) -> bool:
@@ -48,6 +58,13 @@ class Dataset:
 
     def __len__(self) -> int:
         return len(self.X)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter((self.X, self.y))
+
+    def __repr__(self) -> str:
+        kind = f"{len(self.class_names)} classes" if self.class_names else "a numeric target"
+        return f"<Dataset {self.name}: {len(self)} rows, {self.X.shape[1]} features, {kind}>"
 
     def subset(self, rows: np.ndarray) -> Dataset:
         """The same dataset restricted to `rows` (an index array)."""
@@ -200,11 +217,15 @@ def digits() -> Dataset:
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """A registry entry: how to make the dataset and one line saying what it is."""
+    """A registry entry: how to make the dataset, one line saying what it is, whether it is
+    generated (and so takes n, noise and seed), and the hidden layers and epochs it needs by
+    default when the command line's (one hidden layer of 32, 50 epochs) are not enough."""
 
-    make: Callable[[], Dataset]
+    make: Callable[..., Dataset]
     description: str
     generated: bool
+    hidden: tuple[int, ...] | None = None
+    epochs: int | None = None
 
 
 def _gate(name: str) -> Callable[..., Dataset]:
@@ -220,7 +241,8 @@ DATASETS: dict[str, DatasetInfo] = {
     "xor": DatasetInfo(_gate("xor"), "XOR: not linearly separable", True),
     "moons": DatasetInfo(moons, "two interleaving half circles", True),
     "circles": DatasetInfo(circles, "a ring around a circle", True),
-    "spirals": DatasetInfo(spirals, "two interleaved spirals", True),
+    # one hidden layer of 32 ends at chance on the spirals: they need two, and longer
+    "spirals": DatasetInfo(spirals, "two interleaved spirals", True, (32, 32), 300),
     "blobs": DatasetInfo(blobs, "three Gaussian clusters", True),
     "gauss": DatasetInfo(gauss, "two Gaussian clusters", True),
     "iris": DatasetInfo(iris, "iris flowers: 3 species", False),
@@ -228,121 +250,45 @@ DATASETS: dict[str, DatasetInfo] = {
     "breast-cancer": DatasetInfo(breast_cancer, "tumours: malignant or benign", False),
     "digits": DatasetInfo(digits, "8x8 images of handwritten digits", False),
 }
+GENERATED_OPTIONS = ("n", "noise", "seed")
 
 
 def known_names() -> str:
     """The names `load` accepts, for error messages and help text."""
-    return ", ".join(DATASETS) + ", mnist:DIR, or a .csv file"
+    return ", ".join([*DATASETS, *SOURCES]) + ", mnist:DIR, or a .csv file"
 
 
-def load(source: str | os.PathLike[str], target: str | None = None) -> Dataset:
-    """The dataset named `source`: a DATASETS name, "mnist:DIR", or a CSV file path.
+def load(
+    source: str | os.PathLike[str], target: str | None = None, **options: float | None
+) -> Dataset:
+    """The dataset named `source`: a DATASETS name, "mnist" or "fashion-mnist" (from the cache
+    that `fetch` fills), "mnist:DIR" (IDX files of your own), or a CSV file path.
 
-    `target` picks a CSV's target column by name or index (the last column by default).
+    `target` picks a CSV's target column by name or index (the last column by default);
+    `n`, `noise` and `seed` go to a generated set (`load("moons", n=1000, noise=0.2)`).
     """
     spec = str(source)
+    given = {k: v for k, v in options.items() if v is not None}
+    for key in given:
+        one_of("load", "option", key, GENERATED_OPTIONS)
+    if given and not (spec in DATASETS and DATASETS[spec].generated):
+        generated = ", ".join(name for name, info in DATASETS.items() if info.generated)
+        raise refuse("load", next(iter(given)), f"given for a generated set ({generated})", spec)
     if spec in DATASETS:
         if target is not None:
             raise refuse(
                 "load", "target", f"None for the built-in {spec!r} (CSV files only)", target
             )
-        return DATASETS[spec].make()
-    if spec.startswith("mnist:"):
-        return mnist(spec.removeprefix("mnist:"))
+        return DATASETS[spec].make(**given)
+    name, _, folder = spec.partition(":")
+    if name in SOURCES:
+        from chainrule import idx  # it stands on this module's Dataset
+
+        return idx.mnist(folder, name) if folder else idx.cached(name)
     path = Path(spec)
     if path.suffix.lower() == ".csv" or path.exists() or os.sep in spec:
         return read_csv(path, target)
     raise ConfigError(f"unknown dataset {spec!r}; expected one of {known_names()}")
-
-
-# --- MNIST, in its original IDX format -------------------------------------------------------
-
-IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions (count, rows, columns)
-IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension (count)
-
-
-def read_idx(path: str | os.PathLike[str], magic: int) -> np.ndarray:
-    """The array in one IDX file (raw or .gz), after checking its magic number and size."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError) as err:
-        raise DataError(f"cannot read IDX file {path}: {err}") from None
-    if len(raw) < 4 or int.from_bytes(raw[:4], "big") != magic:
-        found = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
-        raise DataError(
-            f"{path} is not an IDX file of the expected kind: magic number "
-            f"{found if found is None else hex(found)}, expected {hex(magic)}"
-        )
-    ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{path}: truncated IDX header ({len(raw)} bytes, expected {header})")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + math.prod(shape)
-    if len(raw) != expected:
-        raise DataError(
-            f"{path}: IDX header says shape {shape} ({expected} bytes) but the file has "
-            f"{len(raw)} bytes"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
-
-
-def _idx_file(folder: Path, stem: str) -> Path | None:
-    for name in (
-        stem,
-        stem + ".gz",
-        stem.replace("-idx", ".idx"),
-        stem.replace("-idx", ".idx") + ".gz",
-    ):
-        if (folder / name).is_file():
-            return folder / name
-    return None
-
-
-def mnist(folder: str | os.PathLike[str]) -> Dataset:
-    """MNIST from the IDX files in `folder`: every pair found of train-* and t10k-*
-    (images and labels), in that order. Pixels are scaled to 0..1; features pixel0..pixel783."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"mnist: no folder {folder}; expected mnist:DIR with the IDX files")
-    images, labels = [], []
-    for part in ("train", "t10k"):
-        image_file = _idx_file(folder, f"{part}-images-idx3-ubyte")
-        label_file = _idx_file(folder, f"{part}-labels-idx1-ubyte")
-        if image_file is None and label_file is None:
-            continue
-        if image_file is None or label_file is None:
-            missing = "images" if image_file is None else "labels"
-            raise DataError(f"mnist: {folder} has {part} files but no {part}-{missing} file")
-        x = read_idx(image_file, IDX_IMAGES_MAGIC)
-        y = read_idx(label_file, IDX_LABELS_MAGIC)
-        if len(x) != len(y):
-            raise DataError(
-                f"mnist: {image_file.name} has {len(x)} images but {label_file.name} has "
-                f"{len(y)} labels; expected one label per image"
-            )
-        if y.size and y.max() > 9:
-            raise DataError(f"mnist: {label_file.name} has label {y.max()}; expected 0..9")
-        images.append(x.reshape(len(x), -1))
-        labels.append(y)
-    if not images:
-        raise DataError(
-            f"mnist: no IDX files in {folder}; expected t10k-images-idx3-ubyte(.gz) and "
-            f"t10k-labels-idx1-ubyte(.gz) (and/or the train-* pair)"
-        )
-    X = np.concatenate(images).astype(np.float64) / 255.0
-    features = [f"pixel{i}" for i in range(X.shape[1])]
-    return Dataset(
-        "mnist",
-        X,
-        np.concatenate(labels).astype(np.intp),
-        features,
-        [str(d) for d in range(10)],
-        "label",
-    )
 
 
 # --- CSV ----------------------------------------------------------------------------------------
@@ -445,6 +391,29 @@ def _class_order(names: set[str]) -> list[str]:
         return sorted(names)
 
 
+def _suggest_target(
+    path: Path, header: list[str], rows: list[tuple[int, list[str]]], features: list[int]
+) -> None:
+    """Refuse, suggesting --target, a feature column of text only: a label column that is not
+    the last (the target's default place) would otherwise read as a bad number."""
+    for c in features:
+        if not any(_is_number(fields[c]) for _, fields in rows):
+            line, fields = rows[0]
+            raise DataError(
+                f"{path}: column {header[c]!r} is text ({fields[c].strip()!r} on line {line}), "
+                f"not a number; if it is the label, give --target {header[c]} (target= from "
+                f"Python): the target is the last column unless told"
+            )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def read_csv(path: str | os.PathLike[str], target: str | None = None) -> Dataset:
     """A dataset from a CSV file with a header row: numeric features, and a target column
     (by name or index, the last by default) of class labels (text, or at most 20 distinct
@@ -455,6 +424,8 @@ def read_csv(path: str | os.PathLike[str], target: str | None = None) -> Dataset
         raise DataError(f"{path} has one column; expected feature columns and a target column")
     t = target_index(header, target)
     features = [c for c in range(len(header)) if c != t]
+    if target is None:
+        _suggest_target(path, header, rows, features)
     X = numeric_rows(path, header, rows, features)
     values = [fields[t] for _, fields in rows]
     feature_names = [header[c] for c in features]
@@ -479,9 +450,14 @@ def read_csv(path: str | os.PathLike[str], target: str | None = None) -> Dataset
 def split(
     dataset: Dataset, test_fraction: float, seed: int | None = 0
 ) -> tuple[Dataset, Dataset | None]:
-    """Shuffled (train, test) parts with round(test_fraction · n) test rows (None when 0)."""
+    """Shuffled (train, test) parts with round(test_fraction · n) test rows (None when 0);
+    a dataset with a published split (`n_train`) keeps it."""
     share = fraction("split", "test split", test_fraction)
     n = len(dataset)
+    if dataset.n_train is not None:
+        return dataset.subset(np.arange(dataset.n_train)), dataset.subset(
+            np.arange(dataset.n_train, n)
+        )
     n_test = round(share * n)
     if n_test == 0:
         return dataset, None

@@ -59,8 +59,11 @@ def _figure(width: float, height: float) -> Figure:
     return figure
 
 
-def loss_curves(history: History | Mapping[str, Any], title: str | None = None) -> Figure:
-    """Loss per epoch (training and, when recorded, validation); accuracy beside it when the
+def loss_curves(
+    history: History | Mapping[str, Any], title: str | None = None, held_out: str = "validation"
+) -> Figure:
+    """Loss per epoch (training and, when recorded, the held-out rows, labelled `held_out`:
+    the command line calls them "test", as its summary does); accuracy beside it when the
     history has it."""
     if isinstance(history, Mapping):
         history = History.from_dict(dict(history))
@@ -70,9 +73,10 @@ def loss_curves(history: History | Mapping[str, Any], title: str | None = None) 
     figure = _figure(5.2 * panels, 3.8)
     axes = figure.subplots(1, panels, squeeze=False)[0]
     epochs = np.arange(1, history.epochs + 1)
-    _curves(axes[0], epochs, history.loss, history.val_loss, "loss C", log=min(history.loss) > 0)
+    log = min(history.loss) > 0
+    _curves(axes[0], epochs, history.loss, history.val_loss, "loss C", held_out, log=log)
     if panels == 2:
-        _curves(axes[1], epochs, history.accuracy, history.val_accuracy, "accuracy", log=False)
+        _curves(axes[1], epochs, history.accuracy, history.val_accuracy, "accuracy", held_out)
         axes[1].set_ylim(min(0.0, *history.accuracy, *history.val_accuracy), 1.02)
     heading = f"{title}: " if title else ""
     figure.suptitle(f"{heading}{history.epochs} epochs, stopped by {history.stop_reason or '-'}")
@@ -80,12 +84,18 @@ def loss_curves(history: History | Mapping[str, Any], title: str | None = None) 
 
 
 def _curves(
-    ax: Axes, epochs: np.ndarray, train: list[float], val: list[float], label: str, log: bool
+    ax: Axes,
+    epochs: np.ndarray,
+    train: list[float],
+    val: list[float],
+    label: str,
+    held_out: str,
+    log: bool = False,
 ) -> None:
     marker = "o" if len(epochs) <= 30 else None
     ax.plot(epochs[: len(train)], train, color=POSITIVE, marker=marker, ms=3, label="training")
     if val:
-        ax.plot(epochs[: len(val)], val, color=NEGATIVE, marker=marker, ms=3, label="validation")
+        ax.plot(epochs[: len(val)], val, color=NEGATIVE, marker=marker, ms=3, label=held_out)
     if log:
         ax.set_yscale("log")
         # plain numbers (0.03, 0.1) read faster than 3×10⁻² on a loss axis

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.checks import positive_int, refuse
-from chainrule.errors import ConfigError, DataError, DivergedError
-from chainrule.nn.losses import LOSSES, BCELoss, CrossEntropyLoss
+from chainrule.errors import ConfigError, DataError, DivergedError, ShapeError
+from chainrule.nn.losses import LOSSES, BCELoss, CrossEntropyLoss, SquaredError
 from chainrule.nn.module import Module
 from chainrule.optim import SGD, Optimizer
 from chainrule.tensor import ArrayLike, Tensor, no_grad
@@ -123,15 +123,40 @@ class Callback:
         """Training has ended; run.history.stop_reason says why (empty after an exception)."""
 
 
-def _loss_module(loss: Module | Callable | str) -> Callable:
+def is_labels(y: np.ndarray) -> bool:
+    """Class labels: one integer per row (0..K−1), as CrossEntropyLoss takes them."""
+    return y.ndim == 1 and y.dtype.kind in "iu"
+
+
+def _loss_module(loss: Module | Callable | str, y: np.ndarray) -> Callable:
+    """The loss fit trains with: "auto" is the command line's choice, cross-entropy for class
+    labels and squared error for real targets; anything else is taken as given."""
+    if loss == "auto":
+        return CrossEntropyLoss() if is_labels(y) else SquaredError()
     if isinstance(loss, str):
         try:
             return LOSSES[loss]()
         except KeyError:
-            raise ConfigError(f"unknown loss {loss!r}; expected one of {sorted(LOSSES)}") from None
+            expected = ["auto", *sorted(LOSSES)]
+            raise ConfigError(f"unknown loss {loss!r}; expected one of {expected}") from None
     if not callable(loss):
         raise ConfigError(f"loss must be a loss module, a callable or a name, got {loss!r}")
     return loss
+
+
+def _loss_hint(loss: Callable, y: np.ndarray) -> str:
+    """What to change when the loss refused the network's output for the targets `y` (as
+    given to fit)."""
+    if is_labels(y) and isinstance(loss, CrossEntropyLoss):
+        return f"cross-entropy needs one output per class: {int(y.max()) + 1} in the last layer"
+    if is_labels(y):
+        return (
+            "Y holds class labels: loss='ce' (or 'auto') takes them, with one output per class; "
+            "squared error wants one target column per output"
+        )
+    if isinstance(loss, CrossEntropyLoss | BCELoss):
+        return "Y holds real numbers: loss='squared' (or 'auto') takes one column per output"
+    return "the network's last layer needs one output per target column"
 
 
 def _array(value: ArrayLike, name: str) -> np.ndarray:
@@ -245,7 +270,7 @@ def fit(
     model: Module,
     X: ArrayLike,
     Y: ArrayLike,
-    loss: Module | Callable | str = "squared",
+    loss: Module | Callable | str = "auto",
     optimizer: Optimizer | None = None,
     epochs: int = 100,
     batch_size: int | None = None,
@@ -267,11 +292,16 @@ def fit(
     callback calls `run.stop(reason)`, or on Ctrl-C after the current batch. A NaN or infinite
     loss raises DivergedError naming the epoch. The optimizer defaults to SGD(lr=0.1).
 
+    `loss="auto"` chooses as the command line does: CrossEntropyLoss for class labels (Y one
+    integer per row), SquaredError for real targets. A loss that refuses the output's shape
+    says which loss would fit.
+
     `callbacks` see every batch and epoch (see Callback). `progress=True` adds a
     callbacks.ProgressBar, and `health_every=N` a callbacks.HealthMonitor(N), which checks
     gradient health every N epochs into History.health and warns when it looks bad.
     """
-    loss_fn = _loss_module(loss)
+    given = _array(Y, "Y")
+    loss_fn = _loss_module(loss, given)
     epochs = positive_int("fit", "epochs", epochs)
     if batch_size is not None:
         batch_size = positive_int("fit", "batch_size", batch_size)
@@ -289,6 +319,11 @@ def fit(
     start = time.perf_counter()
     try:
         loop.train()
+    except (ShapeError, DataError) as err:
+        # a loss that refuses the output's shape or the targets' kind says which loss fits
+        if not str(err).startswith(type(loss_fn).__name__):
+            raise
+        raise type(err)(f"{err}; {_loss_hint(loss_fn, given)}") from None
     finally:
         run.history.wall_time = time.perf_counter() - start
         for hook in hooks:

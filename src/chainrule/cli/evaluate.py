@@ -11,6 +11,7 @@ import numpy as np
 import typer
 
 from chainrule import data as datasets
+from chainrule import nn
 from chainrule.cli import show
 from chainrule.cli.options import ModelFile, Target, writable
 from chainrule.cli.trained import Trained
@@ -67,34 +68,66 @@ def predict_command(
             help="write the rows with a 'prediction' column here (else print predictions)"
         ),
     ] = None,
+    proba: Annotated[
+        bool,
+        typer.Option("--proba", help="also each class's probability, P(class), one column each"),
+    ] = False,
 ) -> None:
     """One prediction per row of a CSV file (raw values: the model standardises them)."""
     if output is not None:
         writable("--output", output)
     trained = Trained.load(model)
-    header, rows = datasets.read_table(file)
-    columns = _feature_columns(file, header, trained.prep.feature_names)
-    X = datasets.numeric_rows(file, header, rows, columns)
-    predicted = trained.predict(X)
     names = trained.prep.class_names
-    values = [names[p] for p in predicted] if names is not None else [f"{v:.6g}" for v in predicted]
+    if proba and names is None:
+        raise DataError(f"--proba needs a classifier; {model} predicts numbers")
+    header, rows = datasets.read_table(file)
+    columns = _feature_columns(file, header, trained.prep.feature_names, not trained.recorded)
+    X = datasets.numeric_rows(file, header, rows, columns)
+    out = trained.output(X)
+    predicted = decode(out, trained.loss, trained.n_classes, trained.prep)
+    labels = [names[p] for p in predicted] if names is not None else [f"{v:.6g}" for v in predicted]
+    table = [[label] for label in labels]
+    extra = ["prediction"]
+    if proba:
+        assert names is not None
+        extra += [f"P({name})" for name in names]
+        for row, p in zip(table, probabilities(out, trained), strict=True):
+            row.extend(f"{v:.4f}" for v in p)
     if output is None:
-        print("\n".join(values))
+        print("\n".join(([",".join(extra)] if proba else []) + [",".join(r) for r in table]))
         return
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow([*header, "prediction"])
-    for (_, fields), value in zip(rows, values, strict=True):
-        writer.writerow([*fields, value])
+    writer.writerow([*header, *extra])
+    for (_, fields), row in zip(rows, table, strict=True):
+        writer.writerow([*fields, *row])
     atomic_write(output, text.getvalue().encode())
-    print(f"wrote {len(values)} predictions to {output}")
+    print(f"wrote {len(table)} predictions to {output}")
 
 
-def _feature_columns(path: Path, header: list[str], features: list[str]) -> list[int]:
+def probabilities(output: np.ndarray, trained: Trained) -> np.ndarray:
+    """P(class) per row from the network's outputs a^{(L)}: softmax(z) for ce's logits,
+    (1 − a, a) for one sigmoid output, else the outputs scaled to sum to 1 (a softmax layer's
+    are already; several sigmoids trained on one-hot rows are scores, not probabilities)."""
+    if trained.loss == "ce" and not isinstance(trained.model[len(trained.model) - 1], nn.Softmax):
+        z = output - output.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+    if output.shape[1] == 1:
+        return np.column_stack([1 - output[:, 0], output[:, 0]])
+    return output / output.sum(axis=1, keepdims=True)
+
+
+def _feature_columns(
+    path: Path, header: list[str], features: list[str], by_position: bool = False
+) -> list[int]:
     """Where the model's features are in `header`: by name (extra columns, such as the
-    target, are ignored)."""
+    target, are ignored); for a network saved from Python, which knows no names, the
+    columns in order when their number fits."""
     if all(name in header for name in features):
         return [header.index(name) for name in features]
+    if by_position and len(header) == len(features):
+        return list(range(len(header)))
     expected = ", ".join(features) if len(features) <= 8 else f"{len(features)} features"
     if len(header) != len(features):
         raise DataError(

@@ -1,12 +1,16 @@
 """`chainrule info` (a saved model's architecture and training record) and
-`chainrule datasets` (the built-in datasets)."""
+`chainrule datasets` (the built-in datasets; `datasets fetch NAME` downloads a real one)."""
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import Annotated, Any
+
+import typer
 
 from chainrule import data as datasets
-from chainrule import nn
+from chainrule import fetch, nn
+from chainrule.checks import one_of, refuse
 from chainrule.cli import show
 from chainrule.cli.options import ModelFile
 from chainrule.cli.trained import load_network
@@ -72,8 +76,33 @@ def _test_record(test: dict[str, Any]) -> str:
     return text + (f", accuracy {show.percent(test['accuracy'])}" if "accuracy" in test else "")
 
 
-def datasets_command() -> None:
-    """The built-in datasets, with their sizes."""
+DATASET_ACTIONS = ("list", "fetch")
+# The real sets `datasets fetch` downloads: rows (train + test) and what they are.
+FETCHED = {
+    "mnist": ("70000", "28x28 digits: datasets fetch"),
+    "fashion-mnist": ("70000", "28x28 clothes: datasets fetch"),
+}
+
+
+def datasets_command(
+    action: Annotated[
+        str, typer.Argument(help="list (the datasets) or fetch (download one)")
+    ] = "list",
+    name: Annotated[
+        str | None, typer.Argument(help=f"with fetch: {' or '.join(fetch.SOURCES)}")
+    ] = None,
+    mirror: Annotated[
+        str | None, typer.Option(help="fetch: a base URL to try before the known mirrors")
+    ] = None,
+) -> None:
+    """The datasets --data takes; 'chainrule datasets fetch mnist' downloads MNIST (or
+    fashion-mnist) into the cache ($CHAINRULE_DATA, else the user cache folder)."""
+    one_of("", "ACTION", action, DATASET_ACTIONS)
+    if action == "fetch":
+        if name is None:
+            raise refuse("", "NAME", f"given with fetch ({' or '.join(fetch.SOURCES)})", None)
+        _fetch(one_of("", "NAME", name, fetch.SOURCES), mirror)
+        return
     from rich.table import Table
 
     table = Table(title="built-in datasets (--data NAME)")
@@ -81,13 +110,37 @@ def datasets_command() -> None:
         table.add_column(
             column, justify="right" if column in ("rows", "features", "classes") else "left"
         )
-    for name, info in datasets.DATASETS.items():
+    for key, info in datasets.DATASETS.items():
         try:
             ds = info.make()
             sizes = (str(len(ds)), str(ds.X.shape[1]), str(len(ds.class_names or [])))
         except DataError:
             sizes = ("?", "?", "?")
-        table.add_row(name, *sizes, info.description)
+        table.add_row(key, *sizes, info.description)
+    for key, (rows, what) in FETCHED.items():
+        table.add_row(key, rows, "784", "10", what)
     table.add_row("mnist:DIR", "", "784", "10", "MNIST's IDX files in DIR")
     table.add_row("FILE.csv", "", "", "", "your data: a header row")
     show.console().print(table)
+
+
+def _fetch(name: str, mirror: str | None) -> None:
+    """Download `name`'s files with a progress bar (on a terminal) and say where they are."""
+    folder = fetch.cache_folder(name)
+    if not sys.stdout.isatty():
+        fetch.fetch(name, mirror, folder)
+    else:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+        columns = ("{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
+        with Progress(*columns, console=show.console(), transient=True) as bar:
+            tasks: dict[str, Any] = {}
+
+            def report(file: str, done: int, total: int | None) -> None:
+                if file not in tasks:
+                    tasks[file] = bar.add_task(file, total=total)
+                bar.update(tasks[file], completed=done)
+
+            fetch.fetch(name, mirror, folder, report)
+    count = len(fetch.SOURCES[name].files)
+    print(f"{name}: {count} files in {folder}, SHA-256 checked; train with --data {name}")

@@ -25,11 +25,15 @@ DEFAULT_BATCH = "32"
 DEFAULT_SEED = 0
 DEFAULT_DTYPE = "float64"
 DEFAULT_TEST_SPLIT = 0.2
-MOMENTUM = 0.9  # what "--optimizer momentum" means: SGD with momentum 0.9
+MOMENTUM = 0.9  # what "--optimizer momentum" means: SGD with momentum 0.9 (or --momentum's)
+DEFAULT_INIT = "default"
+TASKS = ("classification", "regression")
+NO_HIDDEN = ("none", "0")  # --hidden none: inputs straight to the output layer
 
 # softmax normalises across a whole layer, so it belongs after layer L only (inside "ce").
 HIDDEN_ACTIVATIONS = [name for name in nn.ACTIVATIONS if name != "softmax"]
 OPTIMIZER_NAMES = [*optim.OPTIMIZERS, "momentum"]
+INIT_NAMES = list(nn.init.INITS)
 LOSS_NAMES = ["auto", *nn.LOSSES]
 DTYPES = ("float32", "float64")
 
@@ -47,13 +51,18 @@ def choice(option: str, value: str, choices: list[str] | tuple[str, ...]) -> str
 
 
 def parse_hidden(text: str) -> list[int]:
-    """'16,8' -> [16, 8]: the hidden layer sizes, each a positive integer."""
+    """'16,8' -> [16, 8]: the hidden layer sizes, each a positive integer; 'none' or '0' ->
+    [] (no hidden layer)."""
+    if text.strip().lower() in NO_HIDDEN:
+        return []
     try:
         sizes = [int(part) for part in text.split(",")]
     except ValueError:
         sizes = []
     if not sizes or any(size <= 0 for size in sizes):
-        raise refuse("", "--hidden", "positive integers separated by commas, like 16 or 16,8", text)
+        raise refuse(
+            "", "--hidden", "positive integers separated by commas, like 16 or 16,8 (or none)", text
+        )
     return sizes
 
 
@@ -85,9 +94,14 @@ def writable(option: str, path: Path) -> Path:
     return path
 
 
-def make_optimizer(name: str, params: list, lr: float) -> optim.Optimizer:
-    """An optimizer from OPTIMIZERS by name; "momentum" is SGD with momentum 0.9."""
+def make_optimizer(
+    name: str, params: list, lr: float, momentum: float | None = None
+) -> optim.Optimizer:
+    """An optimizer from OPTIMIZERS by name; "momentum" is SGD with `momentum` (0.9 unless
+    given). `momentum` is SGD's only."""
     choice("--optimizer", name, OPTIMIZER_NAMES)
     if name == "momentum":
-        return optim.SGD(params, lr, momentum=MOMENTUM)
+        return optim.SGD(params, lr, momentum=MOMENTUM if momentum is None else momentum)
+    if name == "sgd" and momentum is not None:
+        return optim.SGD(params, lr, momentum=momentum)
     return optim.OPTIMIZERS[name](params, lr)

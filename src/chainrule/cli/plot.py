@@ -67,7 +67,9 @@ def _loss(trained: Trained, model: Path) -> Any:
     history = History.from_dict(trained.metadata.get("history", {}))
     if not history.loss:
         raise DataError(f"{model} has no training history to draw")
-    return _plot().loss_curves(history, title=Path(str(trained.metadata.get("data", model))).name)
+    return _plot().loss_curves(
+        history, title=Path(str(trained.metadata.get("data", model))).name, held_out="test"
+    )
 
 
 def _network(trained: Trained, data: str | None, target: str | None) -> Any:

@@ -1,10 +1,15 @@
 """A trained model as the command line keeps it: the network with the preprocessing, loss
-name and metadata that 'chainrule train' saved beside it, so commands take raw rows."""
+name and metadata that 'chainrule train' saved beside it, so commands take raw rows.
+
+A network saved from Python (`cr.save`, an estimator's `.save()`) has no such record: the
+commands then use rows as they are (no standardisation), take the loss and the classes from
+its last layer (and an estimator's `classes_`), say so in one line, and go on."""
 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,18 +34,22 @@ class Trained:
     prep: Preprocessing
     loss: str
     metadata: dict[str, Any]
+    recorded: bool = True  # False: saved from Python, prep and loss read off the network
 
     @classmethod
     def load(cls, path: str | Path) -> Trained:
         model, metadata = load_network(path)
-        if "preprocessing" not in metadata or "loss" not in metadata:
-            raise ModelFileError(
-                f"{path} holds a network but no training record (saved with cr.save, not "
-                f"'chainrule train'); the command line needs a model from 'chainrule train'"
-            )
-        return cls(
-            model, Preprocessing.from_dict(metadata["preprocessing"]), metadata["loss"], metadata
+        if "preprocessing" in metadata and "loss" in metadata:
+            prep = Preprocessing.from_dict(metadata["preprocessing"])
+            return cls(model, prep, metadata["loss"], metadata)
+        trained = from_python(model, metadata)
+        print(
+            f"note: {path} has no training record (saved from Python): its rows are used as "
+            f"they are, not standardised, and its loss is taken as {trained.loss} from its "
+            f"last layer",
+            file=sys.stderr,
         )
+        return trained
 
     @property
     def n_classes(self) -> int | None:
@@ -70,6 +79,8 @@ class Trained:
         if target is None:
             target = _csv_target(source, self.prep.target_name)
         ds = datasets.load(source, target)
+        if not self.recorded:
+            self.prep = _named_by(self.prep, ds)
         self.prep.check(ds)
         y = self.prep.labels(ds) if self.prep.is_classification else ds.y
         return ds, y
@@ -94,3 +105,45 @@ def _csv_target(source: str, name: str) -> str | None:
     with path.open(newline="", encoding="utf-8-sig") as f:
         header = next(csv.reader(f), [])
     return name if name in [h.strip() for h in header] else None
+
+
+def from_python(model: Sequential, metadata: dict[str, Any]) -> Trained:
+    """A network saved without a training record, as the commands can use it: features
+    unscaled; the loss and the task from the last layer (logits of K > 1 outputs: ce; one
+    sigmoid: bce; one linear output: squared error, a regression); an estimator's classes_,
+    feature names and loss curve where its file has them."""
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ModelFileError("the network has no Linear layer; the command line reads MLPs")
+    n_in, n_out = linears[0].in_features, linears[-1].out_features
+    last = model[len(model) - 1]
+    fitted = metadata.get("fitted", {})
+    classes: int | None
+    if isinstance(last, nn.Sigmoid):
+        loss, classes = ("bce", 2) if n_out == 1 else ("squared", n_out)
+    elif isinstance(last, nn.Softmax):
+        loss, classes = "squared", n_out
+    else:
+        loss, classes = ("ce", n_out) if n_out > 1 else ("squared", None)
+    names = fitted.get("classes_")
+    class_names = None
+    if classes is not None:
+        class_names = [str(c) for c in names] if names else [str(k) for k in range(classes)]
+    features = fitted.get("feature_names_in_") or [f"x{k + 1}" for k in range(n_in)]
+    prep = Preprocessing(list(features), np.zeros(n_in), np.ones(n_in), class_names, "target")
+    record = dict(metadata)
+    if "loss_curve_" in fitted:  # an estimator's epochs, for `plot --kind loss`
+        record["history"] = {"loss": fitted["loss_curve_"], "stop_reason": fitted["stop_reason_"]}
+    return Trained(model, prep, loss, record, recorded=False)
+
+
+def _named_by(prep: Preprocessing, ds: datasets.Dataset) -> Preprocessing:
+    """An unrecorded model's preprocessing with the feature (and class) names of `ds`, when
+    their numbers fit the network: a network saved from Python knows only its sizes."""
+    changes: dict[str, Any] = {}
+    if len(ds.feature_names) == len(prep.feature_names):
+        changes["feature_names"] = list(ds.feature_names)
+    known = prep.class_names is not None and ds.class_names is not None
+    if known and len(ds.class_names or []) == len(prep.class_names or []):
+        changes["class_names"] = list(ds.class_names or [])
+    return replace(prep, **changes)
