@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
+from conftest import oracle
 
 import chainrule as cr
 
-torch.set_default_dtype(torch.float64)
+torch = oracle()
 
 
 def test_training_keeps_each_input_scaled_by_one_over_one_minus_p_or_zeroes_it():

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from conftest import assert_matches_torch
+from conftest import assert_matches_torch, oracle
 
 import chainrule as cr
 from chainrule.nn import cross_entropy, losses
 
-torch.set_default_dtype(torch.float64)
+torch = oracle()
+F = torch.nn.functional
+
 
 REDUCTIONS = ("mean", "sum", "none")
 

@@ -10,8 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
-from conftest import assert_matches_torch
+from conftest import assert_matches_torch, oracle
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
@@ -20,7 +19,7 @@ import chainrule as cr
 from chainrule import ops
 from chainrule.function import Function
 
-torch.set_default_dtype(torch.float64)
+torch = oracle()
 
 
 def run_both(ours_f, torch_f, arrays, seed=1):

@@ -10,9 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from conftest import assert_matches_torch
+from conftest import assert_matches_torch, oracle
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
@@ -20,7 +18,8 @@ from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 import chainrule as cr
 from chainrule import ops
 
-torch.set_default_dtype(torch.float64)
+torch = oracle()
+F = torch.nn.functional
 
 
 def anywhere(x):

@@ -11,8 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
-from conftest import assert_matches_torch
+from conftest import assert_matches_torch, oracle
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
@@ -20,7 +19,8 @@ from hypothesis.extra.numpy import array_shapes
 import chainrule as cr
 from chainrule import ops
 
-torch.set_default_dtype(torch.float64)
+torch = oracle()
+
 
 shapes = array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F  # noqa: N812
-from conftest import assert_matches_torch
+from conftest import assert_matches_torch, oracle
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
@@ -21,7 +19,9 @@ import chainrule as cr
 from chainrule import ops
 from chainrule.errors import ConfigError, DataError, ShapeError
 
-torch.set_default_dtype(torch.float64)
+torch = oracle()
+F = torch.nn.functional
+
 
 shapes = array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4)
 few = settings(max_examples=15)
