@@ -277,3 +277,9 @@ def test_the_engine_docs_callbacks_example_runs(tmp_path, monkeypatch, capsys):
     reason, epochs, accuracy = capsys.readouterr().out.split()
     assert reason == "until" and float(accuracy) >= 0.97 and int(epochs) < 500
     assert int(epochs) >= 10 and cr.load(tmp_path / "xor.model")[0].weight.shape == (16, 2)
+
+
+def test_progress_bar_names_the_held_out_rows_as_its_caller_does(capsys):
+    xor_fit([ProgressBar(held_out="test")], epochs=2, validation=(XOR_X, XOR_Y))
+    out = capsys.readouterr().out
+    assert "  test 0." in out and "val" not in out

@@ -250,3 +250,24 @@ def test_the_missing_torch_stand_in_imports_then_skips_or_fails(monkeypatch):
     monkeypatch.setenv(REQUIRE_TORCH, "1")
     with pytest.raises(pytest.fail.Exception, match="CHAINRULE_REQUIRE_TORCH=1"):
         torch.tensor([1.0])
+
+
+def test_weight_decay_shrinks_the_weights_and_is_recorded(capsys, tmp_path):
+    args = ["train", "--data", "moons", "--epochs", "20", "--optimizer", "momentum"]
+    models = {}
+    for decay in ("0", "0.05"):
+        path = tmp_path / f"{decay}.model"
+        code, _, _ = run(capsys, *args, "--weight-decay", decay, "--save", path)
+        assert code == 0
+        models[decay] = load_with_metadata(path)
+    (plain, _), (decayed, metadata) = models["0"], models["0.05"]
+    assert metadata["optimizer"] == {
+        "name": "momentum",
+        "lr": 0.01,
+        "momentum": 0.9,
+        "weight_decay": 0.05,
+    }
+    norm = {m: sum(float((p.data**2).sum()) for p in m.parameters()) for m in (plain, decayed)}
+    assert norm[decayed] < 0.9 * norm[plain]  # L2: every step pulls each W toward 0
+    code, _, err = run(capsys, *args, "--weight-decay", "-1")
+    assert code == 2 and "--weight-decay must be a finite number >= 0, got -1.0" in err

@@ -63,13 +63,22 @@ class ProgressBar(Callback):
     """A rich progress bar with epoch, loss, accuracy and ETA; nothing if rich is missing.
 
     `total` epochs in all (default: `done` + fit's `epochs`); `done` epochs are already behind
-    (a resumed run); `transient` clears the bar at the end. fit(progress=True) adds one.
+    (a resumed run); `transient` clears the bar at the end; `held_out` names fit's
+    `validation` rows on the bar ("test" where the caller calls them that, as the CLI does).
+    fit(progress=True) adds one.
     """
 
-    def __init__(self, total: int | None = None, done: int = 0, transient: bool = False) -> None:
+    def __init__(
+        self,
+        total: int | None = None,
+        done: int = 0,
+        transient: bool = False,
+        held_out: str = "val",
+    ) -> None:
         self.total = None if total is None else positive_int("ProgressBar", "total", total)
         self.done = 0 if done == 0 else positive_int("ProgressBar", "done", done)
         self.transient = transient
+        self.held_out = held_out
         self.progress: Any = None
 
     def on_train_begin(self, run: Run) -> None:
@@ -96,9 +105,9 @@ class ProgressBar(Callback):
         if history.accuracy:
             stats += f"  acc {history.accuracy[-1]:.3f}"
         if history.val_accuracy:
-            stats += f"  val acc {history.val_accuracy[-1]:.3f}"
+            stats += f"  {self.held_out} acc {history.val_accuracy[-1]:.3f}"
         elif history.val_loss:
-            stats += f"  val {history.val_loss[-1]:.4g}"
+            stats += f"  {self.held_out} {history.val_loss[-1]:.4g}"
         self.progress.update(self.task, completed=self.done + run.epoch, stats=stats)
 
     def on_train_end(self, run: Run) -> None:

@@ -95,13 +95,17 @@ def writable(option: str, path: Path) -> Path:
 
 
 def make_optimizer(
-    name: str, params: list, lr: float, momentum: float | None = None
+    name: str,
+    params: list,
+    lr: float,
+    momentum: float | None = None,
+    weight_decay: float = 0.0,
 ) -> optim.Optimizer:
     """An optimizer from OPTIMIZERS by name; "momentum" is SGD with `momentum` (0.9 unless
-    given). `momentum` is SGD's only."""
+    given). `momentum` is SGD's only; `weight_decay` λ adds λW to every gradient."""
     choice("--optimizer", name, OPTIMIZER_NAMES)
     if name == "momentum":
-        return optim.SGD(params, lr, momentum=MOMENTUM if momentum is None else momentum)
-    if name == "sgd" and momentum is not None:
-        return optim.SGD(params, lr, momentum=momentum)
-    return optim.OPTIMIZERS[name](params, lr)
+        momentum = MOMENTUM if momentum is None else momentum
+    if name in ("sgd", "momentum"):
+        return optim.SGD(params, lr, momentum=momentum or 0.0, weight_decay=weight_decay)
+    return optim.OPTIMIZERS[name](params, lr, weight_decay=weight_decay)

@@ -104,7 +104,7 @@ def train_command(
     ] = None,
     init: Annotated[
         str | None,
-        typer.Option(help=f"initial weights: {'|'.join(INIT_NAMES)} [default: {DEFAULT_INIT}]"),
+        typer.Option(help=f"initial weights: {', '.join(INIT_NAMES)} [default: {DEFAULT_INIT}]"),
     ] = None,
     optimizer: Annotated[
         str,
@@ -116,6 +116,10 @@ def train_command(
     momentum: Annotated[
         float | None,
         typer.Option(help=f"SGD's momentum, 0 <= m < 1 (sgd or momentum) [default: 0, {MOMENTUM}]"),
+    ] = None,
+    weight_decay: Annotated[
+        float | None,
+        typer.Option(help="L2 penalty λ >= 0: each step adds λW to the gradient [default: 0]"),
     ] = None,
     epochs: Annotated[
         int | None,
@@ -157,7 +161,7 @@ def train_command(
 ) -> None:
     # Every option is checked before any data is read or any epoch is trained.
     run_settings = {
-        "optimizer": _optimizer_settings(optimizer, lr, momentum),
+        "optimizer": _optimizer_settings(optimizer, lr, momentum, weight_decay),
         "epochs": None if epochs is None else positive_int("", "--epochs", epochs),
         "batch_size": parse_batch(batch_size),
         "until": None if until is None else at_least("", "--until", until, 0.0),
@@ -232,7 +236,9 @@ def _resumed(resume: Path, *fixed_options: Any) -> Trained:
     return Trained.load(resume)
 
 
-def _optimizer_settings(name: str, lr: float, momentum: float | None) -> dict[str, Any]:
+def _optimizer_settings(
+    name: str, lr: float, momentum: float | None, weight_decay: float | None
+) -> dict[str, Any]:
     """The optimizer as the model file records it; --momentum belongs to SGD only."""
     name = choice("--optimizer", name, OPTIMIZER_NAMES)
     settings: dict[str, Any] = {"name": name, "lr": positive("", "--lr", lr)}
@@ -244,6 +250,8 @@ def _optimizer_settings(name: str, lr: float, momentum: float | None) -> dict[st
         settings["momentum"] = momentum
     elif name == "momentum":
         settings["momentum"] = MOMENTUM
+    if weight_decay is not None:
+        settings["weight_decay"] = at_least("", "--weight-decay", weight_decay, 0.0)
     return settings
 
 
@@ -301,7 +309,9 @@ def _train(
 
     callbacks: list[Callback] = []
     if not quiet and sys.stdout.isatty():
-        callbacks.append(ProgressBar(settings["epochs"], earlier.epochs, transient=True))
+        callbacks.append(
+            ProgressBar(settings["epochs"], earlier.epochs, transient=True, held_out="test")
+        )
     if checkpoint_every is not None and save_path is not None:
         callbacks.append(
             Checkpoint(save_path, checkpoint_every, lambda run: record(_whole(earlier, run)))
@@ -320,6 +330,7 @@ def _train(
                     trained.model.parameters(),
                     optimizer["lr"],
                     optimizer.get("momentum"),
+                    optimizer.get("weight_decay", 0.0),
                 ),
                 epochs=settings["epochs"] - earlier.epochs,
                 batch_size=settings["batch_size"],
