@@ -8,6 +8,7 @@ Needs the optional extra: pip install 'chainrule[playground]'.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -53,7 +54,9 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, open_browser: bool
     server = _server(host, port)
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    server.run()
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it ended on
+        server.run()
+    print("chainrule playground: stopped")
 
 
 def free_port(host: str = DEFAULT_HOST) -> int:

@@ -113,7 +113,7 @@ def _features(value: Any) -> list[str]:
     if not isinstance(value, list) or not value or len(set(map(str, value))) != len(value):
         raise refuse(OWNER, "features", expected, value)
     for name in value:
-        if name not in FEATURES:
+        if not isinstance(name, str) or name not in FEATURES:
             raise refuse(OWNER, "features", expected, value)
     return [str(name) for name in value]
 
