@@ -566,3 +566,18 @@ def test_the_notebook_playground_runs_in_a_thread_and_stops():
     finally:
         pg.stop()
     assert not pg._thread.is_alive() and "stopped" in repr(pg)
+
+
+def test_the_playground_benchmark_runs_at_a_tiny_size(tmp_path):
+    """It measures (no time is asserted): a frame, its parts, and a class on a real server."""
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "playground", "--tiny", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text())
+    assert set(results["frame"]) == {"frame", "train 10 batches", "maps", "frame + JSON"}
+    assert results["classroom"]["n"] == 4 and results["classroom"]["p95_ms"] > 0

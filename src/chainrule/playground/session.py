@@ -30,7 +30,7 @@ from chainrule.preprocess import Preprocessing, head, resolve_loss, targets
 from chainrule.train import Callback, Run, fit
 from chainrule.train import evaluate as evaluate_loss
 
-MAX_HISTORY = 2000  # points of the loss chart a session keeps (the oldest go first)
+MAX_HISTORY = 200  # points of the loss chart a session keeps (then every other one goes)
 
 
 class Regularisation(Callback):
@@ -63,7 +63,9 @@ class Split:
 
 @dataclass
 class Record:
-    """The losses after each call that trained: the chart's points."""
+    """The losses after each call that trained: the chart's points. When there are more than
+    MAX_HISTORY, every other one is dropped, so the chart spans the whole run at half the
+    detail and a state stays small (it travels with every step)."""
 
     step: list[int] = field(default_factory=list)
     train_loss: list[float | None] = field(default_factory=list)
@@ -73,8 +75,9 @@ class Record:
         self.step.append(step)
         self.train_loss.append(train)
         self.test_loss.append(test)
-        for values in (self.step, self.train_loss, self.test_loss):
-            del values[:-MAX_HISTORY]
+        if len(self.step) > MAX_HISTORY:
+            for values in (self.step, self.train_loss, self.test_loss):
+                values[:] = values[-1::-2][::-1]  # every other point, keeping the newest
 
 
 def finite_or_none(value: float | None) -> float | None:
@@ -109,6 +112,7 @@ class Session:
         self.train = self._part(train_raw)
         self.test = self._part(test_raw) if test_raw is not None else None
         self.extent = datasets.extent(full.X) if len(self.inputs) == 2 else None
+        self._grids: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.reset()
 
     # ---- data ----------------------------------------------------------------------------------
@@ -130,6 +134,20 @@ class Session:
     def network_input(self, X_raw: np.ndarray) -> np.ndarray:
         """a^{(0)} for rows of raw inputs: the features, standardised."""
         return self.prep.features(self.feature_rows(X_raw))
+
+    def grid(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(features, a^{(0)}) at the centres of a size × size grid over the extent, row-major
+        with row 0 at the top (x₂ max); kept, since the extent and scaling never change."""
+        if size not in self._grids:
+            assert self.extent is not None
+            x1 = np.linspace(self.extent[0], self.extent[1], size)
+            x2 = np.linspace(self.extent[3], self.extent[2], size)
+            a, b = np.meshgrid(x1, x2)
+            points = np.column_stack([a.ravel(), b.ravel()])
+            self._grids[size] = (self.feature_rows(points), self.network_input(points))
+            while len(self._grids) > 4:  # a few sizes at most: a page uses one or two
+                del self._grids[next(iter(self._grids))]
+        return self._grids[size]
 
     def _part(self, raw: Dataset) -> Split:
         y = targets(raw.y, self.loss_name, self.n_classes, self.prep)

@@ -27,14 +27,6 @@ NEURON_MAP = 16  # cells per side of each neuron's small map
 # ---- maps ----------------------------------------------------------------------------------------
 
 
-def _grid(extent: list[float], size: int) -> np.ndarray:
-    """Cell centres of a size × size grid over `extent`, row-major, row 0 at the top (x₂ max)."""
-    x1 = np.linspace(extent[0], extent[1], size)
-    x2 = np.linspace(extent[3], extent[2], size)
-    a, b = np.meshgrid(x1, x2)
-    return np.column_stack([a.ravel(), b.ravel()])
-
-
 def _activations(session: Session, x: np.ndarray) -> list[np.ndarray]:
     """a^{(l)} for l = 1..L on rows x (z^{(L)} where no activation follows the last layer)."""
     out = []
@@ -64,10 +56,9 @@ def maps(session: Session, size: Any = 64) -> dict[str, Any]:
     size = _index("size", size, MAX_MAP + 1, low=2)
     if session.extent is None:
         return {"size": 0, "extent": None, "output": [], "neurons": [], "neuron_size": 0}
-    output = _activations(session, session.network_input(_grid(session.extent, size)))[-1]
-    small = _grid(session.extent, NEURON_MAP)
-    layers = _activations(session, session.network_input(small))
-    features = session.feature_rows(small)
+    output = _activations(session, session.grid(size)[1])[-1]
+    features, small = session.grid(NEURON_MAP)
+    layers = _activations(session, small)
     return {
         "size": size,
         "extent": session.extent,
