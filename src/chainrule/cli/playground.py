@@ -20,6 +20,8 @@ def playground_command(
     ] = False,
 ) -> None:
     """Train a network in the browser and click any weight to see its chain rule."""
+    if not host or any(c.isspace() or c == "/" for c in host):
+        raise refuse("", "--host", "an address such as 127.0.0.1 or 0.0.0.0", host)
     if not 1 <= port <= 65535:
         raise refuse("", "--port", "a TCP port from 1 to 65535", port)
     try:
