@@ -22,7 +22,12 @@ function pathLines(text) {
   return { heading: lines[start], lines: lines.slice(start + 1, end < 0 ? undefined : end) };
 }
 
+// Only the newest request may fill the panel: a slower answer to an earlier click would
+// otherwise overwrite the one the user asked for last.
+let latest = 0;
+
 export async function show(session, selection, weightValue) {
+  const ticket = ++latest;
   const panel = $("explain");
   panel.hidden = false;
   render($("explain_title"), String.raw`\frac{\partial C}{\partial ${symbol(selection)}}`, false);
@@ -31,6 +36,7 @@ export async function show(session, selection, weightValue) {
   const example = scope === "batch" ? "batch" : Number($("explain_example").value) || 0;
   panel.dataset.loading = "1";
   const e = await api.explain(session, selection.layer, selection.j, selection.k, example);
+  if (ticket !== latest) return e;
   $("explain_math").replaceChildren(block(stripDollars(e.latex)));
   const paths = pathLines(e.text);
   const container = $("explain_paths");
