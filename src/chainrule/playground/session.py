@@ -75,9 +75,10 @@ class Record:
         self.step.append(step)
         self.train_loss.append(train)
         self.test_loss.append(test)
-        if len(self.step) > MAX_HISTORY:
-            for values in (self.step, self.train_loss, self.test_loss):
-                values[:] = values[-1::-2][::-1]  # every other point, keeping the newest
+        if len(self.step) > MAX_HISTORY:  # every other point goes, the newest stays
+            self.step = self.step[-1::-2][::-1]
+            self.train_loss = self.train_loss[-1::-2][::-1]
+            self.test_loss = self.test_loss[-1::-2][::-1]
 
 
 def finite_or_none(value: float | None) -> float | None:
