@@ -647,6 +647,9 @@ BAD_VALUES = [
     ),
     ("exercise", "--answers", ["--answers=x"], 2, "does not take a value"),
     ("exercise", "--raw", ["--raw=1"], 2, "does not take a value"),
+    ("playground", "--host", ["--host", "http://x/"], 2, "--host must be an address such"),
+    ("playground", "--port", ["--port", "0"], 2, "--port must be a TCP port from 1 to 65535"),
+    ("playground", "--no-browser", ["--no-browser=x"], 2, "does not take a value"),
     ("frobnicate", "", [], 2, "No such command 'frobnicate'"),
     ("train", "", ["--no-such-option"], 2, "No such option: --no-such-option"),
 ]

@@ -16,6 +16,7 @@ Class labels are kept as integers 0..K−1 in `y` with their names in `class_nam
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -310,15 +311,21 @@ def _number(text: str, line: int, column: str, path: Path) -> float:
     return value
 
 
-def read_table(path: str | os.PathLike[str]) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def read_table(
+    path: str | os.PathLike[str], text: str | None = None
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and the (line number, fields) of each non-blank row of a CSV file, after
-    checking the file exists, has a header and data rows, and every row has the header's width."""
+    checking the file exists, has a header and data rows, and every row has the header's width.
+    Given `text` (an upload), that text is the CSV, nothing is read and `path` only names it."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"no such file: {path}")
     try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            lines = [(i, row) for i, row in enumerate(csv.reader(f), start=1) if any(row)]
+        if text is None:
+            if not path.is_file():
+                raise DataError(f"no such file: {path}")
+            with path.open(newline="", encoding="utf-8-sig") as f:
+                text = f.read()
+        reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+        lines = [(i, row) for i, row in enumerate(reader, start=1) if any(row)]
     except (UnicodeDecodeError, csv.Error) as err:
         raise DataError(f"{path} is not a readable CSV text file: {err}") from None
     if not lines:
@@ -414,12 +421,14 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def read_csv(path: str | os.PathLike[str], target: str | None = None) -> Dataset:
+def read_csv(
+    path: str | os.PathLike[str], target: str | None = None, text: str | None = None
+) -> Dataset:
     """A dataset from a CSV file with a header row: numeric features, and a target column
     (by name or index, the last by default) of class labels (text, or at most 20 distinct
-    whole numbers) or numbers (regression)."""
+    whole numbers) or numbers (regression). `text`: as for `read_table`."""
     path = Path(path)
-    header, rows = read_table(path)
+    header, rows = read_table(path, text)
     if len(header) < 2:
         raise DataError(f"{path} has one column; expected feature columns and a target column")
     t = target_index(header, target)

@@ -19,6 +19,7 @@ from chainrule.cli.evaluate import evaluate_command, predict_command
 from chainrule.cli.explain import explain_command
 from chainrule.cli.info import datasets_command, info_command
 from chainrule.cli.lecture import exercise_command, walkthrough_command
+from chainrule.cli.playground import playground_command
 from chainrule.cli.plot import plot_command
 from chainrule.cli.train import HELP as HELP_TRAIN
 from chainrule.cli.train import train_command
@@ -84,6 +85,7 @@ app.command("info")(info_command)
 app.command("datasets")(datasets_command)
 app.command("walkthrough")(walkthrough_command)
 app.command("exercise")(exercise_command)
+app.command("playground")(playground_command)
 
 
 def exit_code(err: BaseException) -> int | None:
