@@ -467,6 +467,13 @@ BAD_VALUES = [
     ("train", "--momentum", ["--momentum", "0.5"], 2, "given with --optimizer sgd or momentum"),
     (
         "train",
+        "--weight-decay",
+        ["--weight-decay", "-0.1"],
+        2,
+        "--weight-decay must be a finite number >= 0, got -0.1",
+    ),
+    (
+        "train",
         "--momentum",
         ["--optimizer", "sgd", "--momentum", "1"],
         2,
