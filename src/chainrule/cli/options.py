@@ -32,7 +32,7 @@ NO_HIDDEN = ("none", "0")  # --hidden none: inputs straight to the output layer
 
 # softmax normalises across a whole layer, so it belongs after layer L only (inside "ce").
 HIDDEN_ACTIVATIONS = [name for name in nn.ACTIVATIONS if name != "softmax"]
-OPTIMIZER_NAMES = [*optim.OPTIMIZERS, "momentum"]
+OPTIMIZER_NAMES = ["sgd", "adam", "momentum"]
 INIT_NAMES = list(nn.init.INITS)
 LOSS_NAMES = ["auto", *nn.LOSSES]
 DTYPES = ("float32", "float64")
@@ -101,11 +101,11 @@ def make_optimizer(
     momentum: float | None = None,
     weight_decay: float = 0.0,
 ) -> optim.Optimizer:
-    """An optimizer from OPTIMIZERS by name; "momentum" is SGD with `momentum` (0.9 unless
-    given). `momentum` is SGD's only; `weight_decay` λ adds λW to every gradient."""
+    """SGD or Adam by name; "momentum" is SGD with `momentum` (0.9 unless given). `momentum`
+    is SGD's only; `weight_decay` λ adds λW to every gradient."""
     choice("--optimizer", name, OPTIMIZER_NAMES)
+    if name == "adam":
+        return optim.Adam(params, lr, weight_decay=weight_decay)
     if name == "momentum":
         momentum = MOMENTUM if momentum is None else momentum
-    if name in ("sgd", "momentum"):
-        return optim.SGD(params, lr, momentum=momentum or 0.0, weight_decay=weight_decay)
-    return optim.OPTIMIZERS[name](params, lr, weight_decay=weight_decay)
+    return optim.SGD(params, lr, momentum=momentum or 0.0, weight_decay=weight_decay)
