@@ -557,7 +557,7 @@ def test_only_a_non_loopback_host_gets_a_warning():
 
 
 def test_the_notebook_playground_runs_in_a_thread_and_stops():
-    pg = playground()
+    pg = cr.playground()  # as docs/playground.md calls it in Jupyter
     try:
         assert pg.url.startswith("http://127.0.0.1:")
         assert f'src="{pg.url}"' in pg._repr_html_() and "<iframe" in pg._repr_html_()
@@ -566,6 +566,7 @@ def test_the_notebook_playground_runs_in_a_thread_and_stops():
     finally:
         pg.stop()
     assert not pg._thread.is_alive() and "stopped" in repr(pg)
+    assert playground.__module__ == "chainrule.playground"  # the function is still importable
 
 
 def test_the_playground_benchmark_runs_at_a_tiny_size(tmp_path):

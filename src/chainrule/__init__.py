@@ -120,7 +120,7 @@ __all__ = [
 ]
 
 # Rooms with heavy optional dependencies (matplotlib, scikit-learn, typer) load on first use.
-_LAZY_MODULES = ("plot", "data", "sklearn", "cli")
+_LAZY_MODULES = ("plot", "data", "sklearn", "cli", "playground")
 
 
 def __getattr__(name: str):

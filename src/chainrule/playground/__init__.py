@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
 import time
 import webbrowser
+from types import ModuleType
 from typing import Any
 
 DEFAULT_HOST = "127.0.0.1"
@@ -110,3 +112,14 @@ def playground(port: int | None = None, timeout: float = 10.0) -> Playground:
 
 
 __all__ = ["Playground", "free_port", "playground", "serve"]
+
+
+class _Callable(ModuleType):
+    """`cr.playground()` starts it: Python binds `chainrule.playground` to this module once it is
+    imported, so the module itself answers the call rather than a function of that name."""
+
+    def __call__(self, port: int | None = None, timeout: float = 10.0) -> Playground:
+        return playground(port, timeout)
+
+
+sys.modules[__name__].__class__ = _Callable
