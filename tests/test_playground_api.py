@@ -384,6 +384,7 @@ def test_bad_ids_unknown_routes_and_methods_are_4xx_json(client):
     refused(client.delete("/api/options"), "Method Not Allowed", 405)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy on the way to inf: the point
 def test_divergence_is_a_409_that_says_what_to_do(client):
     sid = new(client, dataset="plane", hidden=[8, 8], lr=10, optimizer="sgd")
     r = client.post(f"/api/sessions/{sid}/step?steps=200")
@@ -456,6 +457,7 @@ def test_the_stream_sends_bounded_frames_and_ends_by_itself(client):
     assert got[-1][1] == {"reason": "frames"}
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy on the way to inf: the point
 def test_the_stream_reports_divergence_and_ends(client):
     sid = new(client, dataset="plane", hidden=[8, 8], lr=10)
     with client.stream("GET", f"/api/sessions/{sid}/stream?frames=50&steps=100&fps=60") as r:
