@@ -1,13 +1,21 @@
-"""graph(): the computation graph as DOT, and its drawing by Graphviz when installed."""
+"""graph(): the computation graph as DOT, its SVG drawing made in Python (nothing installed),
+and its drawing by Graphviz when installed."""
 
+import re
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
+from itertools import pairwise
 
 import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule import graph_svg
 from chainrule.graph import INSTALL_HINT, graph
+from chainrule.graph_svg import layout
+
+SVG = "{http://www.w3.org/2000/svg}"
 
 needs_dot = pytest.mark.skipif(
     shutil.which("dot") is None,
@@ -90,7 +98,6 @@ def test_render_without_dot_says_how_to_install(monkeypatch, tmp_path):
         graph(loss).render(tmp_path / "g.svg")
     assert not (tmp_path / "g.svg").exists()
     assert "apt-get install graphviz" in INSTALL_HINT
-    assert graph(loss)._repr_svg_() is None
 
 
 def test_render_refuses_an_unknown_format(tmp_path):
@@ -126,3 +133,204 @@ def test_render_svg_and_png(tmp_path):
 
 def test_reachable_as_cr_plot_graph():
     assert cr.plot.graph is graph
+
+
+# ---- the SVG drawing, made in Python ------------------------------------------------------
+
+
+def drawn(svg_text):
+    """The parsed SVG's nodes and edges: {key: (element, layer, box)} and [(from, to)]."""
+    root = ET.fromstring(svg_text)
+    nodes = {}
+    for g in root.iter(SVG + "g"):
+        if g.get("class", "").split()[0] == "node":
+            nodes[g.get("data-key")] = (g, int(g.get("data-layer")), box(g))
+    edges = [
+        (g.get("data-from"), g.get("data-to"))
+        for g in root.iter(SVG + "g")
+        if g.get("class") == "edge"
+    ]
+    return root, nodes, edges
+
+
+def box(g):
+    """(left, top, right, bottom) of a node's rectangle or oval."""
+    rect, oval = g.find(SVG + "rect"), g.find(SVG + "ellipse")
+    if rect is not None:
+        x, y, w, h = (float(rect.get(a)) for a in ("x", "y", "width", "height"))
+        return x, y, x + w, y + h
+    cx, cy, rx, ry = (float(oval.get(a)) for a in ("cx", "cy", "rx", "ry"))
+    return cx - rx, cy - ry, cx + rx, cy + ry
+
+
+def lines_of(g):
+    return [span.text for span in g.iter(SVG + "tspan")]
+
+
+def overlap(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def trained_network():
+    model, x, loss = small_network()
+    loss.backward()
+    return graph(loss, {"x": x, **dict(model.named_parameters())})
+
+
+def test_svg_is_standalone_with_one_element_per_node_and_per_edge():
+    g = trained_network()
+    root, nodes, edges = drawn(g.svg)
+    assert root.tag == SVG + "svg"
+    width, height = float(root.get("width")), float(root.get("height"))
+    assert root.get("viewBox") == f"0 0 {root.get('width')} {root.get('height')}"
+    assert len(nodes) == 9 + 4  # 9 tensors, 4 ops, as in the DOT
+    assert len(edges) == 12
+    # The same edges as the DOT text, between the same node ids.
+    dot_edges = re.findall(r"^  (t\d+(?:_op)?) -> (t\d+(?:_op)?);$", g.source, flags=re.M)
+    assert sorted(edges) == sorted(dot_edges)
+    assert all(
+        b[0] >= 0 and b[2] <= width and b[1] >= 0 and b[3] <= height for *_, b in nodes.values()
+    )
+
+
+def test_every_label_is_written_in_its_node():
+    g = trained_network()
+    _, nodes, _ = drawn(g.svg)
+    for node in g.nodes:
+        element = nodes[node.key][0]
+        assert lines_of(element) == [line for line, _ in node.lines()]
+        assert element.get("class").split()[1] == node.kind
+    ops = [lines_of(nodes[n.key][0]) for n in g.nodes if n.kind == "op"]
+    assert ops == [["linear"], ["sigmoid"], ["linear"], ["squared_error"]]
+    texts = [line for element, *_ in nodes.values() for line in lines_of(element)]
+    assert "x" in texts and "0.weight" in texts and "shape (2, 2) float64" in texts
+    model_bias = [n for n in g.nodes if n.name == "2.bias"][0]
+    assert any(row.startswith("grad [") for row in model_bias.rows)  # gradients are drawn too
+    parameters = [n.key for n in g.nodes if n.kind == "parameter"]
+    assert len(parameters) == 4
+    assert all(nodes[k][0].find(SVG + "rect").get("fill") == "#dde8f7" for k in parameters)
+
+
+def test_no_two_nodes_overlap():
+    _, nodes, _ = drawn(trained_network().svg)
+    boxes = [b for *_, b in nodes.values()]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not overlap(a, b), (a, b)
+
+
+def test_layers_run_from_the_inputs_to_the_loss():
+    g = trained_network()
+    _, nodes, edges = drawn(g.svg)
+    layer = {key: lay for key, (_, lay, _) in nodes.items()}
+    for source, target in edges:
+        assert layer[source] < layer[target]
+        assert nodes[source][2][2] < nodes[target][2][0]  # and left of it on the page
+    loss_key = g.nodes[-2].key  # the walk ends with the loss and the op that made it
+    assert nodes[loss_key][0].get("class") == "node tensor root"
+    assert [k for k, lay in layer.items() if lay == max(layer.values())] == [loss_key]
+    # A leaf sits one layer before the op that uses it: layer 2's weight beside its linear.
+    assert layer["t0"] == layer["t1"] == 0  # x and 0.weight
+    assert layer["t5"] == layer["t7_op"] - 1 > 0  # 2.weight
+
+
+def test_the_two_layer_network_draws_without_crossings():
+    g = trained_network()
+    _, nodes, edges = drawn(g.svg)
+    centre = {k: (b[1] + b[3]) / 2 for k, (_, _, b) in nodes.items()}
+    layer = {k: lay for k, (_, lay, _) in nodes.items()}
+    for i, (a, b) in enumerate(edges):
+        for c, d in edges[i + 1 :]:
+            if layer[a] == layer[c] and layer[b] == layer[d] and a != c and b != d:
+                assert (centre[a] < centre[c]) == (centre[b] < centre[d]), (a, b, c, d)
+
+
+def test_barycenter_sweeps_undo_a_crossing():
+    # a -> d and b -> c: in the given order (a, b over c, d) the two edges cross.
+    at = layout([(40, 20)] * 4, [(0, 3), (1, 2)])
+    assert at.layer == [0, 0, 1, 1]
+    assert (at.y[0] < at.y[1]) == (at.y[3] < at.y[2])
+
+
+def test_long_edges_go_around_boxes_and_stay_on_the_page():
+    x = cr.tensor(3.0, requires_grad=True)
+    h = x * x + x.exp() * x
+    y = (h.sigmoid() * x + h).tanh()  # x and h both feed ops several layers on
+    g = graph(y, {"x": x})
+    root, nodes, edges = drawn(g.svg)
+    boxes = [b for *_, b in nodes.values()]
+    assert not any(overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+    paths = [
+        g.find(SVG + "path").get("d") for g in root.iter(SVG + "g") if g.get("class") == "edge"
+    ]
+    width, height = float(root.get("width")), float(root.get("height"))
+    long_edges = 0
+    for d in paths:
+        points = [tuple(map(float, p.split(","))) for p in re.findall(r"-?[\d.]+,-?[\d.]+", d)]
+        assert all(0 <= px <= width and 0 <= py <= height for px, py in points)
+        through = points[3:-1:3]  # where one curve ends and the next begins
+        long_edges += bool(through)
+        for px, py in through:
+            assert not any(b[0] < px < b[2] and b[1] < py < b[3] for b in boxes), (px, py)
+    assert long_edges >= 2
+
+
+def test_a_lone_tensor_is_one_box():
+    root, nodes, edges = drawn(graph(cr.tensor([1.0, 2.0]), {"v": cr.tensor(0.0)}).svg)
+    assert len(nodes) == 1 and edges == []
+    assert lines_of(next(iter(nodes.values()))[0]) == ["shape (2,) float64", "data [1., 2.]"]
+    assert layout([(30, 20)], []).layer == [0]
+
+
+def test_text_is_escaped():
+    x = cr.tensor(1.0, requires_grad=True)
+    name = "<script>alert(\"&\")</script> 'w'"
+    svg_text = graph(x.exp(), {name: x}).svg
+    assert "<script>" not in svg_text
+    _, nodes, _ = drawn(svg_text)
+    assert lines_of(nodes["t0"][0])[0] == name
+    assert nodes["t0"][0].find(SVG + "title").text.startswith(name)
+
+
+def test_notebooks_get_the_svg_without_graphviz(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("PATH", "")
+
+    def no_programs(*args, **kwargs):
+        raise AssertionError("the SVG drawing ran a program")
+
+    monkeypatch.setattr(subprocess, "run", no_programs)
+    g = trained_network()
+    shown = g._repr_svg_()
+    assert shown == g.svg
+    _, nodes, edges = drawn(shown)
+    assert len(nodes) == 13 and len(edges) == 12
+    assert repr(g) == "Graph(12 edges)"
+
+
+def test_heights_settle_so_edges_run_short_and_chains_straight(monkeypatch):
+    g = trained_network()
+    _, nodes, _ = drawn(g.svg)
+    centre = {k: (b[1] + b[3]) / 2 for k, (_, _, b) in nodes.items()}
+    # linear's result, sigmoid, and its result: one op after another, on one line.
+    assert centre["t3_op"] == pytest.approx(centre["t3"], abs=0.1)
+    assert centre["t3"] == pytest.approx(centre["t4_op"], abs=0.1)
+    assert centre["t4_op"] == pytest.approx(centre["t4"], abs=0.1)
+
+    w, a_prev = cr.tensor(0.8, requires_grad=True), cr.tensor(0.7)
+    lecture = graph(((w * a_prev).sigmoid() - 1.0) ** 2, {"w^(L)": w, "a^(L-1)": a_prev})
+    sizes = [graph_svg.node_size(n) for n in lecture.nodes]
+
+    def vertical_run():
+        routes = layout(sizes, lecture.edges).routes
+        return sum(abs(b[1] - a[1]) for route in routes for a, b in pairwise(route))
+
+    settled = vertical_run()
+    monkeypatch.setattr(graph_svg, "SETTLE", 0)  # each column only stacked and centred
+    assert settled < 0.8 * vertical_run()
+
+
+def test_a_node_of_unknown_kind_is_refused():
+    with pytest.raises(cr.ConfigError) as caught:
+        graph_svg.Node("t0", "layer", None)
+    assert str(caught.value) == "graph node: kind must be one of parameter, tensor, op, got 'layer'"
