@@ -171,10 +171,17 @@ def overlap(a, b):
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def trained_network():
+def trained_network(direction="down"):
     model, x, loss = small_network()
     loss.backward()
-    return graph(loss, {"x": x, **dict(model.named_parameters())})
+    return graph(loss, {"x": x, **dict(model.named_parameters())}, direction=direction)
+
+
+# Indices into a box (left, top, right, bottom): where it starts and ends along the layers'
+# direction, and where it starts and ends across it.
+ALONG = {"right": (0, 2), "down": (1, 3)}
+ACROSS = {"right": (1, 3), "down": (0, 2)}
+directions = pytest.mark.parametrize("direction", ["down", "right"])
 
 
 def test_svg_is_standalone_with_one_element_per_node_and_per_edge():
@@ -211,21 +218,24 @@ def test_every_label_is_written_in_its_node():
     assert all(nodes[k][0].find(SVG + "rect").get("fill") == "#dde8f7" for k in parameters)
 
 
-def test_no_two_nodes_overlap():
-    _, nodes, _ = drawn(trained_network().svg)
+@directions
+def test_no_two_nodes_overlap(direction):
+    _, nodes, _ = drawn(trained_network(direction).svg)
     boxes = [b for *_, b in nodes.values()]
     for i, a in enumerate(boxes):
         for b in boxes[i + 1 :]:
             assert not overlap(a, b), (a, b)
 
 
-def test_layers_run_from_the_inputs_to_the_loss():
-    g = trained_network()
+@directions
+def test_layers_run_from_the_inputs_to_the_loss(direction):
+    g = trained_network(direction)
     _, nodes, edges = drawn(g.svg)
     layer = {key: lay for key, (_, lay, _) in nodes.items()}
+    start, end = ALONG[direction]
     for source, target in edges:
         assert layer[source] < layer[target]
-        assert nodes[source][2][2] < nodes[target][2][0]  # and left of it on the page
+        assert nodes[source][2][end] < nodes[target][2][start]  # above it, or left of it
     loss_key = g.nodes[-2].key  # the walk ends with the loss and the op that made it
     assert nodes[loss_key][0].get("class") == "node tensor root"
     assert [k for k, lay in layer.items() if lay == max(layer.values())] == [loss_key]
@@ -234,10 +244,11 @@ def test_layers_run_from_the_inputs_to_the_loss():
     assert layer["t5"] == layer["t7_op"] - 1 > 0  # 2.weight
 
 
-def test_the_two_layer_network_draws_without_crossings():
-    g = trained_network()
-    _, nodes, edges = drawn(g.svg)
-    centre = {k: (b[1] + b[3]) / 2 for k, (_, _, b) in nodes.items()}
+@directions
+def test_the_two_layer_network_draws_without_crossings(direction):
+    _, nodes, edges = drawn(trained_network(direction).svg)
+    start, end = ACROSS[direction]
+    centre = {k: (b[start] + b[end]) / 2 for k, (_, _, b) in nodes.items()}
     layer = {k: lay for k, (_, lay, _) in nodes.items()}
     for i, (a, b) in enumerate(edges):
         for c, d in edges[i + 1 :]:
@@ -252,11 +263,12 @@ def test_barycenter_sweeps_undo_a_crossing():
     assert (at.y[0] < at.y[1]) == (at.y[3] < at.y[2])
 
 
-def test_long_edges_go_around_boxes_and_stay_on_the_page():
+@directions
+def test_long_edges_go_around_boxes_and_stay_on_the_page(direction):
     x = cr.tensor(3.0, requires_grad=True)
     h = x * x + x.exp() * x
     y = (h.sigmoid() * x + h).tanh()  # x and h both feed ops several layers on
-    g = graph(y, {"x": x})
+    g = graph(y, {"x": x}, direction=direction)
     root, nodes, edges = drawn(g.svg)
     boxes = [b for *_, b in nodes.values()]
     assert not any(overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
@@ -308,10 +320,11 @@ def test_notebooks_get_the_svg_without_graphviz(monkeypatch):
     assert repr(g) == "Graph(12 edges)"
 
 
-def test_heights_settle_so_edges_run_short_and_chains_straight(monkeypatch):
-    g = trained_network()
-    _, nodes, _ = drawn(g.svg)
-    centre = {k: (b[1] + b[3]) / 2 for k, (_, _, b) in nodes.items()}
+@directions
+def test_heights_settle_so_edges_run_short_and_chains_straight(monkeypatch, direction):
+    _, nodes, _ = drawn(trained_network(direction).svg)
+    start, end = ACROSS[direction]
+    centre = {k: (b[start] + b[end]) / 2 for k, (_, _, b) in nodes.items()}
     # linear's result, sigmoid, and its result: one op after another, on one line.
     assert centre["t3_op"] == pytest.approx(centre["t3"], abs=0.1)
     assert centre["t3"] == pytest.approx(centre["t4_op"], abs=0.1)
@@ -320,17 +333,66 @@ def test_heights_settle_so_edges_run_short_and_chains_straight(monkeypatch):
     w, a_prev = cr.tensor(0.8, requires_grad=True), cr.tensor(0.7)
     lecture = graph(((w * a_prev).sigmoid() - 1.0) ** 2, {"w^(L)": w, "a^(L-1)": a_prev})
     sizes = [graph_svg.node_size(n) for n in lecture.nodes]
+    across = 1 if direction == "right" else 0
 
-    def vertical_run():
-        routes = layout(sizes, lecture.edges).routes
-        return sum(abs(b[1] - a[1]) for route in routes for a, b in pairwise(route))
+    def run_across():
+        routes = layout(sizes, lecture.edges, direction=direction).routes
+        return sum(abs(b[across] - a[across]) for route in routes for a, b in pairwise(route))
 
-    settled = vertical_run()
-    monkeypatch.setattr(graph_svg, "SETTLE", 0)  # each column only stacked and centred
-    assert settled < 0.8 * vertical_run()
+    settled = run_across()
+    monkeypatch.setattr(graph_svg, "SETTLE", 0)  # each layer only stacked and centred
+    assert settled < 0.8 * run_across()
+
+
+def test_down_is_right_turned_on_the_diagonal():
+    sizes, edges = [(60, 20), (30, 50), (80, 30), (40, 40)], [(0, 2), (1, 2), (2, 3), (0, 3)]
+    right = layout(sizes, edges, direction="right")
+    down = layout([(h, w) for w, h in sizes], edges, direction="down")
+    assert down.layer == right.layer
+    assert (down.x, down.y) == (right.y, right.x)
+    assert (down.width, down.height) == (right.height, right.width)
+    assert down.size == right.size[::-1]
+    assert down.routes == [[(y, x) for x, y in route] for route in right.routes]
+
+
+def test_an_unknown_direction_is_refused():
+    with pytest.raises(cr.ConfigError) as caught:
+        graph(cr.tensor(1.0), direction="up")
+    assert str(caught.value) == "graph: direction must be one of down, right, got 'up'"
 
 
 def test_a_node_of_unknown_kind_is_refused():
     with pytest.raises(cr.ConfigError) as caught:
         graph_svg.Node("t0", "layer", None)
     assert str(caught.value) == "graph node: kind must be one of parameter, tensor, op, got 'layer'"
+
+
+def on_outline(g, point, side):
+    """Whether `point` lies on the node's outline; for a box, on its `side` (an index into
+    (left, top, right, bottom))."""
+    oval = g.find(SVG + "ellipse")
+    if oval is not None:
+        cx, cy, rx, ry = (float(oval.get(a)) for a in ("cx", "cy", "rx", "ry"))
+        return abs(((point[0] - cx) / rx) ** 2 + ((point[1] - cy) / ry) ** 2 - 1) < 0.05
+    b = box(g)
+    along = point[side % 2]
+    across = point[1 - side % 2]
+    return abs(along - b[side]) < 0.11 and b[1 - side % 2] <= across <= b[3 - side % 2]
+
+
+@directions
+def test_each_edge_leaves_its_source_and_its_arrow_points_into_its_target(direction):
+    root, nodes, _ = drawn(trained_network(direction).svg)
+    start, end = ALONG[direction]
+    axis = start % 2  # 0: x grows along the layers, 1: y does
+    for g in root.iter(SVG + "g"):
+        if g.get("class") != "edge":
+            continue
+        source, target = nodes[g.get("data-from")][0], nodes[g.get("data-to")][0]
+        first = tuple(map(float, g.find(SVG + "path").get("d")[1:].split()[0].split(",")))
+        tip, *back = (
+            tuple(map(float, p.split(","))) for p in g.find(SVG + "polygon").get("points").split()
+        )
+        assert on_outline(source, first, end)
+        assert on_outline(target, tip, start)
+        assert all(corner[axis] < tip[axis] for corner in back)  # the head points along the layers

@@ -22,7 +22,7 @@ import numpy as np
 
 from chainrule.checks import int_at_least, one_of, refuse
 from chainrule.errors import ChainruleError
-from chainrule.graph_svg import Node, svg
+from chainrule.graph_svg import DIRECTIONS, Node, svg
 from chainrule.io import atomic_write
 from chainrule.tensor import Tensor
 
@@ -90,9 +90,12 @@ class Graph:
     (source, target) indices into `nodes`, one per input of each op and one to its result.
     """
 
-    def __init__(self, nodes: list[Node], edges: list[tuple[int, int]]) -> None:
+    def __init__(
+        self, nodes: list[Node], edges: list[tuple[int, int]], direction: str = "down"
+    ) -> None:
         self.nodes = nodes
         self.edges = edges
+        self.direction = one_of("graph", "direction", direction, DIRECTIONS)
 
     @property
     def source(self) -> str:
@@ -123,7 +126,7 @@ class Graph:
     @property
     def svg(self) -> str:
         """The graph as a standalone SVG document, laid out in Python (no Graphviz needed)."""
-        return svg(self.nodes, self.edges)
+        return svg(self.nodes, self.edges, self.direction)
 
     def __str__(self) -> str:
         return self.source.rstrip("\n")  # print() adds the final newline back
@@ -161,13 +164,19 @@ class Graph:
 
 
 def graph(
-    root: Tensor, names: Mapping[str, Tensor] | None = None, *, max_values: int = 12
+    root: Tensor,
+    names: Mapping[str, Tensor] | None = None,
+    *,
+    max_values: int = 12,
+    direction: str = "down",
 ) -> Graph:
     """The computation graph that produced `root`: `.svg` draws it, `.source` is its DOT.
 
     `names` labels tensors you know (`dict(model.named_parameters())`, or `{"x": x}`);
     values are shown for tensors of at most `max_values` elements, gradients whenever
     `.grad` is set (after `backward()`: on leaves, and on tensors that `retain_grad()`).
+    `direction` is where the SVG's layers run from the inputs to `root`: "down" (it suits a
+    notebook, which scrolls down) or "right" (as the DOT is drawn).
 
     >>> from chainrule import tensor
     >>> x = tensor(2.0, requires_grad=True)
@@ -190,4 +199,4 @@ def graph(
             op = len(nodes) - 1
             edges.append((op, index[id(t)]))
             edges += [(index[id(p)], op) for p in t.parents]
-    return Graph(nodes, edges)
+    return Graph(nodes, edges, direction)

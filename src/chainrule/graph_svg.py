@@ -1,7 +1,8 @@
 """The computation graph drawn as SVG in pure Python: a layered layout, with nothing installed.
 
-The drawing reads left to right as the forward pass runs, and right to left as `backward()`
-walks it. The layout is the classic layered one (Sugiyama's):
+The drawing reads from the inputs to the loss as the forward pass runs (top to bottom, or left
+to right with direction="right"), and back as `backward()` walks it. The layout is the
+classic layered one (Sugiyama's), worked out left to right and turned for "down":
 
 1. layers: each node one column right of its furthest input (the longest path from the
    leaves), then every leaf moved up to just before the op that uses it, so a target or a
@@ -32,6 +33,7 @@ from itertools import pairwise
 from chainrule.checks import one_of
 
 KINDS = ("parameter", "tensor", "op")
+DIRECTIONS = ("down", "right")  # down suits a notebook: it grows in the way pages scroll
 
 FONT = "Menlo, Consolas, 'DejaVu Sans Mono', monospace"
 FONT_SIZE = 11
@@ -41,7 +43,7 @@ PAD_X, PAD_Y = 8, 5
 OP_H = 26
 COLUMN_GAP, ROW_GAP, MARGIN = 48, 16, 10
 SLOT_H = 8  # the height a long edge takes where it crosses a column
-PORT_STEP = 7  # vertical spacing of the ends of edges that meet one side of a node
+PORT_STEP = 12  # vertical spacing of the ends of edges that meet one side of a node
 ARROW = 7
 SWEEPS = 8
 SETTLE = 4
@@ -90,6 +92,7 @@ class Layout:
     height: list[float]
     routes: list[list[tuple[float, float]]]
     size: tuple[float, float]
+    direction: str = "right"
 
 
 def text_width(text: str) -> float:
@@ -261,11 +264,27 @@ def layout(
     sizes: Sequence[tuple[float, float]],
     edges: Sequence[tuple[int, int]],
     round_nodes: Sequence[bool] = (),
+    direction: str = "right",
 ) -> Layout:
-    """Place nodes of the given (width, height) and route `edges` (source, target) between them.
+    """Place nodes of the given (width, height) and route `edges` (source, target) between them,
+    the layers running in `direction` ("right" or "down").
 
     `round_nodes[i]` marks an oval, whose edges end on its curve rather than its box's side.
+    "down" is the "right" layout of the boxes turned on their sides, mirrored on the diagonal.
     """
+    one_of("graph layout", "direction", direction, DIRECTIONS)
+    if direction == "right":
+        return _layout_right(sizes, edges, round_nodes)
+    at = _layout_right([(h, w) for w, h in sizes], edges, round_nodes)
+    routes = [[(y, x) for x, y in points] for points in at.routes]
+    return Layout(at.layer, at.y, at.x, at.height, at.width, routes, at.size[::-1], "down")
+
+
+def _layout_right(
+    sizes: Sequence[tuple[float, float]],
+    edges: Sequence[tuple[int, int]],
+    round_nodes: Sequence[bool],
+) -> Layout:
     n = len(sizes)
     paths, layer = chains(layers(n, edges), edges)
     count = len(layer)
@@ -356,27 +375,35 @@ def _num(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def _path(points: list[tuple[float, float]]) -> str:
-    """Cubic curves through `points`, leaving and entering each point horizontally."""
+def _path(points: list[tuple[float, float]], down: bool) -> str:
+    """Cubic curves through `points`, leaving and entering each point along the layers'
+    direction (horizontally, or vertically when `down`)."""
     (x0, y0), *rest = points
     tip_x, tip_y = rest[-1]
-    rest[-1] = (tip_x - ARROW, tip_y)  # the line stops where the arrowhead starts
+    # The line stops where the arrowhead starts.
+    rest[-1] = (tip_x, tip_y - ARROW) if down else (tip_x - ARROW, tip_y)
     d = [f"M{_num(x0)},{_num(y0)}"]
     for x1, y1 in rest:
-        mid = (x0 + x1) / 2
-        d.append(f"C{_num(mid)},{_num(y0)} {_num(mid)},{_num(y1)} {_num(x1)},{_num(y1)}")
+        if down:
+            mid = (y0 + y1) / 2
+            d.append(f"C{_num(x0)},{_num(mid)} {_num(x1)},{_num(mid)} {_num(x1)},{_num(y1)}")
+        else:
+            mid = (x0 + x1) / 2
+            d.append(f"C{_num(mid)},{_num(y0)} {_num(mid)},{_num(y1)} {_num(x1)},{_num(y1)}")
         x0, y0 = x1, y1
     return " ".join(d)
 
 
-def _edge(points: list[tuple[float, float]], source: Node, target: Node) -> str:
+def _edge(points: list[tuple[float, float]], source: Node, target: Node, down: bool) -> str:
     x, y = points[-1]
-    head = (
-        f"{_num(x)},{_num(y)} {_num(x - ARROW)},{_num(y - 3.5)} {_num(x - ARROW)},{_num(y + 3.5)}"
-    )
+    if down:
+        corners = [(x, y), (x - 3.5, y - ARROW), (x + 3.5, y - ARROW)]
+    else:
+        corners = [(x, y), (x - ARROW, y - 3.5), (x - ARROW, y + 3.5)]
+    head = " ".join(f"{_num(cx)},{_num(cy)}" for cx, cy in corners)
     ends = f'data-from="{html.escape(source.key)}" data-to="{html.escape(target.key)}"'
     return (
-        f'<g class="edge" {ends}><path d="{_path(points)}" fill="none" stroke="#666" '
+        f'<g class="edge" {ends}><path d="{_path(points, down)}" fill="none" stroke="#666" '
         f'stroke-width="1.2"/><polygon points="{head}" fill="#666"/></g>'
     )
 
@@ -413,9 +440,12 @@ def _node(node: Node, i: int, at: Layout, root: bool) -> str:
     )
 
 
-def svg(nodes: Sequence[Node], edges: Sequence[tuple[int, int]]) -> str:
-    """The graph as a standalone SVG document: `edges` are (source, target) node indices."""
-    at = layout([node_size(n) for n in nodes], edges, [n.kind == "op" for n in nodes])
+def svg(nodes: Sequence[Node], edges: Sequence[tuple[int, int]], direction: str = "down") -> str:
+    """The graph as a standalone SVG document, its layers running `direction` ("down" or
+    "right"); `edges` are (source, target) node indices."""
+    sizes = [node_size(n) for n in nodes]
+    at = layout(sizes, edges, [n.kind == "op" for n in nodes], direction)
+    down = direction == "down"
     has_out = {u for u, _ in edges}
     w, h = (_num(s) for s in at.size)
     parts = [
@@ -423,7 +453,7 @@ def svg(nodes: Sequence[Node], edges: Sequence[tuple[int, int]]) -> str:
         f'viewBox="0 0 {w} {h}" font-family="{FONT}" font-size="{FONT_SIZE}" '
         f'class="chainrule-graph">',
         '<g class="edges">',
-        *(_edge(at.routes[e], nodes[u], nodes[v]) for e, (u, v) in enumerate(edges)),
+        *(_edge(at.routes[e], nodes[u], nodes[v], down) for e, (u, v) in enumerate(edges)),
         '</g><g class="nodes">',
         *(_node(node, i, at, i not in has_out) for i, node in enumerate(nodes)),
         "</g></svg>",
