@@ -5,12 +5,12 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
-from itertools import pairwise
 
 import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule import graph as graph_module
 from chainrule import graph_svg
 from chainrule.graph import INSTALL_HINT, graph
 from chainrule.graph_svg import layout
@@ -321,27 +321,25 @@ def test_notebooks_get_the_svg_without_graphviz(monkeypatch):
 
 
 @directions
-def test_heights_settle_so_edges_run_short_and_chains_straight(monkeypatch, direction):
+def test_the_chain_of_ops_to_the_loss_is_drawn_straight(direction):
     _, nodes, _ = drawn(trained_network(direction).svg)
     start, end = ACROSS[direction]
     centre = {k: (b[start] + b[end]) / 2 for k, (_, _, b) in nodes.items()}
-    # linear's result, sigmoid, and its result: one op after another, on one line.
-    assert centre["t3_op"] == pytest.approx(centre["t3"], abs=0.1)
-    assert centre["t3"] == pytest.approx(centre["t4_op"], abs=0.1)
-    assert centre["t4_op"] == pytest.approx(centre["t4"], abs=0.1)
+    # linear, z, sigmoid, a, linear, z, (no output activation), squared_error, C: one line,
+    # though layer 2's weight and bias stand beside a^{(1)}.
+    chain = ["t3_op", "t3", "t4_op", "t4", "t7_op", "t7", "t8_op", "t8"]
+    assert [centre[k] for k in chain] == pytest.approx([centre["t3_op"]] * len(chain), abs=0.1)
 
-    w, a_prev = cr.tensor(0.8, requires_grad=True), cr.tensor(0.7)
-    lecture = graph(((w * a_prev).sigmoid() - 1.0) ** 2, {"w^(L)": w, "a^(L-1)": a_prev})
-    sizes = [graph_svg.node_size(n) for n in lecture.nodes]
-    across = 1 if direction == "right" else 0
 
-    def run_across():
-        routes = layout(sizes, lecture.edges, direction=direction).routes
-        return sum(abs(b[across] - a[across]) for route in routes for a, b in pairwise(route))
+def test_a_long_chain_with_a_shared_input_does_not_drift_sideways():
+    def width(n):
+        x = cr.tensor(1.0, requires_grad=True)
+        y = x
+        for _ in range(n):
+            y = y * 1.0001 + x  # a constant beside every mul, x feeding every add
+        return float(ET.fromstring(graph(y).svg).get("width"))
 
-    settled = run_across()
-    monkeypatch.setattr(graph_svg, "SETTLE", 0)  # each layer only stacked and centred
-    assert settled < 0.8 * run_across()
+    assert width(40) < 1.5 * width(4)
 
 
 def test_down_is_right_turned_on_the_diagonal():
@@ -396,3 +394,23 @@ def test_each_edge_leaves_its_source_and_its_arrow_points_into_its_target(direct
         assert on_outline(source, first, end)
         assert on_outline(target, tip, start)
         assert all(corner[axis] < tip[axis] for corner in back)  # the head points along the layers
+
+
+def test_edges_that_make_a_cycle_are_refused():
+    with pytest.raises(cr.ConfigError) as caught:
+        layout([(10, 10)] * 3, [(0, 1), (1, 2), (2, 1)])
+    assert str(caught.value) == (
+        "graph layout: edges must be free of cycles (as a computation graph is), got [1, 2]"
+    )
+
+
+def test_a_graph_too_big_for_a_notebook_shows_as_text(monkeypatch):
+    g = trained_network()
+    assert g._repr_svg_() == g.svg
+    monkeypatch.setattr(graph_module, "INLINE_CHARS", len(g.svg) - 1)
+    assert g._repr_svg_() is None  # Jupyter then shows repr(g)
+    assert g.svg.startswith("<svg")  # asked for, it is drawn all the same
+    monkeypatch.setattr(graph_module, "INLINE_CHARS", len(g.svg))
+    assert g._repr_svg_() == g.svg
+    monkeypatch.setattr(graph_module, "INLINE_NODES", len(g.nodes) - 1)
+    assert g._repr_svg_() is None

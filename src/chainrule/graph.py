@@ -27,6 +27,7 @@ from chainrule.io import atomic_write
 from chainrule.tensor import Tensor
 
 FORMATS = ("svg", "png", "pdf")
+INLINE_NODES, INLINE_CHARS = 2000, 1_000_000  # the most a notebook is shown inline
 INSTALL_HINT = (
     "Graphviz's `dot` program is not installed; install it with `apt-get install graphviz` "
     "(Debian/Ubuntu), `brew install graphviz` (macOS) or `conda install graphviz`, or paste "
@@ -158,9 +159,14 @@ class Graph:
             )
         return done.stdout
 
-    def _repr_svg_(self) -> str:
-        # Jupyter shows the Python drawing: the same with or without Graphviz installed.
-        return self.svg
+    def _repr_svg_(self) -> str | None:
+        # Jupyter shows the Python drawing, the same with or without Graphviz installed. A
+        # graph too big to read inline (thousands of ops) shows as its text repr instead of
+        # megabytes of SVG, more than Jupyter's default output rate limit lets through.
+        if len(self.nodes) > INLINE_NODES:
+            return None
+        drawing = self.svg
+        return drawing if len(drawing) <= INLINE_CHARS else None
 
 
 def graph(

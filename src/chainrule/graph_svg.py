@@ -8,13 +8,13 @@ classic layered one (Sugiyama's), worked out left to right and turned for "down"
    leaves), then every leaf moved up to just before the op that uses it, so a target or a
    constant sits beside its op instead of at the far left; the loss is alone in the last layer;
 2. an edge that spans several layers passes through a slot in each column between its ends,
-   so no line runs through a box;
+   so no line runs through a box (the long edges of one source share their slots);
 3. order within each column: a few barycenter sweeps (each node moved to the mean position of
    its neighbours in the previous column, then in the next), keeping the order with the fewest
    crossings;
-4. heights: each node pulled toward the mean height of its inputs, then of its users, a few
-   times, with the order kept and boxes apart (isotonic regression, the pool-adjacent-
-   violators algorithm).
+4. heights: each node pulled toward the mean height of its computed inputs (leaves follow
+   their ops), then of its users, a few times, with the order kept and boxes apart
+   (isotonic regression, the pool-adjacent-violators algorithm).
 
 Tensors are boxes (parameters shaded, the root outlined), ops are ovals, and each edge is a
 curve ending in an arrowhead. The SVG uses presentation attributes only (no <style>, no ids),
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from chainrule.checks import one_of
+from chainrule.checks import one_of, refuse
 
 KINDS = ("parameter", "tensor", "op")
 DIRECTIONS = ("down", "right")  # down suits a notebook: it grows in the way pages scroll
@@ -47,6 +47,7 @@ PORT_STEP = 12  # vertical spacing of the ends of edges that meet one side of a 
 ARROW = 7
 SWEEPS = 8
 SETTLE = 4
+LEAF_WEIGHT, SLOT_WEIGHT = 0.01, 0.1  # how hard a leaf, a slot, hold their place (ops: 1)
 
 FILL = {"parameter": "#dde8f7", "tensor": "#ffffff", "op": "#f3f3f3"}
 GRAD_COLOUR = "#a8322d"  # gradient rows stand out from values
@@ -113,7 +114,7 @@ def node_size(node: Node) -> tuple[float, float]:
 
 
 def topological(n: int, edges: Sequence[tuple[int, int]]) -> list[int]:
-    """Nodes with every edge's source before its target (Kahn's algorithm, stable)."""
+    """Nodes with every edge's source before its target (Kahn's algorithm)."""
     indegree = [0] * n
     succs: list[list[int]] = [[] for _ in range(n)]
     for u, v in edges:
@@ -129,7 +130,8 @@ def topological(n: int, edges: Sequence[tuple[int, int]]) -> list[int]:
             if indegree[v] == 0:
                 ready.append(v)
     if len(order) != n:
-        raise ValueError("a computation graph has no cycles, but these edges make one")
+        stuck = sorted(set(range(n)) - set(order))
+        raise refuse("graph layout", "edges", "free of cycles (as a computation graph is)", stuck)
     return order
 
 
@@ -155,17 +157,20 @@ def layers(n: int, edges: Sequence[tuple[int, int]]) -> list[int]:
 def chains(layer: list[int], edges: Sequence[tuple[int, int]]) -> tuple[list[list[int]], list[int]]:
     """Each edge as the chain of slots it passes: its ends, and one slot per column between.
 
-    Slots are numbered after the real nodes; returns the chains and the layer of every node
-    and slot.
+    The long edges of one source share its slots, as a trunk that each leaves at its target's
+    column: one line for x in `y = y * w + x` repeated, rather than one per use (which would
+    also make the slots grow as the square of the graph). Slots are numbered after the real
+    nodes; returns the chains and the layer of every node and slot.
     """
     layer = layer[:]
+    trunk: dict[int, list[int]] = {}  # source -> its slots, one per column after its own
     out = []
     for u, v in edges:
-        chain = [u]
-        for column in range(layer[u] + 1, layer[v]):
-            chain.append(len(layer))
-            layer.append(column)
-        out.append([*chain, v])
+        slots = trunk.setdefault(u, [])
+        while layer[u] + 1 + len(slots) < layer[v]:
+            slots.append(len(layer))
+            layer.append(layer[u] + len(slots))
+        out.append([u, *slots[: layer[v] - layer[u] - 1], v])
     return out, layer
 
 
@@ -211,51 +216,71 @@ def order(columns: list[list[int]], links: list[tuple[int, int]], layer: list[in
 # ---- 4. coordinates -----------------------------------------------------------------------
 
 
-def pool_adjacent(targets: list[float]) -> list[float]:
-    """The non-decreasing sequence closest to `targets` in least squares (PAVA)."""
-    blocks: list[list[float]] = []  # [sum, count]
-    for t in targets:
-        blocks.append([t, 1.0])
+def pool_adjacent(targets: list[float], weights: list[float]) -> list[float]:
+    """The non-decreasing sequence closest to `targets` in weighted least squares (PAVA)."""
+    blocks: list[list[float]] = []  # [weighted sum, weight, length]
+    for t, w in zip(targets, weights, strict=True):
+        blocks.append([w * t, w, 1])
         while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
-            total, count = blocks.pop()
+            total, weight, length = blocks.pop()
             blocks[-1][0] += total
-            blocks[-1][1] += count
-    return [total / count for total, count in blocks for _ in range(int(count))]
+            blocks[-1][1] += weight
+            blocks[-1][2] += length
+    return [total / weight for total, weight, length in blocks for _ in range(int(length))]
 
 
-def settle(column: list[int], height: list[float], top: list[float], want: list[float]) -> None:
-    """Move the column's boxes toward the centres in `want`, keeping order and ROW_GAP."""
+def settle(
+    column: list[int], height: list[float], top: list[float], want: list[float], weight: list[float]
+) -> None:
+    """Move the column's boxes toward the centres in `want` (one per box, in the column's
+    order), keeping their order and ROW_GAP between them; where boxes crowd, those of more
+    `weight` get nearer their wish."""
     offsets, below = [], 0.0
     for v in column:
         offsets.append(below)
         below += height[v] + ROW_GAP
-    targets = [want[v] - height[v] / 2 - off for v, off in zip(column, offsets, strict=True)]
-    for v, off, z in zip(column, offsets, pool_adjacent(targets), strict=True):
+    targets = [c - height[v] / 2 - off for v, c, off in zip(column, want, offsets, strict=True)]
+    moved = pool_adjacent(targets, [weight[v] for v in column])
+    for v, off, z in zip(column, offsets, moved, strict=True):
         top[v] = z + off
 
 
 def heights(
-    columns: list[list[int]], links: list[tuple[int, int]], height: list[float]
+    columns: list[list[int]], links: list[tuple[int, int]], height: list[float], n: int
 ) -> list[float]:
     """Top of every box: each column stacked and centred, then pulled toward the centres of
-    its inputs (sweeping left to right) and of its users (right to left), back and forth."""
+    its inputs (sweeping left to right) and of its users (right to left), back and forth.
+
+    Leaves (weights, constants) and long edges' slots follow the ops instead of leading
+    them: of a node's inputs only those computed by ops pull it, when it has any, and where a
+    leaf or a slot crowds a computed node, the leaf or slot gives way. So `y * 2` stays under
+    `y`, and a long chain of such ops does not drift sideways step by step.
+    """
     before: dict[int, list[int]] = {}
     after: dict[int, list[int]] = {}
     for u, v in links:
         before.setdefault(v, []).append(u)
         after.setdefault(u, []).append(v)
+    weight = [1.0 if v in before else LEAF_WEIGHT for v in range(n)]
+    weight += [SLOT_WEIGHT] * (len(height) - n)
+    for v, inputs in before.items():
+        computed = [u for u in inputs if weight[u] == 1.0]
+        before[v] = computed or inputs
     top = [0.0] * len(height)
     for column in columns:
-        settle(column, height, top, [0.0] * len(height))
-    sweeps = [(c, before) for c in columns] + [(c, after) for c in reversed(columns)]
-    for _ in range(SETTLE):
-        for column, near in sweeps:
-            centre = [t + h / 2 for t, h in zip(top, height, strict=True)]
-            want = centre[:]
-            for v in column:
-                if near.get(v):
-                    want[v] = sum(centre[u] for u in near[v]) / len(near[v])
-            settle(column, height, top, want)
+        settle(column, height, top, [0.0] * len(column), weight)
+
+    def centre(v: int) -> float:
+        return top[v] + height[v] / 2
+
+    down = [(c, before) for c in columns]
+    up = [(c, after) for c in reversed(columns)]
+    # Ending on a sweep toward the inputs leaves each op exactly under its computed input.
+    for column, near in (down + up) * SETTLE + down:
+        want = [
+            sum(map(centre, near[v])) / len(near[v]) if near.get(v) else centre(v) for v in column
+        ]
+        settle(column, height, top, want, weight)
     lowest = min(top, default=0.0)
     return [t - lowest + MARGIN for t in top]
 
@@ -293,9 +318,9 @@ def _layout_right(
     columns: list[list[int]] = [[] for _ in range(max(layer, default=-1) + 1)]
     for v in range(count):  # node order first (the walk's), then slots in edge order
         columns[layer[v]].append(v)
-    links = [(a, b) for chain in paths for a, b in pairwise(chain)]
+    links = list(dict.fromkeys(link for chain in paths for link in pairwise(chain)))
     order(columns, links, layer)
-    top = heights(columns, links, height)
+    top = heights(columns, links, height, n)
     left, x = [0.0] * count, float(MARGIN)
     for column in columns:
         span = max(width[v] for v in column)
