@@ -223,3 +223,10 @@ def test_dataset_view_escapes_names_and_shows_a_numeric_targets_range():
     assert "&lt;raw&gt;" in page and "a&lt;b" in page and "c&amp;d" in page
     assert "<raw>" not in page
     assert "-2 to 1.5" in page and PNG in page  # a regression set's scatter is coloured by y
+
+
+def test_notebook_doc_runs_and_shows_what_it_says():
+    """docs/notebook.md's ```python blocks are doctests: the views it quotes are the real ones."""
+    from test_docs import DOCS, run_doc
+
+    assert run_doc(DOCS / "notebook.md").attempted >= 30, "docs/notebook.md lost its examples"
