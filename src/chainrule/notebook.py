@@ -91,6 +91,12 @@ def png(figure: Figure, alt: str) -> Html:
     return Html(f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}"/>')
 
 
+def beside(summary: Html, picture: Html) -> Html:
+    """The table with the picture to its right, or under it when the column is too narrow."""
+    style = "display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start"
+    return Html(f"<div style='{style}'>{summary}{picture}</div>")
+
+
 def values(array: np.ndarray) -> Html:
     """A few values: the whole array when small, else its corners, as numpy prints them."""
     text = np.array2string(array, precision=4, separator=", ", threshold=VALUES, edgeitems=2)
@@ -105,7 +111,7 @@ def tensor_html(t: Tensor) -> Html:
     if not t.requires_grad:
         grad: object = "not tracked (requires_grad=False)"
     elif t.grad is None:
-        grad = "none yet: call backward()" if t.is_leaf else "not kept (an intermediate)"
+        grad = "none yet: call backward()" if t.is_leaf else "not kept (only after retain_grad())"
     else:
         grad = values(t.grad)
     op = "leaf (no op made it)" if t.is_leaf else code(t.op)
@@ -183,8 +189,7 @@ def history_html(h: History) -> Html:
         return summary
     from chainrule.plot import loss_curves
 
-    curve = png(loss_curves(h), f"loss per epoch over {h.epochs} epochs")
-    return Html(f"<div style='display:flex;gap:1em;align-items:flex-start'>{summary}{curve}</div>")
+    return beside(summary, png(loss_curves(h), f"loss per epoch over {h.epochs} epochs"))
 
 
 # ---- ranked lists (Sensitivity) ---------------------------------------------------------------
@@ -240,10 +245,7 @@ def dataset_html(d: Dataset) -> Html:
     summary = facts(pairs, caption=f"Dataset {d.name}")
     if features != 2 or not n or not has_matplotlib():
         return summary
-    picture = png(_scatter(d), f"the {n} rows of {d.name} in the plane")
-    return Html(
-        f"<div style='display:flex;gap:1em;align-items:flex-start'>{summary}{picture}</div>"
-    )
+    return beside(summary, png(_scatter(d), f"the {n} rows of {d.name} in the plane"))
 
 
 def _scatter(d: Dataset) -> Figure:
