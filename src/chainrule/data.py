@@ -67,6 +67,11 @@ class Dataset:
         kind = f"{len(self.class_names)} classes" if self.class_names else "a numeric target"
         return f"<Dataset {self.name}: {len(self)} rows, {self.X.shape[1]} features, {kind}>"
 
+    def _repr_html_(self) -> str:
+        from chainrule.notebook import dataset_html  # shape, classes, names, a 2-D scatter
+
+        return dataset_html(self)
+
     def subset(self, rows: np.ndarray) -> Dataset:
         """The same dataset restricted to `rows` (an index array)."""
         return Dataset(

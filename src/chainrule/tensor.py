@@ -227,6 +227,12 @@ class Tensor:
         extra += ", requires_grad=True" if self.requires_grad else ""
         return f"tensor({body}{extra})"
 
+    def _repr_html_(self) -> str:
+        """In a notebook: shape, dtype, the op that made it, its grad, a few values."""
+        from chainrule.notebook import tensor_html  # a room above the spine: loaded on first use
+
+        return tensor_html(self)
+
     # `==` compares values, elementwise, as numpy's and PyTorch's do; a tensor is still hashed
     # by identity, so it stays usable as a dict key and in a set (whose lookups try `is` first).
     def __hash__(self) -> int:

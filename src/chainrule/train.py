@@ -35,7 +35,7 @@ STOP_REASONS = ("until", "epochs", "tol", "callback", "diverged", "interrupted")
 Sampler = Callable[[int], ArrayLike]
 
 
-@dataclass
+@dataclass(repr=False)
 class History:
     """What a training run did, epoch by epoch."""
 
@@ -60,6 +60,19 @@ class History:
                 mine.extend(getattr(other, f.name))
         self.stop_reason = other.stop_reason
         self.wall_time += other.wall_time
+
+    def __repr__(self) -> str:
+        """One line (the per-epoch lists are `loss`, `accuracy`, ...): epochs, first and last
+        loss, best validation loss, stop reason, wall time."""
+        from chainrule.notebook import history_repr  # a room above the spine
+
+        return history_repr(self)
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the summary as a table, and the loss curve when matplotlib is there."""
+        from chainrule.notebook import history_html
+
+        return history_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain lists and numbers (JSON-ready); the lists are copies, not this History's."""

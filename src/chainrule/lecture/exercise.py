@@ -85,6 +85,12 @@ class Exercise:
     def __str__(self) -> str:
         return self.questions
 
+    def __repr__(self) -> str:
+        from chainrule.lecture.notation import partial, weight_name
+
+        asked = partial("C", weight_name(self.layer, self.j, self.k))
+        return f"<Exercise {'-'.join(map(str, self.sizes))}, seed {self.seed}: {asked}>"
+
     def _repr_markdown_(self) -> str:
         return self.questions
 

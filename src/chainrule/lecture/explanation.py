@@ -233,6 +233,14 @@ class Explanation:
         lines += [""] + self._check_lines()
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        verdict = "agree" if self.agree else "DISAGREE"
+        return (
+            f"<Explanation {partial('C', self.weight)} = {num(self.value)} over {self.n} "
+            f"example{'s' if self.n > 1 else ''}: autodiff {num(self.autodiff)}, "
+            f"numeric {num(self.numeric)}, {verdict}>"
+        )
+
     def _repr_markdown_(self) -> str:
         rows = [
             f"**${tex(partial('C', self.weight))}$**: `{self.location}`, layer {self.layer} of "

@@ -107,6 +107,22 @@ class Sensitivity:
     def __str__(self) -> str:
         return self.table()
 
+    def __repr__(self) -> str:
+        top = f", first {self.rows[0].name} = {num(self.rows[0].gradient)}" if self.rows else ""
+        return f"<Sensitivity of {self.loss} to {len(self.rows)} weights and biases{top}>"
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the ranking's first rows as a table, and the slide's sentence."""
+        from chainrule.notebook import ROWS, code, ranked, symbol
+
+        rows = [
+            (symbol(r.name), code(r.parameter), num(r.gradient), _ratio(r.ratio))
+            for r in self.rows[:ROWS]
+        ]
+        caption = f"sensitivity of {self.loss} to each of {len(self.rows)} weights and biases"
+        header = ["weight", "parameter", "∂C/∂w", "× next"]
+        return ranked(rows, len(self.rows), header, caption, symbol(self.headline()))
+
     def _repr_markdown_(self) -> str:
         rows = [
             "| rank | weight | parameter | ∂C/∂w | × next |",

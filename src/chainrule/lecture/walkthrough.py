@@ -146,6 +146,9 @@ class Walkthrough:
         lines += ["", self._verdict()]
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        return f"<Walkthrough {partial('C_i', W)} = {num(self.dcost_dw)}, agrees: {self.agrees}>"
+
     def _repr_markdown_(self) -> str:
         parts = [
             f"**The lecture's simple network**: one neuron per layer, no bias, "

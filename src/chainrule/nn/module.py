@@ -158,3 +158,9 @@ class Module:
         if not lines:
             return head + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the layers, their parameters' shapes, and the parameter count."""
+        from chainrule.notebook import module_html  # a room above the spine: loaded on first use
+
+        return module_html(self)
