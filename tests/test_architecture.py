@@ -11,7 +11,18 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "chainrule"
 SPINE = ["tensor.py", "ops", "function.py", "checks.py", "errors.py", "optim.py", "train.py", "nn"]
-ROOMS = ("lecture", "cli", "plot", "graph", "io", "data", "preprocess", "sklearn", "callbacks")
+ROOMS = (
+    "lecture",
+    "cli",
+    "plot",
+    "graph",
+    "notebook",
+    "io",
+    "data",
+    "preprocess",
+    "sklearn",
+    "callbacks",
+)
 MAX_LINES = 500
 # Tensor's methods are one-line forwards to chainrule.ops, one per op, as torch.Tensor has them:
 # the class grows with the rules table, so it alone may be longer.
