@@ -178,9 +178,10 @@ def _percent(fraction: float | None) -> str:
 
 
 def _num(x: float, digits: int = 2) -> str:
-    """x to `digits` significant figures, exponents without padding: 1.2e-8, 0.0045, 50."""
-    text = format(x, f".{digits}g")
+    """x to `digits` significant figures, below 0.01 as a power of ten: 1.2e-8, 1e-3, 0.015."""
+    text = format(x, f".{digits}g" if not 0 < abs(x) < 0.01 else f".{digits - 1}e")
     mantissa, e, exponent = text.partition("e")
+    mantissa = mantissa.rstrip("0").rstrip(".") if e and "." in mantissa else mantissa
     return f"{mantissa}e{int(exponent)}" if e else text
 
 
