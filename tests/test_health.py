@@ -341,8 +341,15 @@ def test_health_monitor_passes_sgd_lr_with_momentum_and_not_adams():
     # SGD with momentum μ steps lr/(1 − μ) per unit gradient once its velocity has built up.
     assert runs["sgd"]["lr"] == pytest.approx(0.2)
     assert runs["adam"]["lr"] is None and runs["adam"]["layers"][0]["update_ratio"] is None
-    # A squared error has no chance value.
+    # A squared error has no chance value; nor has a cross-entropy summed over examples.
     assert runs["sgd"]["n_classes"] is None and runs["sgd"]["loss"] is None
+    model = nn.mlp([2, 8, 2], "tanh", None, init="xavier", rng=0)
+    labels = Y[:, 0].astype(int)
+    for loss, chance in ((nn.CrossEntropyLoss(), 2), (nn.CrossEntropyLoss(reduction="sum"), None)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GradientHealthWarning)  # a sum's steps are n× larger
+            history = cr.fit(model, X, labels, loss=loss, epochs=1, health_every=1, progress=False)
+        assert history.health[0]["n_classes"] == chance
 
 
 def test_the_notebook_view_has_the_verdict_and_a_row_per_layer():

@@ -157,7 +157,9 @@ def _step_lr(optimizer: Optimizer) -> float | None:
 def _chance(run: Run) -> dict[str, Any]:
     """The losses so far, and the K of their chance value ln K, for a cross-entropy loss: 2 for
     BCE (each output a yes or no), the output's width for CE and NLL (gradient_health's
-    default); nothing for any other loss, which has no chance value."""
+    default); nothing for any other loss, which has no chance value, or a sum over examples."""
+    if getattr(run.loss, "reduction", None) != "mean":
+        return {}
     if isinstance(run.loss, BCELoss | BCEWithLogitsLoss):
         return {"loss": run.history.loss, "n_classes": 2}
     if isinstance(run.loss, CrossEntropyLoss | NLLLoss):
