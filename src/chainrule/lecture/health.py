@@ -483,7 +483,7 @@ def _healthy(facts: _Facts) -> str:
     ratios = [h.update_ratio for h in facts.layers if h.update_ratio is not None]
     if not ratios:
         size = ", ".join(_num(h.grad_norm) for h in facts.layers)
-        return f"the layers' ‖∂C/∂W‖ ({size}) are of one size{facts.loss_clause()}"
+        return f"the layers' ‖∂C/∂W‖ ({size}) are within 100 times one another{facts.loss_clause()}"
     low, high, lr = _num(min(ratios)), _num(max(ratios)), _num(facts.lr or 0.0)
     if facts.losses and facts.converged() and min(ratios) < TOO_SMALL:
         return (
