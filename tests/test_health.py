@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
+import math
+import re
 import warnings
 
 import numpy as np
@@ -10,7 +13,12 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn
-from chainrule.lecture.health import GradientHealthWarning, HealthReport, gradient_health
+from chainrule.lecture.health import (
+    GradientHealthWarning,
+    HealthReport,
+    LayerHealth,
+    gradient_health,
+)
 
 
 def backward(model: nn.Sequential, X: np.ndarray, Y: np.ndarray, loss=None) -> None:
@@ -49,15 +57,19 @@ def test_a_healthy_network_gets_no_hints():
     assert "healthy" in str(report)
 
 
-def test_deep_sigmoid_networks_vanish():
+def test_deep_sigmoid_networks_vanish_beside_their_top_layer():
     # Eight sigmoid layers: each passes back at most σ' = 0.25 times the gradient above it.
+    # Without an lr there is no update ratio: the layers are compared with one another.
     model = nn.mlp([2] + [8] * 8 + [1], "sigmoid", "sigmoid", init="small", rng=0)
     X, Y = moons()
     backward(model, X, Y)
-    report = gradient_health(model, X)
+    report = gradient_health(model, X, lr=None)
     norms = [h.grad_norm for h in report.layers]
     assert norms[0] < 1e-2 * max(norms)
+    assert all(h.update_ratio is None for h in report.layers)
     assert any(h.startswith("gradients vanish: layer 1's gradient is") for h in report.hints)
+    assert report.status == "vanishing"
+    assert report.verdict.startswith("vanishing: layer 1's ‖∂C/∂W‖ = ")
 
 
 def test_saturated_sigmoids_and_dead_relus_are_counted():
@@ -121,7 +133,7 @@ def test_fit_records_health_every_n_epochs():
 def test_fit_warns_with_the_hint_when_unhealthy():
     model = nn.mlp([2] + [8] * 8 + [1], "sigmoid", "sigmoid", init="small", rng=0)
     X, Y = moons()
-    with pytest.warns(GradientHealthWarning, match="epoch 1: gradients vanish"):
+    with pytest.warns(GradientHealthWarning, match="epoch 1: gradients vanish: layer 1's update"):
         history = cr.fit(model, X, Y, loss="bce", epochs=1, health_every=1, progress=False)
     assert history.health[0]["hints"]
     with pytest.raises(cr.ConfigError, match="health_every must be a positive integer"):
@@ -166,3 +178,222 @@ def test_a_new_activation_is_read_from_the_registry():
     assert first.saturated == pytest.approx(np.mean(-np.expm1(-np.logaddexp(0, z)) < 0.01))
     assert first.saturated >= 4 / 6
     assert any("softplus outputs are saturated" in h for h in report.hints)
+
+
+# ---- the absolute scale: update ratio lr·‖∂C/∂W‖/‖W‖, the chance value, the verdict ----------
+
+
+def moons_rows(n: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    X, y = cr.data.moons(n, seed=0)
+    return X, y.reshape(-1, 1).astype(np.float64)
+
+
+def test_the_stuck_deep_sigmoid_network_of_the_issue_is_vanishing():
+    # Issue 13: a deep sigmoid net stayed at loss 0.6931 (ln 2), accuracy 0.5, with every
+    # layer's ‖∂C/∂W‖ around 1e-7, and the report said "healthy". Nine sigmoid layers, small
+    # init, plain SGD at fit's lr 0.1 for 20 epochs reproduce it.
+    X, Y = moons_rows()
+    model = nn.mlp([2] + [8] * 8 + [1], "sigmoid", "sigmoid", init="small", rng=0)
+    with pytest.warns(GradientHealthWarning, match="gradients vanish: layer 1's update ratio"):
+        history = cr.fit(model, X, Y, loss="bce", epochs=20, health_every=10, progress=False)
+    assert history.loss[-1] == pytest.approx(math.log(2), abs=1e-3)
+    assert history.accuracy[-1] == 0.5
+    backward(model, X, Y)
+    report = gradient_health(model, X, lr=0.1, loss=history.loss)
+    first = report.layers[0]
+    assert first.grad_norm < 1e-6
+    assert first.update_ratio == pytest.approx(0.1 * first.grad_norm / first.weight_norm)
+    assert report.status == "vanishing" and not report.healthy
+    # The one sentence names the layer, the ratio's numbers, the bound and the chance value.
+    assert report.verdict.startswith("vanishing: layer 1's update ratio lr·‖∂C/∂W‖/‖W‖ = 0.1 × ")
+    ratio = re.search(r"= ([0-9.e-]+) is below 1e-5", report.verdict)
+    assert ratio and float(ratio[1]) == pytest.approx(first.update_ratio, rel=0.05)
+    assert "sits at the chance value ln 2 = 0.6931" in report.verdict
+    assert report.verdict.count(". ") == 0 and report.verdict.endswith(".")
+    assert any("stayed at the chance value ln 2 = 0.6931 for 5 epochs" in h for h in report.hints)
+    # fit's monitor judged it the same way, with fit's SGD lr and the run's losses.
+    assert [h["status"] for h in history.health] == ["vanishing", "vanishing"]
+    assert history.health[-1]["lr"] == 0.1 and history.health[-1]["n_classes"] == 2
+
+
+def healthy_moons_network(epochs: int, lr: float = 0.5):
+    X, Y = moons_rows()
+    model = nn.mlp([2, 16, 16, 1], "tanh", "sigmoid", init="xavier", rng=0)
+    optimizer = cr.optim.SGD(model.parameters(), lr=lr)
+    history = cr.fit(
+        model,
+        X,
+        Y,
+        loss="bce",
+        optimizer=optimizer,
+        epochs=epochs,
+        health_every=5,
+        progress=False,
+    )
+    return model, X, Y, history
+
+
+def test_a_healthy_moons_network_is_healthy():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GradientHealthWarning)
+        model, X, Y, history = healthy_moons_network(epochs=10)
+    assert history.accuracy[-1] > 0.85 and history.loss[-1] < 0.35
+    assert [h["status"] for h in history.health] == ["healthy", "healthy"]
+    backward(model, X, Y)
+    report = gradient_health(model, X, lr=0.5, loss=history.loss)
+    assert report.healthy and report.status == "healthy"
+    ratios = [h.update_ratio for h in report.layers]
+    assert all(1e-5 < r < 1e-1 for r in ratios)
+    said = re.fullmatch(
+        r"healthy: every layer's update ratio lr·‖∂C/∂W‖/‖W‖ lies between (\S+) and (\S+) "
+        r"\(lr 0.5\), within 1e-5 to 0.1 around the rule of thumb 1e-3, and the loss (\S+) is "
+        r"below the chance value ln 2 = 0.6931\.",
+        report.verdict,
+    )
+    assert said, report.verdict
+    assert float(said[1]) == pytest.approx(min(ratios), rel=0.05)
+    assert float(said[2]) == pytest.approx(max(ratios), rel=0.05)
+    assert float(said[3]) == pytest.approx(history.loss[-1], abs=1e-4)
+
+
+def test_a_diverging_learning_rate_is_exploding():
+    # At lr 20 the same network's loss climbs from 0.61 to over 5 in three epochs. Its
+    # gradients are small (‖∂C/∂W‖ < 1): only the update ratio, ‖W‖ against lr·‖∂C/∂W‖, sees it.
+    X, Y = moons_rows()
+    model = nn.mlp([2, 16, 16, 1], "tanh", "sigmoid", init="xavier", rng=0)
+    backward(model, X, Y)
+    report = gradient_health(model, X, lr=20.0)
+    assert max(h.grad_norm for h in report.layers) < 1
+    assert report.status == "exploding" and report.hints[0].startswith("gradients explode")
+    worst = max(report.layers, key=lambda h: h.update_ratio)
+    assert worst.update_ratio > 0.1
+    assert report.verdict.startswith(
+        f"exploding: layer {worst.layer}'s update ratio lr·‖∂C/∂W‖/‖W‖ = 20 × "
+    )
+    assert gradient_health(model, X, lr=0.01).status == "healthy"  # the same gradients
+    optimizer = cr.optim.SGD(model.parameters(), lr=20.0)
+    with pytest.warns(GradientHealthWarning) as warned:
+        history = cr.fit(
+            model, X, Y, loss="bce", optimizer=optimizer, epochs=3, health_every=1, progress=False
+        )
+    assert [str(w.message).split(":")[:2] for w in warned] == [
+        [f"epoch {epoch}", " gradients explode"] for epoch in (1, 2, 3)
+    ]
+    assert history.loss[-1] > 5 > 1 > history.loss[0]
+    assert [h["status"] for h in history.health] == ["exploding"] * 3
+
+
+def test_a_tiny_learning_rate_vanishes_on_the_absolute_scale_only():
+    # Layers of one size (no layer below 1/100 of another): only lr·‖∂C/∂W‖/‖W‖ is tiny.
+    model, X, Y, history = healthy_moons_network(epochs=2)
+    backward(model, X, Y)
+    report = gradient_health(model, X, lr=1e-7)
+    assert report.status == "vanishing"
+    assert "the steps are too small to learn: raise the learning rate" in report.hints[0]
+    assert gradient_health(model, X, lr=None).status == "healthy"
+    # A loss far below chance (< ln 2 / 10) explains small steps: little is left to learn.
+    settled = gradient_health(model, X, lr=1e-7, loss=0.01)
+    assert settled.status == "healthy" and "little is left to learn" in settled.verdict
+
+
+def test_a_loss_at_chance_for_five_epochs_is_stuck():
+    model = nn.mlp([2, 8, 3], "tanh", None, init="xavier", rng=0)
+    X, Y = moons()
+    backward(model, X, (Y[:, 0] * 2).astype(int), nn.CrossEntropyLoss())
+    ln3 = math.log(3)
+    once = gradient_health(model, X, lr=0.1, loss=ln3)  # K = 3 from the output's width
+    assert once.healthy and once.n_classes == 3 and once.chance == pytest.approx(ln3)
+    assert "the loss 1.0986 sits at the chance value ln 3 = 1.0986" in once.verdict
+    stuck = gradient_health(model, X, lr=0.1, loss=[1.5] + [ln3 + 0.001] * 5)
+    assert stuck.status == "stuck" and stuck.loss == pytest.approx(ln3 + 0.001)
+    assert stuck.verdict.startswith("stuck: the loss has stayed at the chance value ln 3")
+    moving = gradient_health(model, X, lr=0.1, loss=[ln3] * 4 + [0.9 * ln3])
+    assert moving.healthy
+    as_binary = gradient_health(model, X, lr=0.1, loss=[math.log(2)] * 5, n_classes=2)
+    assert as_binary.status == "stuck"
+    with pytest.raises(cr.ConfigError, match="n_classes must be an integer >= 2, got 1"):
+        gradient_health(model, X, loss=0.5, n_classes=1)
+    with pytest.raises(cr.ConfigError, match="lr must be"):
+        gradient_health(model, X, lr=-1.0)
+
+
+def test_health_monitor_passes_sgd_lr_with_momentum_and_not_adams():
+    X, Y = moons()
+    runs = {}
+    for name, make in {
+        "sgd": lambda p: cr.optim.SGD(p, lr=0.1, momentum=0.5),
+        "adam": lambda p: cr.optim.Adam(p, lr=0.01),
+    }.items():
+        model = nn.mlp([2, 8, 1], "tanh", None, init="xavier", rng=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GradientHealthWarning)  # its lr is what is tested
+            history = cr.fit(
+                model,
+                X,
+                Y,
+                loss="squared",
+                optimizer=make(model.parameters()),
+                epochs=2,
+                health_every=2,
+                progress=False,
+            )
+        runs[name] = history.health[0]
+    # SGD with momentum μ steps lr/(1 − μ) per unit gradient once its velocity has built up.
+    assert runs["sgd"]["lr"] == pytest.approx(0.2)
+    assert runs["adam"]["lr"] is None and runs["adam"]["layers"][0]["update_ratio"] is None
+    # A squared error has no chance value; nor has a cross-entropy summed over examples.
+    assert runs["sgd"]["n_classes"] is None and runs["sgd"]["loss"] is None
+    model = nn.mlp([2, 8, 2], "tanh", None, init="xavier", rng=0)
+    labels = Y[:, 0].astype(int)
+    for loss, chance in ((nn.CrossEntropyLoss(), 2), (nn.CrossEntropyLoss(reduction="sum"), None)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GradientHealthWarning)  # a sum's steps are n× larger
+            history = cr.fit(model, X, labels, loss=loss, epochs=1, health_every=1, progress=False)
+        assert history.health[0]["n_classes"] == chance
+
+
+def test_the_notebook_view_has_the_verdict_and_a_row_per_layer():
+    model = nn.mlp([2] + [8] * 8 + [1], "sigmoid", "sigmoid", init="small", rng=0)
+    X, Y = moons()
+    backward(model, X, Y)
+    report = gradient_health(model, X, lr=0.1, loss=0.6931)
+    page = report._repr_html_()
+    assert html.escape(report.verdict) in page and "<table>" in page
+    rows = re.findall(r"<tr>(.*?)</tr>", page)
+    assert len(rows) == 1 + 9  # the header and one per layer
+    header = re.findall(r"<th>(.*?)</th>", rows[0])
+    assert header == ["layer", "activation", "‖W‖", "‖∂C/∂W‖", "update ratio", "saturated", "dead"]
+    first = re.findall(r"<td>(.*?)</td>", rows[1])
+    assert first[0] == "1 (model[0])" and float(first[4]) == pytest.approx(
+        report.layers[0].update_ratio, rel=0.05
+    )
+    assert 'data-status="vanishing"' in page and page.count("<li>") == len(report.hints)
+    text = repr(report)
+    assert len(text.splitlines()) <= 4 and report.verdict in text and "LayerHealth" not in text
+    assert str(report).splitlines()[-len(report.hints) - 2] == report.verdict
+
+
+def test_the_notebook_view_escapes_text():
+    layer = nn.Linear(2, 1, rng=0)
+    layer.weight.grad = np.ones((1, 2))
+    report = gradient_health(layer)
+    report.verdict = "<script>alert(1)</script> & more"
+    page = report._repr_html_()
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page
+    odd = HealthReport([LayerHealth(1, "<first>", "a&b", 1.0, 2.0, update_ratio=0.005)])
+    row = re.findall(r"<td>(.*?)</td>", odd._repr_html_())
+    assert row[:2] == ["1 (&lt;first&gt;)", "a&amp;b"]
+
+
+def test_a_report_kept_before_verdicts_is_judged_again():
+    model = nn.mlp([2] + [8] * 8 + [1], "sigmoid", "sigmoid", init="small", rng=0)
+    X, Y = moons()
+    backward(model, X, Y)
+    old = gradient_health(model, X).to_dict()
+    for key in ("lr", "loss", "n_classes", "status", "verdict"):
+        del old[key]
+    for layer in old["layers"]:
+        del layer["update_ratio"]
+    back = HealthReport.from_dict(old)
+    assert back.status == "vanishing" and back.verdict.startswith("vanishing: layer 1's")
+    assert back.lr is None and "lr" not in str(back).splitlines()[0]

@@ -46,6 +46,8 @@ from typing import Any
 from chainrule import io
 from chainrule.checks import at_least, one_of, positive_int, refuse
 from chainrule.errors import ModelFileError
+from chainrule.nn.losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
+from chainrule.optim import SGD, Optimizer
 from chainrule.train import STOP_REASONS, Callback, Run
 
 __all__ = [
@@ -118,7 +120,9 @@ class ProgressBar(Callback):
 
 class HealthMonitor(Callback):
     """Every `every` epochs, the gradient health (chainrule.lecture.health) of the epoch's last
-    batch goes to History.health, and a GradientHealthWarning names what looks bad.
+    batch goes to History.health, and a GradientHealthWarning names what looks bad. The update
+    ratios use SGD's lr (Adam's steps are not lr times the gradient, so they are not judged on
+    that scale), and a cross-entropy loss is compared with its chance value ln K.
     fit(health_every=N) is shorthand for callbacks=[HealthMonitor(N)]."""
 
     def __init__(self, every: int) -> None:
@@ -132,12 +136,35 @@ class HealthMonitor(Callback):
     def on_epoch_end(self, run: Run) -> None:
         if run.epoch % self.every:
             return
-        report = self._gradient_health(run.model, run.x, epoch=run.epoch)
+        lr, chance = _step_lr(run.optimizer), _chance(run)
+        report = self._gradient_health(run.model, run.x, epoch=run.epoch, lr=lr, **chance)
         run.history.health.append(report.to_dict())
         if report.hints:
             # stacklevel 6 points at fit's caller: this hook, _record, _epoch, train, fit
             hint = f"epoch {run.epoch}: " + "; ".join(report.hints)
             warnings.warn(hint, self._warning, stacklevel=6)
+
+
+def _step_lr(optimizer: Optimizer) -> float | None:
+    """The lr of gradient health's update ratio lr·‖∂C/∂W‖/‖W‖: SGD's, over 1 − μ with momentum
+    μ (the step its velocity builds up to); None for an optimizer whose step is not a multiple
+    of the gradient (Adam divides it by √v̂, so a small gradient still takes a step of ~lr)."""
+    if not isinstance(optimizer, SGD):
+        return None
+    return optimizer.lr / (1 - optimizer.momentum)
+
+
+def _chance(run: Run) -> dict[str, Any]:
+    """The losses so far, and the K of their chance value ln K, for a cross-entropy loss: 2 for
+    BCE (each output a yes or no), the output's width for CE and NLL (gradient_health's
+    default); nothing for any other loss, which has no chance value, or a sum over examples."""
+    if getattr(run.loss, "reduction", None) != "mean":
+        return {}
+    if isinstance(run.loss, BCELoss | BCEWithLogitsLoss):
+        return {"loss": run.history.loss, "n_classes": 2}
+    if isinstance(run.loss, CrossEntropyLoss | NLLLoss):
+        return {"loss": run.history.loss}
+    return {}
 
 
 class Checkpoint(Callback):
