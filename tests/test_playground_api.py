@@ -264,6 +264,17 @@ def test_gradients_and_backprop_are_one_examples_autodiff(client):
     assert np.allclose(walk["backward"][0]["delta"], p - np.eye(2)[int(walk["y"])])
     health = grads["health"]
     assert health["verdict"] and [h["layer"] for h in health["layers"]] == [1, 2, 3]
+    # the page shows gradient_health's own sentence, judged with the session's SGD lr (0.03)
+    assert health["verdict"].split(":")[0] in {
+        "healthy",
+        "vanishing",
+        "exploding",
+        "dead",
+        "saturated",
+        "stuck",
+    }
+    for h in health["layers"]:
+        assert h["update_ratio"] == pytest.approx(0.03 * h["norm"] / h["weight_norm"], rel=1e-9)
     assert {h["status"] for h in health["layers"]} <= {
         "ok",
         "vanishing",

@@ -136,7 +136,7 @@ class HealthMonitor(Callback):
     def on_epoch_end(self, run: Run) -> None:
         if run.epoch % self.every:
             return
-        lr, chance = _step_lr(run.optimizer), _chance(run)
+        lr, chance = step_lr(run.optimizer), _chance(run)
         report = self._gradient_health(run.model, run.x, epoch=run.epoch, lr=lr, **chance)
         run.history.health.append(report.to_dict())
         if report.hints:
@@ -145,7 +145,7 @@ class HealthMonitor(Callback):
             warnings.warn(hint, self._warning, stacklevel=6)
 
 
-def _step_lr(optimizer: Optimizer) -> float | None:
+def step_lr(optimizer: Optimizer) -> float | None:
     """The lr of gradient health's update ratio lr·‖∂C/∂W‖/‖W‖: SGD's, over 1 − μ with momentum
     μ (the step its velocity builds up to); None for an optimizer whose step is not a multiple
     of the gradient (Adam divides it by √v̂, so a small gradient still takes a step of ~lr)."""

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.callbacks import step_lr
 from chainrule.checks import refuse
 from chainrule.lecture import health as health_rules
 from chainrule.lecture.explain import explain as explain_weight
@@ -129,7 +130,7 @@ def gradients(session: Session, example: Any) -> dict[str, Any]:
     model.zero_grad()
     try:
         session.loss(model(Tensor(x)), y).backward()
-        report = gradient_health(model, x)
+        report = gradient_health(model, x, lr=step_lr(session.optimizer))
         layers = [
             {"weight": _grad(b.linear.weight), "bias": _grad(b.linear.bias)} for b in blocks(model)
         ]
@@ -139,12 +140,13 @@ def gradients(session: Session, example: Any) -> dict[str, Any]:
     return {
         "layers": layers,
         "health": {
-            "verdict": "healthy" if report.healthy else " ".join(report.hints),
+            "verdict": report.verdict,
             "hints": report.hints,
             "layers": [
                 {
                     "layer": h.layer,
                     "status": _status(h, top),
+                    "update_ratio": h.update_ratio,
                     "norm": _number(h.grad_norm),
                     "weight_norm": _number(h.weight_norm),
                     "saturated": h.saturated,
