@@ -9,9 +9,12 @@ make the redraws depend on epochs alone.
 from __future__ import annotations
 
 import io
+import json
+import re
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,8 +109,8 @@ def test_one_output_is_updated_in_place_several_times(notebook):
     for frame in handle.updates:
         image = _image(frame)
         assert image.size[0] == 2 * PANEL_PIXELS  # loss and boundary
-        pixels = np.asarray(image.convert("RGB")).reshape(-1, 3)
-        assert len(np.unique(pixels, axis=0)) > 10, "a picture, not a blank"
+        pixels = np.asarray(image.convert("RGB")).reshape(-1, 3).astype(np.int64)
+        assert len(np.unique(pixels @ [1 << 16, 1 << 8, 1])) > 10, "a picture, not a blank"
 
 
 def test_a_long_interval_leaves_only_the_picture_at_the_end(notebook):
@@ -313,3 +316,29 @@ def test_under_a_kernel_ipythons_display_updates_one_output(ipython_shell, monke
     for o in outputs[1:]:
         assert o.data["image/png"].startswith(PNG_MAGIC)
         assert o.data["text/plain"].startswith("LivePlot: epoch")
+
+
+def test_the_engine_docs_liveplot_example_draws_in_a_notebook(notebook):
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "engine.md").read_text()
+    section = doc[doc.index("### Live training in a notebook") :]
+    section = section[: section.index("\n## ")]
+    (block,) = re.findall(r"^```python\n(.*?)^```", section, flags=re.S | re.M)
+    namespace: dict = {}
+    exec(compile(block, "docs/engine.md", "exec"), namespace)  # noqa: S102
+    (_, handle) = notebook.opened[0]
+    history = namespace["history"]
+    assert repr(handle.updates[-1]).startswith(f"LivePlot: epoch {history.epochs}/300")
+    assert _image(handle.updates[-1]).size[0] == 3 * PANEL_PIXELS  # loss, boundary, gradients
+
+
+def test_the_overhead_benchmark_runs_at_a_tiny_size(capsys, tmp_path):
+    from benchmarks import liveplot as bench
+
+    before = liveplot.notebook_display
+    assert bench.main(["--tiny", "--json", str(tmp_path / "live.json")]) == 0
+    assert liveplot.notebook_display is before, "the benchmark puts the real display back"
+    out = capsys.readouterr().out
+    assert all(case.name in out for case in bench.CASES) and "goal: at most 10% slower" in out
+    results = json.loads((tmp_path / "live.json").read_text())
+    for run in results["runs"].values():
+        assert run["frames"] >= 1 and run["with_s"] > 0 and run["without_s"] > 0

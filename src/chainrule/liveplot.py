@@ -4,9 +4,9 @@ gradient norm, redrawn in place in a notebook while `fit` trains.
     cr.fit(model, X, y, epochs=300, callbacks=[cr.callbacks.LivePlot()])
 
 One output is kept and updated: IPython's `display(frame, display_id=True)` gives a handle,
-and every later picture goes through `handle.update(frame)` to the same place (Jupyter,
-JupyterLab, Colab, VS Code; no widget framework). A frame is a PNG drawn by matplotlib's Agg
-canvas on one Figure that is made once and changed between pictures.
+and every later picture goes through `handle.update(frame)` to the same place (Jupyter's
+display protocol: Jupyter, JupyterLab, Colab; no widget framework). A frame is a PNG drawn by
+matplotlib's Agg canvas on one Figure that is made once and changed between pictures.
 
 Outside a notebook (a terminal, plain Python or IPython, a script) it does nothing, silently,
 so a notebook's cells run unchanged as a script. In a notebook without matplotlib it warns
@@ -246,7 +246,7 @@ def _panel(ax: Any, title: str) -> Any:
     from matplotlib.ticker import MaxNLocator
 
     ax.set_title(title, fontsize="medium", y=1.0)
-    ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))
     ax.grid(True, alpha=0.3)
     return ax
 
@@ -265,7 +265,7 @@ def _plot(ax: Any, line: Any, values: list[float]) -> None:
 
         ax.set_yscale(scale)
         # 0.05, 0.1, 0.2 in plain text: mathtext's 10⁻¹ costs more to lay out at every frame
-        ticks = LogLocator(subs=(1, 2, 5), numticks=6) if scale == "log" else MaxNLocator(5)
+        ticks = LogLocator(subs=(1, 2, 5), numticks=5) if scale == "log" else MaxNLocator(4)
         ax.yaxis.set_major_locator(ticks)
         ax.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
         ax.yaxis.set_minor_locator(NullLocator())
@@ -310,7 +310,9 @@ class _Boundary:
         ax.set_xlim(low[0], high[0])
         ax.set_ylim(low[1], high[1])
         ax.set_title("decision boundary (x1, x2)", fontsize="medium", y=1.0)
-        ax.locator_params(nbins=5)
+        # the data's box is the scale; ticks would cost a tenth of a frame to draw
+        ax.set_xticks([])
+        ax.set_yticks([])
 
     def _outputs(self, run: Run) -> np.ndarray:
         with predicting(run.model) as model:
