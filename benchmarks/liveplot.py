@@ -7,11 +7,11 @@ turns, `--repeats` times; the figures are medians. LivePlot is made to draw as i
 its display is a recorder that keeps every PNG (a kernel would send it to the front end, about
 a millisecond for a frame of some 40 kB). The runs:
 
-- moons: 400 rows (300 train, 100 held out), 2-16-16-2 tanh, batch 32, SGD lr 0.1 momentum
-  0.9, 300 epochs: loss curves and the decision boundary;
+- moons: 400 rows (a random 300 to train, 100 held out), 2-16-16-2 tanh, batch 32, SGD lr
+  0.1 momentum 0.9, 300 epochs: loss curves and the decision boundary;
 - moons + gradients: the same with `LivePlot(gradients=True)`, a third panel;
-- digits: 1437 train, 360 held out, 64-32-10 tanh, batch 32, the same SGD, 40 epochs: the loss
-  curves only (64 inputs have no boundary to draw).
+- digits: 1438 rows to train, 359 held out (at random), 64-32-10 tanh, batch 32, the same SGD,
+  40 epochs: the loss curves only (64 inputs have no boundary to draw).
 
 Also the time of one picture alone (the first, which builds the Figure, and the later ones).
 Goal: fit is at most 10% slower. No time is asserted anywhere; `tests/test_liveplot.py` runs
@@ -72,10 +72,10 @@ class Case:
 
     def data(self, tiny: bool) -> tuple[np.ndarray, ...]:
         if self.dataset == "moons":
-            X, y = cr.data.load("moons", n=80 if tiny else 400, noise=0.2)
-            cut = 3 * len(X) // 4
-            return X[:cut], y[:cut], X[cut:], y[cut:]
-        train, test = cr.data.split(cr.data.load(self.dataset), 0.2, seed=0)
+            moons = cr.data.load("moons", n=80 if tiny else 400, noise=0.2)
+            train, test = cr.data.split(moons, 0.25, seed=0)
+        else:
+            train, test = cr.data.split(cr.data.load(self.dataset), 0.2, seed=0)
         assert test is not None
         return train.X, train.y, test.X, test.y
 

@@ -210,8 +210,7 @@ class _Picture:
         history = run.history
         if final:
             self.loss_ax.set_xlim(1, max(history.epochs, 2))
-        _plot(self.loss_ax, self.train, history.loss)
-        _plot(self.loss_ax, self.val, history.val_loss)
+        _curves(self.loss_ax, [(self.train, history.loss), (self.val, history.val_loss)])
         if self.legend is None:
             shown = [self.train, self.val] if history.val_loss else [self.train]
             self.legend = self.loss_ax.legend(handles=shown, loc="upper right")
@@ -236,8 +235,7 @@ class _Picture:
             ax.legend(loc="upper right", fontsize="small")
         if final:
             ax.set_xlim(1, max(epochs, 2))
-        for line, column in zip(self.grad_lines, norms.T, strict=True):
-            _plot(ax, line, list(column))
+        _curves(ax, list(zip(self.grad_lines, norms.T, strict=True)))
 
 
 def _panel(ax: Any, title: str) -> Any:
@@ -251,11 +249,12 @@ def _panel(ax: Any, title: str) -> Any:
     return ax
 
 
-def _plot(ax: Any, line: Any, values: list[float]) -> None:
-    """Set a curve's points (epochs 1..n) and rescale y: a log axis while every value is
-    positive, since losses and gradient norms shrink by orders of magnitude."""
-    line.set_data(np.arange(1, len(values) + 1), values)
-    shown = np.concatenate([np.asarray(ln.get_ydata(), dtype=float) for ln in ax.get_lines()])
+def _curves(ax: Any, curves: list[tuple[Any, Any]]) -> None:
+    """Set each line's points (values at epochs 1..n) and rescale y to them all: a log axis
+    while every value is positive, since losses and gradient norms fall by decades."""
+    for line, values in curves:
+        line.set_data(np.arange(1, len(values) + 1), values)
+    shown = np.concatenate([np.asarray(values, dtype=float) for _, values in curves])
     shown = shown[np.isfinite(shown)]
     if shown.size == 0:
         return
@@ -286,11 +285,7 @@ class _Boundary:
     def __init__(
         self, ax: Any, run: Run, points: tuple[np.ndarray, np.ndarray], resolution: int
     ) -> None:
-        from matplotlib.colors import ListedColormap
-
-        from chainrule.plot import CLASS_COLOURS
-
-        X, y = points
+        X = points[0]
         pad = 0.1 * (X.max(axis=0) - X.min(axis=0)) + 1e-9
         low, high = X.min(axis=0) - pad, X.max(axis=0) + pad
         self.g1, self.g2 = np.meshgrid(
@@ -298,15 +293,9 @@ class _Boundary:
         )
         self.grid = np.column_stack([self.g1.ravel(), self.g2.ravel()])
         self.threshold = 0.0 if isinstance(run.loss, BCEWithLogitsLoss) else 0.5
-        outputs = self._outputs(run).shape[1]
-        self.k = max(int(y.max()) + 1, outputs, 2)
-        colours = (CLASS_COLOURS * (self.k // len(CLASS_COLOURS) + 1))[: self.k]
-        self.cmap = ListedColormap(colours)
-        self.ax = ax
+        self.ax, self.points = ax, points
         self.regions: Any = None
         self.classes = np.zeros(len(self.grid), dtype=int)
-        classes = dict(c=y, cmap=self.cmap, vmin=-0.5, vmax=self.k - 0.5)
-        ax.scatter(X[:, 0], X[:, 1], **classes, s=12, edgecolors="k", linewidths=0.3, zorder=2)
         ax.set_xlim(low[0], high[0])
         ax.set_ylim(low[1], high[1])
         ax.set_title("decision boundary (x1, x2)", fontsize="medium", y=1.0)
@@ -321,7 +310,9 @@ class _Boundary:
     def update(self, run: Run) -> None:
         a = self._outputs(run)
         self.classes = a.argmax(axis=1) if a.shape[1] > 1 else (a[:, 0] > self.threshold)
-        if self.regions is not None:
+        if self.regions is None:
+            self._draw_points(a.shape[1])
+        else:
             self.regions.remove()
         self.regions = self.ax.contourf(
             self.g1,
@@ -332,3 +323,16 @@ class _Boundary:
             alpha=0.35,
             zorder=1,
         )
+
+    def _draw_points(self, outputs: int) -> None:
+        """The examples in their true class's colour, once: every class the labels or the
+        network's outputs can name gets its colour."""
+        from matplotlib.colors import ListedColormap
+
+        from chainrule.plot import CLASS_COLOURS
+
+        X, y = self.points
+        self.k = max(int(y.max()) + 1, outputs, 2)
+        self.cmap = ListedColormap((CLASS_COLOURS * (self.k // len(CLASS_COLOURS) + 1))[: self.k])
+        classes = dict(c=y, cmap=self.cmap, vmin=-0.5, vmax=self.k - 0.5)
+        self.ax.scatter(X[:, 0], X[:, 1], **classes, s=12, edgecolors="k", linewidths=0.3, zorder=2)
