@@ -8,6 +8,7 @@ make the redraws depend on epochs alone.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -342,3 +343,29 @@ def test_the_overhead_benchmark_runs_at_a_tiny_size(capsys, tmp_path):
     results = json.loads((tmp_path / "live.json").read_text())
     for run in results["runs"].values():
         assert run["frames"] >= 1 and run["with_s"] > 0 and run["without_s"] > 0
+
+
+def test_in_a_real_kernel_the_picture_is_one_output_updated_in_place():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    code = (
+        "import chainrule as cr\n"
+        "X, y = cr.data.load('moons', n=100, noise=0.2)\n"
+        "plot = cr.callbacks.LivePlot(every=10, interval=0)\n"
+        "model = cr.nn.mlp([2, 8, 2], 'tanh', rng=0)\n"
+        "cr.fit(model, X, y, epochs=30, batch_size=20, seed=0, progress=False, callbacks=[plot])\n"
+        "print('frames', plot.frames)"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    outputs = notebook.cells[0].outputs
+    # nbclient applies each update_display_data to the output it names, as a front end does
+    pictures = [o for o in outputs if o.output_type == "display_data"]
+    assert len(pictures) == 1, "one output, updated in place"
+    assert pictures[0].data["text/plain"].startswith("LivePlot: epoch 30/30")
+    assert "(stopped by epochs)" in pictures[0].data["text/plain"]
+    png = base64.b64decode(pictures[0].data["image/png"])
+    assert png.startswith(PNG_MAGIC)
+    streams = "".join(o.text for o in outputs if o.output_type == "stream")
+    assert "frames 4" in streams  # epochs 10, 20, 30 and the end, all into that one output
