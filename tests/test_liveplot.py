@@ -23,10 +23,9 @@ import pytest
 import chainrule as cr
 from chainrule import liveplot
 from chainrule.callbacks import Callback, Run
-from chainrule.liveplot import DPI, PANEL_INCHES, Frame, LivePlot
+from chainrule.liveplot import PANEL_PIXELS, Frame, LivePlot
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-PANEL_PIXELS = round(PANEL_INCHES[0] * DPI)
 
 
 class Handle:
@@ -176,7 +175,6 @@ def test_the_boundary_is_drawn_for_2d_inputs_only(notebook):
     # the grid covers the data's box, with a margin on every side
     assert np.all(boundary.grid.min(axis=0) < X.min(axis=0))
     assert np.all(boundary.grid.max(axis=0) > X.max(axis=0))
-    assert boundary.regions is not None  # the filled contour of the predicted classes
     assert _image(notebook.opened[1][1].updates[-1]).size[0] == 2 * PANEL_PIXELS
 
 
@@ -197,19 +195,18 @@ def test_the_points_on_the_boundary_are_the_training_rows(notebook):
     X, y = _moons(80)
     plot = LivePlot(interval=1e9)
     _fit(X, y, plot, epochs=3)
-    drawn = plot.picture.boundary.ax.collections[0].get_offsets()
-    assert sorted(map(tuple, np.asarray(drawn))) == sorted(map(tuple, X))
+    drawn, classes = plot.picture.boundary.points
+    assert sorted(zip(map(tuple, drawn), classes, strict=True)) == sorted(
+        zip(map(tuple, X), y, strict=True)
+    )
 
 
 def test_the_held_out_loss_is_drawn_when_fit_has_validation(notebook):
     X, y = _moons()
     plot = LivePlot(interval=1e9, held_out="test")
     history = _fit(X[:90], y[:90], plot, epochs=8, validation=(X[90:], y[90:]))
-    picture = plot.picture
-    np.testing.assert_allclose(picture.train.get_ydata(), history.loss)
-    np.testing.assert_allclose(picture.val.get_ydata(), history.val_loss)
-    labels = [t.get_text() for t in picture.legend.get_texts()]
-    assert labels == ["training", "test"]
+    assert plot.picture.loss.curves == [("training", history.loss), ("test", history.val_loss)]
+    assert plot.picture.loss.scale == "log"  # cross-entropy is positive
     assert "test loss" in repr(notebook.opened[0][1].updates[-1])
 
 
@@ -222,11 +219,9 @@ def test_gradient_norms_per_layer_are_the_last_batchs(notebook):
     # the gradients of the last batch stay on the weights after fit
     expected = [np.linalg.norm(model[i].weight.grad) for i in (0, 2, 4)]
     np.testing.assert_allclose(plot.norms[-1], expected, rtol=1e-12)
-    assert [line.get_label() for line in plot.picture.grad_lines] == [
-        "$W^{(1)}$",
-        "$W^{(2)}$",
-        "$W^{(3)}$",
-    ]
+    drawn = plot.picture.grad.curves
+    assert [label for label, _ in drawn] == ["layer 1", "layer 2", "layer 3"]
+    np.testing.assert_array_equal(np.array([values for _, values in drawn]).T, plot.norms)
     image = _image(notebook.opened[0][1].updates[-1])
     assert image.size[0] == 3 * PANEL_PIXELS
 

@@ -5,8 +5,9 @@ gradient norm, redrawn in place in a notebook while `fit` trains.
 
 One output is kept and updated: IPython's `display(frame, display_id=True)` gives a handle,
 and every later picture goes through `handle.update(frame)` to the same place (Jupyter's
-display protocol: Jupyter, JupyterLab, Colab; no widget framework). A frame is a PNG drawn by
-matplotlib's Agg canvas on one Figure that is made once and changed between pictures.
+display protocol: Jupyter, JupyterLab, Colab; no widget framework). A frame is a PNG drawn
+straight on matplotlib's Agg renderer: a few paths, markers and cached labels, with no Figure,
+Axes or pyplot, because those cost several times more per picture.
 
 Outside a notebook (a terminal, plain Python or IPython, a script) it does nothing, silently,
 so a notebook's cells run unchanged as a script. In a notebook without matplotlib it warns
@@ -15,6 +16,7 @@ once and does nothing.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import time
@@ -31,7 +33,7 @@ from chainrule.train import Callback, Run, predicting
 
 MAX_POINTS = 1000  # examples drawn on the boundary: more would only slow every frame down
 DPI = 80
-PANEL_INCHES = (3.6, 3.2)
+PANEL_PIXELS, PANEL_PIXELS_HIGH = 288, 256  # one panel's width, and the frame's height
 
 
 def notebook_display() -> Callable[..., Any] | None:
@@ -180,159 +182,251 @@ def _summary(run: Run, held_out: str, final: bool) -> str:
 
 
 class _Picture:
-    """The Figure kept across frames: its artists are changed, not rebuilt, between frames."""
+    """The frame's pixels, drawn straight on matplotlib's Agg renderer.
+
+    No Figure and no Axes: their artists, tick objects and layout cost several times what the
+    few curves, polygons and labels of a frame do (docs/performance.md#liveplot), and a frame
+    must cost little beside the epochs it shows. Pixel coordinates start at the bottom left.
+    """
 
     def __init__(self, run: Run, points: tuple[np.ndarray, np.ndarray] | None, live: LivePlot):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        from matplotlib.backends.backend_agg import RendererAgg
 
         from chainrule.plot import NEGATIVE, POSITIVE
 
-        panels = 1 + (points is not None) + live.gradients
-        self.figure = Figure(figsize=(PANEL_INCHES[0] * panels, PANEL_INCHES[1]), dpi=DPI)
-        self.canvas = FigureCanvasAgg(self.figure)
-        # fixed margins: a layout engine would measure every label again at every frame
-        self.figure.subplots_adjust(left=0.7 / (PANEL_INCHES[0] * panels), right=0.98)
-        self.figure.subplots_adjust(bottom=0.15, top=0.85, wspace=0.3)
-        axes = list(self.figure.subplots(1, panels, squeeze=False)[0])
         self.held_out = live.held_out
-        self.loss_ax = _panel(axes.pop(0), "loss C per epoch")
-        (self.train,) = self.loss_ax.plot([], [], color=POSITIVE, label="training")
-        (self.val,) = self.loss_ax.plot([], [], color=NEGATIVE, label=live.held_out)
-        self.loss_ax.set_xlim(1, max(run.epochs, 2))
-        self.legend: Any = None
-        self.boundary = _Boundary(axes.pop(0), run, points, live.resolution) if points else None
-        self.grad_ax = _panel(axes.pop(0), "‖∂C/∂W‖ per epoch") if live.gradients else None
-        self.grad_lines: list[Any] = []
-        self.title = self.figure.suptitle("", fontsize="medium")
+        self.colours = (POSITIVE, NEGATIVE)
+        panels = 1 + (points is not None) + live.gradients
+        self.width, self.height = PANEL_PIXELS * panels, PANEL_PIXELS_HIGH
+        self.renderer = RendererAgg(self.width, self.height, DPI)
+        boxes = [_box(i) for i in range(panels)]
+        self.loss = _Curves("loss C per epoch", boxes.pop(0), run.epochs)
+        self.boundary = _Boundary(boxes.pop(0), run, points, live.resolution) if points else None
+        self.grad = (
+            _Curves("‖∂C/∂W‖ per epoch", boxes.pop(0), run.epochs) if live.gradients else None
+        )
 
     def render(self, run: Run, norms: list[list[float]], final: bool) -> bytes:
         history = run.history
-        if final:
-            self.loss_ax.set_xlim(1, max(history.epochs, 2))
-        _curves(self.loss_ax, [(self.train, history.loss), (self.val, history.val_loss)])
-        if self.legend is None:
-            shown = [self.train, self.val] if history.val_loss else [self.train]
-            self.legend = self.loss_ax.legend(handles=shown, loc="upper right")
+        self._fill((0, 0, self.width, self.height), (1.0, 1.0, 1.0))
+        last = history.epochs if final else None
+        curves = [("training", history.loss, self.colours[0])]
+        if history.val_loss:
+            curves.append((self.held_out, history.val_loss, self.colours[1]))
+        self.loss.draw(self, curves, last)
         if self.boundary is not None:
-            self.boundary.update(run)
-        if self.grad_ax is not None and norms:
-            self._gradients(np.array(norms), final, history.epochs)
-        self.title.set_text(_summary(run, self.held_out, final))
+            self.boundary.draw(self, run)
+        if self.grad is not None and norms:
+            columns = np.array(norms).T
+            layers = [(f"layer {l}", list(c), _cycle(l - 1)) for l, c in enumerate(columns, 1)]
+            self.grad.draw(self, layers, last)
+        self.text(self.width / 2, self.height - 13, _summary(run, self.held_out, final),
+                  "center", 9)  # fmt: skip
+        return self._png()
+
+    def _png(self) -> bytes:
+        from PIL import Image
+
+        size = (self.width, self.height)
+        image = Image.frombuffer("RGBA", size, self.renderer.buffer_rgba(), "raw", "RGBA", 0, 1)
         buffer = io.BytesIO()
         # the fastest zlib level: a frame is sent once, and level 6 only saves a tenth of it
-        self.canvas.print_png(buffer, pil_kwargs={"compress_level": 1})
+        image.save(buffer, "png", compress_level=1)
         return buffer.getvalue()
 
-    def _gradients(self, norms: np.ndarray, final: bool, epochs: int) -> None:
-        ax = self.grad_ax
-        assert ax is not None
-        if not self.grad_lines:
-            self.grad_lines = [
-                ax.plot([], [], label=f"$W^{{({l})}}$")[0] for l in range(1, norms.shape[1] + 1)
-            ]
-            ax.set_xlim(*self.loss_ax.get_xlim())
-            ax.legend(loc="upper right", fontsize="small")
-        if final:
-            ax.set_xlim(1, max(epochs, 2))
-        _curves(ax, list(zip(self.grad_lines, norms.T, strict=True)))
+    def _gc(self, colour: Any, width: float = 1.0, clip: tuple | None = None) -> Any:
+        from matplotlib.transforms import Bbox
+
+        gc = self.renderer.new_gc()
+        gc.set_foreground(colour)
+        gc.set_linewidth(width)
+        if clip is not None:
+            gc.set_clip_rectangle(Bbox.from_extents(*clip))
+        return gc
+
+    def _fill(self, box: tuple, colour: Any, edge: Any = None) -> None:
+        from matplotlib.path import Path
+        from matplotlib.transforms import IdentityTransform
+
+        x0, y0, x1, y1 = box
+        rect = Path([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]], closed=True)
+        gc = self._gc(colour if edge is None else edge, 0.0 if edge is None else 0.8)
+        self.renderer.draw_path(gc, rect, IdentityTransform(), rgbFace=colour)
+
+    def line(self, xy: np.ndarray, colour: Any, width: float, clip: tuple) -> None:
+        """A polyline through the pixels xy (n, 2); NaN points break it."""
+        from matplotlib.path import Path
+        from matplotlib.transforms import IdentityTransform
+
+        if len(xy) > 1:
+            gc = self._gc(colour, width, clip)
+            self.renderer.draw_path(gc, Path(xy), IdentityTransform())
+
+    def text(self, x: float, y: float, s: str, align: str = "left", size: float = 8) -> None:
+        """`s` with its baseline at height y, starting, centred or ending at x."""
+        image, descent = _text_image(s, size)
+        x -= {"left": 0.0, "center": image.shape[1] / 2, "right": image.shape[1]}[align]
+        self.renderer.draw_image(self._gc("black"), round(x), round(y - descent), image)
 
 
-def _panel(ax: Any, title: str) -> Any:
-    """An axes that is quick to redraw: a title at a fixed place and a few ticks, no axis
-    labels (matplotlib measures every tick label again to place those at each frame)."""
-    from matplotlib.ticker import MaxNLocator
+@functools.lru_cache(maxsize=1024)
+def _text_image(s: str, size: float) -> tuple[np.ndarray, float]:
+    """`s` drawn once, dark grey on a clear ground, with rows bottom-up as draw_image takes
+    them, and how far it reaches below its baseline. Tick labels, titles and legends come
+    back at every frame and every fit, and laying text out is most of what a frame costs."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
 
-    ax.set_title(title, fontsize="medium", y=1.0)
-    ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))
-    ax.grid(True, alpha=0.3)
-    return ax
+    font = FontProperties(size=size)
+    w, h, descent = RendererAgg(1, 1, DPI).get_text_width_height_descent(s, font, False)
+    width, height = int(np.ceil(w)) + 2, int(np.ceil(h)) + 2
+    renderer = RendererAgg(width, height, DPI)
+    gc = renderer.new_gc()
+    gc.set_foreground("#222222")
+    # draw_text counts rows from the top
+    renderer.draw_text(gc, 0, height - descent - 1, s, font, 0)
+    return np.asarray(renderer.buffer_rgba())[::-1].copy(), descent + 1
 
 
-def _curves(ax: Any, curves: list[tuple[Any, Any]]) -> None:
-    """Set each line's points (values at epochs 1..n) and rescale y to them all: a log axis
-    while every value is positive, since losses and gradient norms fall by decades."""
-    for line, values in curves:
-        line.set_data(np.arange(1, len(values) + 1), values)
-    shown = np.concatenate([np.asarray(values, dtype=float) for _, values in curves])
-    shown = shown[np.isfinite(shown)]
-    if shown.size == 0:
-        return
-    scale = "log" if shown.min() > 0 else "linear"
-    if ax.get_yscale() != scale:
-        from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullLocator
+def _box(i: int) -> tuple[float, float, float, float]:
+    """Panel i's plot area (x0, y0, x1, y1) in pixels: room for tick labels on the left and
+    below, and for the panel's title and the frame's summary line above."""
+    x0 = i * PANEL_PIXELS
+    return (x0 + 46.0, 22.0, x0 + PANEL_PIXELS - 10.0, PANEL_PIXELS_HIGH - 44.0)
 
-        ax.set_yscale(scale)
-        # 0.05, 0.1, 0.2 in plain text: mathtext's 10⁻¹ costs more to lay out at every frame
-        ticks = LogLocator(subs=(1, 2, 5), numticks=5) if scale == "log" else MaxNLocator(4)
-        ax.yaxis.set_major_locator(ticks)
-        ax.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
-        ax.yaxis.set_minor_locator(NullLocator())
+
+def _cycle(i: int) -> str:
+    from chainrule.plot import CLASS_COLOURS
+
+    return CLASS_COLOURS[i % len(CLASS_COLOURS)]
+
+
+class _Curves:
+    """A panel of curves against the epoch: a log axis while every value is positive, since
+    losses and gradient norms fall by decades; light grid lines at the ticks; a legend."""
+
+    def __init__(self, title: str, box: tuple[float, float, float, float], epochs: int) -> None:
+        self.title, self.box, self.epochs = title, box, max(epochs, 2)
+        self.curves: list[tuple[str, list[float]]] = []  # the last frame's, for the tests
+        self.scale = "linear"
+
+    def draw(self, pic: _Picture, curves: list[tuple[str, Any, str]], last: int | None) -> None:
+        from matplotlib.ticker import LogLocator, MaxNLocator
+
+        x0, y0, x1, y1 = self.box
+        pic._fill(self.box, (1.0, 1.0, 1.0), edge="#888888")
+        pic.text((x0 + x1) / 2, y1 + 6, self.title, "center", 9)
+        self.curves = [(label, list(values)) for label, values, _ in curves]
+        shown = np.concatenate([np.asarray(v, dtype=float) for _, v, _ in curves])
+        shown = shown[np.isfinite(shown)]
+        if shown.size == 0:
+            return
+        self.scale = "log" if shown.min() > 0 else "linear"
+        low, high = _limits(shown, self.scale)
+        right = max(last or self.epochs, 2)
+        ticks = np.asarray(MaxNLocator(4, integer=True).tick_values(1, right))
+        for t in ticks[(ticks >= 1) & (ticks <= right)]:
+            x = x0 + (t - 1) / (right - 1) * (x1 - x0)
+            pic.line(np.array([[x, y0], [x, y1]]), "#e5e5e5", 0.8, self.box)
+            pic.text(x, y0 - 12, f"{t:g}", "center")
+        locator = LogLocator(subs=(1, 2, 5), numticks=5) if self.scale == "log" else MaxNLocator(4)
+        span = (10**low, 10**high) if self.scale == "log" else (low, high)
+        ticks = np.asarray(locator.tick_values(*span))
+        for t in ticks:
+            v = np.log10(t) if self.scale == "log" else t
+            if low <= v <= high:
+                y = y0 + (v - low) / (high - low) * (y1 - y0)
+                pic.line(np.array([[x0, y], [x1, y]]), "#e5e5e5", 0.8, self.box)
+                pic.text(x0 - 4, y - 3, f"{t:.3g}", "right")
+        for _, values, colour in curves:
+            v = np.asarray(values, dtype=float)
+            v = np.log10(np.where(v > 0, v, np.nan)) if self.scale == "log" else v
+            xs = x0 + np.arange(len(v)) / (right - 1) * (x1 - x0)
+            ys = y0 + (np.clip(v, low - 1, high + 1) - low) / (high - low) * (y1 - y0)
+            pic.line(np.column_stack([xs, ys]), colour, 1.5, self.box)
+        pic._fill((x1 - 80, y1 - 6 - 12 * len(curves), x1 - 2, y1 - 2), (1.0, 1.0, 1.0), "#cccccc")
+        for i, (label, _, colour) in enumerate(curves):
+            y = y1 - 14 - 12 * i
+            pic.line(np.array([[x1 - 76, y + 3], [x1 - 64, y + 3]]), colour, 2.0, self.box)
+            pic.text(x1 - 60, y, label)
+
+
+def _limits(shown: np.ndarray, scale: str) -> tuple[float, float]:
+    """The y range drawn, padded by a twentieth: decades (log10) on a log axis. A diverging
+    run reaches 1e300, so the pad is taken so that the range stays finite."""
     if scale == "log":
         low, high = np.log10(shown.min()), np.log10(shown.max())
-        pad = 0.05 * (high - low) + 0.01
-        ax.set_ylim(10 ** max(low - pad, -300.0), 10 ** min(high + pad, 300.0))
-    else:
-        # a diverging run reaches 1e300: pad and clip so that the limits stay finite
-        low, high = shown.min(), shown.max()
-        pad = 0.05 * high - 0.05 * low + 1e-12
-        ax.set_ylim(max(low - pad, -1e300), min(high + pad, 1e300))
+        pad = 0.05 * (high - low) + 0.05
+        return max(float(low - pad), -300.0), min(float(high + pad), 300.0)
+    low, high = shown.min(), shown.max()
+    pad = 0.05 * high - 0.05 * low + 1e-12 + 1e-9 * abs(high)
+    return max(float(low - pad), -1e300), min(float(high + pad), 1e300)
 
 
 class _Boundary:
-    """The class the network predicts over the data's box (a filled contour), and the data."""
+    """The class the network predicts over the data's box, as filled contours of the class
+    map on a `resolution`² grid (contourpy's, as matplotlib's contourf), and the data on it."""
 
     def __init__(
-        self, ax: Any, run: Run, points: tuple[np.ndarray, np.ndarray], resolution: int
+        self,
+        box: tuple[float, float, float, float],
+        run: Run,
+        points: tuple[np.ndarray, np.ndarray],
+        resolution: int,
     ) -> None:
-        X = points[0]
+        X, y = points
         pad = 0.1 * (X.max(axis=0) - X.min(axis=0)) + 1e-9
-        low, high = X.min(axis=0) - pad, X.max(axis=0) + pad
+        self.low, self.high = X.min(axis=0) - pad, X.max(axis=0) + pad
         self.g1, self.g2 = np.meshgrid(
-            np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution)
+            np.linspace(self.low[0], self.high[0], resolution),
+            np.linspace(self.low[1], self.high[1], resolution),
         )
         self.grid = np.column_stack([self.g1.ravel(), self.g2.ravel()])
         self.threshold = 0.0 if isinstance(run.loss, BCEWithLogitsLoss) else 0.5
-        self.ax, self.points = ax, points
-        self.regions: Any = None
+        self.box, self.points = box, points
         self.classes = np.zeros(len(self.grid), dtype=int)
-        ax.set_xlim(low[0], high[0])
-        ax.set_ylim(low[1], high[1])
-        ax.set_title("decision boundary (x1, x2)", fontsize="medium", y=1.0)
-        # the data's box is the scale; ticks would cost a tenth of a frame to draw
-        ax.set_xticks([])
-        ax.set_yticks([])
 
     def _outputs(self, run: Run) -> np.ndarray:
         with predicting(run.model) as model:
             return model(Tensor(self.grid, dtype=model.dtype)).data
 
-    def update(self, run: Run) -> None:
+    def _pixels(self) -> Any:
+        """Data coordinates to the panel's pixels."""
+        from matplotlib.transforms import Affine2D
+
+        x0, y0, x1, y1 = self.box
+        scale = (x1 - x0) / (self.high[0] - self.low[0]), (y1 - y0) / (self.high[1] - self.low[1])
+        return Affine2D().translate(-self.low[0], -self.low[1]).scale(*scale).translate(x0, y0)
+
+    def draw(self, pic: _Picture, run: Run) -> None:
+        import contourpy
+        from matplotlib.colors import to_rgb
+        from matplotlib.markers import MarkerStyle
+        from matplotlib.path import Path
+        from matplotlib.transforms import Affine2D
+
         a = self._outputs(run)
         self.classes = a.argmax(axis=1) if a.shape[1] > 1 else (a[:, 0] > self.threshold)
-        if self.regions is None:
-            self._draw_points(a.shape[1])
-        else:
-            self.regions.remove()
-        self.regions = self.ax.contourf(
-            self.g1,
-            self.g2,
-            self.classes.reshape(self.g1.shape).astype(float),
-            levels=np.arange(self.k + 1) - 0.5,
-            cmap=self.cmap,
-            alpha=0.35,
-            zorder=1,
-        )
-
-    def _draw_points(self, outputs: int) -> None:
-        """The examples in their true class's colour, once: every class the labels or the
-        network's outputs can name gets its colour."""
-        from matplotlib.colors import ListedColormap
-
-        from chainrule.plot import CLASS_COLOURS
-
         X, y = self.points
-        self.k = max(int(y.max()) + 1, outputs, 2)
-        self.cmap = ListedColormap((CLASS_COLOURS * (self.k // len(CLASS_COLOURS) + 1))[: self.k])
-        classes = dict(c=y, cmap=self.cmap, vmin=-0.5, vmax=self.k - 0.5)
-        self.ax.scatter(X[:, 0], X[:, 1], **classes, s=12, edgecolors="k", linewidths=0.3, zorder=2)
+        k = max(int(y.max()) + 1, a.shape[1], 2)
+        colours = [np.array(to_rgb(_cycle(c))) for c in range(k)]
+        x0, y0, x1, y1 = self.box
+        pic.text((x0 + x1) / 2, y1 + 6, "decision boundary", "center", 9)
+        to_pixels = self._pixels()
+        regions = self.classes.reshape(self.g1.shape).astype(float)
+        contours = contourpy.contour_generator(self.g1, self.g2, regions, fill_type="OuterCode")
+        for c in range(k):
+            # alpha 0.35 over the white page, mixed here: the page under it is white
+            light = tuple(0.35 * colours[c] + 0.65)
+            for xy, codes in zip(*contours.filled(c - 0.5, c + 0.5), strict=True):
+                path = Path(xy, codes)
+                pic.renderer.draw_path(pic._gc(light, 0.0), path, to_pixels, rgbFace=light)
+        dot = MarkerStyle("o").get_path()
+        size = Affine2D().scale(2.5)
+        for c in range(k):
+            rows = X[y == c]
+            if len(rows):
+                gc = pic._gc("black", 0.4, self.box)
+                face = tuple(colours[c])
+                pic.renderer.draw_markers(gc, dot, size, Path(rows), to_pixels, face)
+        pic._fill(self.box, None, edge="#888888")
