@@ -208,7 +208,7 @@ class _Picture:
 
     def render(self, run: Run, norms: list[list[float]], final: bool) -> bytes:
         history = run.history
-        self._fill((0, 0, self.width, self.height), (1.0, 1.0, 1.0))
+        self.fill((0, 0, self.width, self.height), (1.0, 1.0, 1.0))
         last = history.epochs if final else None
         curves = [("training", history.loss, self.colours[0])]
         if history.val_loss:
@@ -220,8 +220,8 @@ class _Picture:
             columns = np.array(norms).T
             layers = [(f"layer {l}", list(c), _cycle(l - 1)) for l, c in enumerate(columns, 1)]
             self.grad.draw(self, layers, last)
-        self.text(self.width / 2, self.height - 13, _summary(run, self.held_out, final),
-                  "center", 9)  # fmt: skip
+        summary = _summary(run, self.held_out, final)
+        self.text(self.width / 2, self.height - 13, summary, "center", 9)
         return self._png()
 
     def _png(self) -> bytes:
@@ -230,11 +230,11 @@ class _Picture:
         size = (self.width, self.height)
         image = Image.frombuffer("RGBA", size, self.renderer.buffer_rgba(), "raw", "RGBA", 0, 1)
         buffer = io.BytesIO()
-        # the fastest zlib level: a frame is sent once, and level 6 only saves a tenth of it
+        # the fastest zlib level: a frame is sent once, and level 6 saves under a tenth of it
         image.save(buffer, "png", compress_level=1)
         return buffer.getvalue()
 
-    def _gc(self, colour: Any, width: float = 1.0, clip: tuple | None = None) -> Any:
+    def gc(self, colour: Any, width: float = 1.0, clip: tuple | None = None) -> Any:
         from matplotlib.transforms import Bbox
 
         gc = self.renderer.new_gc()
@@ -244,13 +244,13 @@ class _Picture:
             gc.set_clip_rectangle(Bbox.from_extents(*clip))
         return gc
 
-    def _fill(self, box: tuple, colour: Any, edge: Any = None) -> None:
+    def fill(self, box: tuple, colour: Any, edge: Any = None) -> None:
         from matplotlib.path import Path
         from matplotlib.transforms import IdentityTransform
 
         x0, y0, x1, y1 = box
         rect = Path([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]], closed=True)
-        gc = self._gc(colour if edge is None else edge, 0.0 if edge is None else 0.8)
+        gc = self.gc(colour if edge is None else edge, 0.0 if edge is None else 0.8)
         self.renderer.draw_path(gc, rect, IdentityTransform(), rgbFace=colour)
 
     def line(self, xy: np.ndarray, colour: Any, width: float, clip: tuple) -> None:
@@ -259,14 +259,14 @@ class _Picture:
         from matplotlib.transforms import IdentityTransform
 
         if len(xy) > 1:
-            gc = self._gc(colour, width, clip)
+            gc = self.gc(colour, width, clip)
             self.renderer.draw_path(gc, Path(xy), IdentityTransform())
 
     def text(self, x: float, y: float, s: str, align: str = "left", size: float = 8) -> None:
         """`s` with its baseline at height y, starting, centred or ending at x."""
         image, descent = _text_image(s, size)
         x -= {"left": 0.0, "center": image.shape[1] / 2, "right": image.shape[1]}[align]
-        self.renderer.draw_image(self._gc("black"), round(x), round(y - descent), image)
+        self.renderer.draw_image(self.gc("black"), round(x), round(y - descent), image)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -314,7 +314,7 @@ class _Curves:
         from matplotlib.ticker import LogLocator, MaxNLocator
 
         x0, y0, x1, y1 = self.box
-        pic._fill(self.box, (1.0, 1.0, 1.0), edge="#888888")
+        pic.fill(self.box, (1.0, 1.0, 1.0), edge="#888888")
         pic.text((x0 + x1) / 2, y1 + 6, self.title, "center", 9)
         self.curves = [(label, list(values)) for label, values, _ in curves]
         shown = np.concatenate([np.asarray(v, dtype=float) for _, v, _ in curves])
@@ -344,7 +344,7 @@ class _Curves:
             xs = x0 + np.arange(len(v)) / (right - 1) * (x1 - x0)
             ys = y0 + (np.clip(v, low - 1, high + 1) - low) / (high - low) * (y1 - y0)
             pic.line(np.column_stack([xs, ys]), colour, 1.5, self.box)
-        pic._fill((x1 - 80, y1 - 6 - 12 * len(curves), x1 - 2, y1 - 2), (1.0, 1.0, 1.0), "#cccccc")
+        pic.fill((x1 - 80, y1 - 6 - 12 * len(curves), x1 - 2, y1 - 2), (1.0, 1.0, 1.0), "#cccccc")
         for i, (label, _, colour) in enumerate(curves):
             y = y1 - 14 - 12 * i
             pic.line(np.array([[x1 - 76, y + 3], [x1 - 64, y + 3]]), colour, 2.0, self.box)
@@ -420,13 +420,13 @@ class _Boundary:
             light = tuple(0.35 * colours[c] + 0.65)
             for xy, codes in zip(*contours.filled(c - 0.5, c + 0.5), strict=True):
                 path = Path(xy, codes)
-                pic.renderer.draw_path(pic._gc(light, 0.0), path, to_pixels, rgbFace=light)
+                pic.renderer.draw_path(pic.gc(light, 0.0), path, to_pixels, rgbFace=light)
         dot = MarkerStyle("o").get_path()
         size = Affine2D().scale(2.5)
         for c in range(k):
             rows = X[y == c]
             if len(rows):
-                gc = pic._gc("black", 0.4, self.box)
+                gc = pic.gc("black", 0.4, self.box)
                 face = tuple(colours[c])
                 pic.renderer.draw_markers(gc, dot, size, Path(rows), to_pixels, face)
-        pic._fill(self.box, None, edge="#888888")
+        pic.fill(self.box, None, edge="#888888")
