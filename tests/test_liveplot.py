@@ -344,6 +344,7 @@ def test_in_a_real_kernel_the_picture_is_one_output_updated_in_place():
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
+    pytest.importorskip("IPython")  # the kernel's own shell
     code = (
         "import chainrule as cr\n"
         "X, y = cr.data.load('moons', n=100, noise=0.2)\n"
