@@ -62,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import playground
 
         return playground.main(argv[1:])
+    if argv[:1] == ["liveplot"]:  # fit with and without a callback, in this one process
+        from benchmarks import liveplot
+
+        return liveplot.main(argv[1:])
     args = parse(argv)
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     results = run(

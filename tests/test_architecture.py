@@ -17,6 +17,7 @@ ROOMS = (
     "plot",
     "graph",
     "notebook",
+    "liveplot",
     "io",
     "data",
     "preprocess",

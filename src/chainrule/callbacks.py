@@ -23,6 +23,8 @@ The API (fit calls the hooks; override any of them, each does nothing by default
     HealthMonitor(every: int)
     Checkpoint(path, every: int, metadata: Callable[[Run], dict] | None = None)
     EarlyStopping(monitor: str = "loss", tol: float = 1e-4, patience: int = 10)
+    LivePlot(every=1, interval=2.0, gradients=False, resolution=60, held_out="validation")
+        # chainrule.liveplot: curves and boundary redrawn in place in a notebook
 
 `Callback` and `Run` are defined beside the loop in `chainrule.train` (fit builds the Run) and
 are the same objects here. Ctrl-C is fit's own: it stops after the current batch with the
@@ -46,6 +48,7 @@ from typing import Any
 from chainrule import io
 from chainrule.checks import at_least, one_of, positive_int, refuse
 from chainrule.errors import ModelFileError
+from chainrule.liveplot import LivePlot
 from chainrule.nn.losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
 from chainrule.optim import SGD, Optimizer
 from chainrule.train import STOP_REASONS, Callback, Run
@@ -56,6 +59,7 @@ __all__ = [
     "Checkpoint",
     "EarlyStopping",
     "HealthMonitor",
+    "LivePlot",
     "ProgressBar",
     "Run",
 ]
