@@ -12,7 +12,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 import chainrule as cr
-from chainrule import plot
+from chainrule import plot, plot_network
 from chainrule.errors import ConfigError, ShapeError
 from chainrule.train import History
 
@@ -130,16 +130,109 @@ def test_network_draws_gradients():
         plot.network(model, gradients=True)
 
 
-def test_network_samples_wide_layers():
+def test_network_samples_and_thins_wide_layers():
     model = cr.nn.mlp([784, 32, 10], "relu", rng=0)
-    figure = plot.network(model)
-    first, _ = connections(figure)
-    assert len(first.get_segments()) == plot.MAX_NEURONS_DRAWN * 32
+    figure = plot.network(model, image_shape=False)
+    first, second = connections(figure)
+    # each of the 32 neurons keeps its 3 strongest inputs, each drawn input its strongest output
+    assert 32 <= len(first.get_segments()) <= 3 * 32 + plot.MAX_NEURONS_DRAWN
+    assert 10 <= len(second.get_segments()) <= 3 * 10 + 32
     texts = " ".join(t.get_text() for t in figure.axes[0].texts)
     assert f"784 (showing {plot.MAX_NEURONS_DRAWN})" in texts
     with pytest.raises(ConfigError) as caught:
         plot.network(cr.nn.Linear(2, 2))
     assert str(caught.value) == "network: model must be a Sequential, got 'Linear'"
+
+
+def test_network_thins_a_wide_band_to_each_neurons_strongest_connections():
+    model = cr.nn.mlp([2, 16, 16, 2], "tanh", rng=3)
+    png(plot.network(model))
+    first, middle, last = connections(plot.network(model))
+    assert len(first.get_segments()) == 32  # 2 inputs: all 2·16 kept, each neuron has 2 < 3
+    assert len(middle.get_segments()) <= 3 * 16 + 16 < 16 * 16
+    size = np.abs(model[2].weight.data)
+    drawn = {tuple(np.round(s[:, 1], 9)) for s in middle.get_segments()}
+    ys = plot_network._column(16)
+    for j in range(16):  # neuron j of layer 2 keeps its largest |w_jk|
+        k = int(size[j].argmax())
+        assert (round(ys[k], 9), round(ys[j], 9)) in drawn
+    # 16 -> 2: each output keeps its 3 strongest, each hidden neuron its strongest output
+    assert {round(s[0, 1], 9) for s in last.get_segments()} == set(np.round(ys, 9))
+    assert 16 <= len(last.get_segments()) <= 3 * 2 + 16
+
+
+def test_network_has_a_magnitude_scale():
+    model = cr.nn.mlp([2, 16, 16, 2], "tanh", rng=3)
+    ax = plot.network(model).axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["|w| = 1·max", "|w| = 0.5·max", "|w| = 0.1·max"]
+    texts = [t.get_text() for t in ax.texts]
+    for position in (0, 2, 4):
+        largest = np.abs(model[position].weight.data).max()
+        assert f"max |w| {largest:.3g}" in texts
+
+
+def test_network_draws_image_inputs_as_first_layer_weight_images():
+    model = cr.nn.mlp([64, 32, 10], "relu", rng=0)
+    figure = plot.network(model)
+    png(figure)
+    images = [image for ax in figure.axes for image in ax.get_images()]
+    assert len(images) == 32
+    for j, image in enumerate(images):
+        np.testing.assert_array_equal(image.get_array(), model[0].weight.data[j].reshape(8, 8))
+    labels = [ax.get_ylabel() for ax in figure.axes]
+    assert "w_jk^(1)" in labels  # the colour bar: one scale for all 32 images
+    rest = next(ax for ax in figure.axes if ax.get_legend() is not None)
+    assert len(connections_in(rest)) == 1  # layers 1..L: the 32 -> 10 band only
+    wide = cr.nn.mlp([12, 5, 2], "relu", rng=0)
+    assert (
+        len([i for ax in plot.network(wide, image_shape=(3, 4)).axes for i in ax.get_images()]) == 5
+    )
+    with pytest.raises(ShapeError, match="does not hold 12 inputs"):
+        plot.network(wide, image_shape=(5, 5))
+
+
+def connections_in(ax) -> list[LineCollection]:
+    return [c for c in ax.collections if isinstance(c, LineCollection)]
+
+
+def test_network_takes_gradients_as_the_rows_and_labels_a_user_writes():
+    model = cr.nn.mlp([2, 3, 2], "tanh", rng=4)
+    X = np.array([[0.5, -1.0], [1.5, 0.25], [-0.3, 0.8]])
+    y = np.array([0, 1, 1])
+    figure = plot.network(model, gradients=(X, y))
+    assert all(p.grad is None for p in model.parameters())  # .grad left as it was
+    cr.nn.CrossEntropyLoss()(model(cr.tensor(X)), y).backward()  # what fit's "auto" picks
+    grad = np.abs(model[0].weight.grad).ravel()
+    widths = connections(figure)[0].get_linewidths()
+    np.testing.assert_allclose(widths, 0.2 + 3.3 * grad / grad.max())
+    kept = model[0].weight.grad.copy()
+    squared = plot.network(model, gradients=(X, np.eye(2)[y]), loss="squared")
+    np.testing.assert_array_equal(model[0].weight.grad, kept)
+    model.zero_grad()
+    cr.nn.SquaredError()(model(cr.tensor(X)), np.eye(2)[y]).backward()
+    grad = np.abs(model[0].weight.grad).ravel()
+    np.testing.assert_allclose(
+        connections(squared)[0].get_linewidths(), 0.2 + 3.3 * grad / grad.max()
+    )
+
+
+def test_network_labels_say_what_each_view_draws():
+    model = cr.nn.mlp([2, 3, 1], "sigmoid", rng=0)
+    X, y = np.array([[0.5, -1.0], [1.0, 2.0]]), np.array([[1.0], [0.0]])
+    weights = plot.network(model).axes[0]
+    assert "neuron fill = bias b_j" in weights.get_title()
+    assert "width ∝ |w|" in weights.get_title()
+    view = plot.network(model, gradients=(X, y)).axes[0]
+    title = view.get_title()
+    assert "∂C/∂w (gradients)" in title and "neuron fill = ∂C/∂b_j" in title
+    assert "bias" not in title and "width ∝ |∂C/∂w|" in title
+    texts = [t.get_text() for t in view.texts] + [
+        t.get_text() for t in view.get_legend().get_texts()
+    ]
+    assert "|∂C/∂w| = 1·max" in texts
+    assert any(t.startswith("max |∂C/∂w| ") for t in texts)
+    assert not any("max |w|" in t for t in texts)
 
 
 def test_network_names_the_activation_after_each_linear():

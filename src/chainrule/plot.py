@@ -7,7 +7,8 @@ kept in pyplot's global list of open figures, and a script can make thousands of
 - `loss_curves(history)`: loss (and accuracy) per epoch, training and validation;
 - `decision_boundary(model, X, y)`: the classes a 2-D model predicts over the plane, and the data;
 - `network(model)`: neurons and connections, colour for the sign of w_{jk}, width for |w_{jk}|
-  (or ∂C/∂w_{jk} with `gradients=`);
+  (or ∂C/∂w_{jk} with `gradients=(X, y)`), thinned when wide, first-layer weights as images
+  when the inputs are images (in `chainrule.plot_network`);
 - `confusion(counts, class_names)`: the confusion matrix;
 - `graph(root)`: the computation graph behind a tensor (from `chainrule.graph`).
 """
@@ -19,25 +20,20 @@ from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import LineCollection
-from matplotlib.colors import ListedColormap, to_rgba
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, FuncFormatter
-from matplotlib.typing import ColorType
 
-from chainrule.checks import int_at_least, refuse
+from chainrule.checks import int_at_least
 from chainrule.errors import ConfigError, ShapeError
 from chainrule.graph import graph  # noqa: F401
-from chainrule.nn.layers import Block, Sequential, blocks
 from chainrule.nn.module import Module
+from chainrule.plot_network import MAX_NEURONS_DRAWN, NEGATIVE, POSITIVE, network  # noqa: F401
+from chainrule.plot_network import new_figure as _figure
 from chainrule.tensor import Tensor, no_grad
 from chainrule.train import History
 
-# Blue for positive, orange for negative (the teaching playground's colours); the class
-# colours are colour-blind-safe (Okabe-Ito).
-POSITIVE = "#1f77b4"
-NEGATIVE = "#e8710a"
+# The class colours are colour-blind-safe (Okabe-Ito).
 CLASS_COLOURS = [
     "#e69f00",
     "#0072b2",
@@ -50,13 +46,6 @@ CLASS_COLOURS = [
     "#000000",
     "#882255",
 ]
-MAX_NEURONS_DRAWN = 40  # wider layers are drawn by an evenly spaced sample of their neurons
-
-
-def _figure(width: float, height: float) -> Figure:
-    figure = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
 
 
 def loss_curves(
@@ -192,162 +181,6 @@ def decision_boundary(
     )
     ax.legend(loc="best", fontsize="small")
     return figure
-
-
-def _drawn(n: int) -> np.ndarray:
-    if n <= MAX_NEURONS_DRAWN:
-        return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, MAX_NEURONS_DRAWN).round().astype(int))
-
-
-def network(
-    model: Sequential,
-    gradients: Mapping[str, np.ndarray] | bool | None = None,
-    feature_names: list[str] | None = None,
-    output_names: list[str] | None = None,
-    title: str | None = None,
-) -> Figure:
-    """The network as neurons (columns, layer 0 = inputs, layer L = outputs) and connections:
-    the line from neuron k of layer l−1 to neuron j of layer l is w_{jk}^{(l)}, blue when
-    positive, orange when negative, as wide as |w_{jk}| relative to its layer's largest.
-
-    `gradients` draws ∂C/∂w_{jk} instead: a mapping from parameter names ("0.weight", ...) to
-    arrays, or True to use each parameter's `.grad` (after a backward). A neuron's fill is its
-    bias b_j (or ∂C/∂b_j) in the same colours. Layers wider than 40 neurons show a sample.
-    """
-    if not isinstance(model, Sequential):
-        raise refuse("network", "model", "a Sequential", type(model).__name__)
-    layers = list(blocks(model))
-    if not layers:
-        raise ConfigError("network: the model has no Linear layers to draw")
-    values = _edge_values(model, layers, gradients)
-    sizes = [layers[0].linear.in_features] + [block.linear.out_features for block in layers]
-    shown = [_drawn(n) for n in sizes]
-    positions = [_column(len(s)) for s in shown]
-    figure = _figure(2.2 + 1.9 * len(sizes), 5.5)
-    ax = figure.subplots()
-    for l, (weight, bias) in enumerate(values):
-        _connections(ax, l, weight[np.ix_(shown[l + 1], shown[l])], positions[l], positions[l + 1])
-        if bias is not None:
-            _neurons(ax, l + 1, positions[l + 1], bias[shown[l + 1]])
-    _neurons(ax, 0, positions[0], None)
-    activations = [_activation_name(block) for block in layers]
-    _label_layers(ax, activations, sizes, shown, positions, feature_names, output_names)
-    what = "∂C/∂w (gradients)" if gradients is not None and gradients is not False else "weights"
-    ax.set_title(
-        f"{title + ': ' if title else ''}{'-'.join(map(str, sizes))} network, "
-        f"{what}\nblue > 0, orange < 0, width ∝ |value|, neuron fill = bias"
-    )
-    ax.set_xlim(-0.6, len(sizes) - 0.4)
-    ax.set_ylim(-0.12, 1.08)
-    ax.axis("off")
-    return figure
-
-
-EdgeValues = list[tuple[np.ndarray, np.ndarray | None]]
-
-
-def _edge_values(
-    model: Sequential, layers: list[Block], gradients: Mapping[str, Any] | bool | None
-) -> EdgeValues:
-    """Per layer, the numbers to draw on its connections and neurons: (W, b) or their grads."""
-    if gradients is None or gradients is False:
-        return [
-            (
-                block.linear.weight.data,
-                None if block.linear.bias is None else block.linear.bias.data,
-            )
-            for block in layers
-        ]
-    if gradients is True:
-        gradients = {name: p.grad for name, p in model.named_parameters()}
-    values: EdgeValues = []
-    for block in layers:
-        name, layer = block.position, block.linear
-        weight = gradients.get(f"{name}.weight")
-        if weight is None or np.shape(weight) != layer.weight.shape:
-            raise ConfigError(
-                f"network: no gradient of shape {layer.weight.shape} for '{name}.weight'; "
-                f"run backward() first or pass gradients as returned by named_parameters"
-            )
-        bias = gradients.get(f"{name}.bias") if layer.bias is not None else None
-        values.append((np.asarray(weight), None if bias is None else np.asarray(bias)))
-    return values
-
-
-def _column(n: int) -> np.ndarray:
-    # small layers sit in the middle instead of stretching to the full height
-    half = min(0.5, 0.1 * (n - 1))
-    return np.linspace(0.5 + half, 0.5 - half, n)
-
-
-def _connections(
-    ax: Axes, l: int, weight: np.ndarray, y_from: np.ndarray, y_to: np.ndarray
-) -> None:
-    size = np.abs(weight)
-    scale = size.max() or 1.0
-    segments: list[list[tuple[float, float]]] = []
-    colours: list[str] = []
-    widths: list[float] = []
-    for j, yj in enumerate(y_to):
-        for k, yk in enumerate(y_from):
-            segments.append([(l, yk), (l + 1, yj)])
-            colours.append(POSITIVE if weight[j, k] >= 0 else NEGATIVE)
-            widths.append(0.2 + 3.3 * size[j, k] / scale)
-    dense = len(segments) > 400
-    ax.add_collection(
-        LineCollection(
-            segments, colors=colours, linewidths=widths, alpha=0.45 if dense else 0.8, zorder=1
-        )
-    )
-
-
-def _neurons(ax: Axes, l: int, ys: np.ndarray, bias: np.ndarray | None) -> None:
-    faces: list[ColorType]
-    if bias is None:
-        faces = ["white"] * len(ys)
-    else:
-        scale = np.abs(bias).max() or 1.0
-        faces = [
-            to_rgba(POSITIVE if b >= 0 else NEGATIVE, 0.15 + 0.85 * abs(b) / scale) for b in bias
-        ]
-    ax.scatter(
-        np.full(len(ys), l),
-        ys,
-        s=min(260, 3000 / max(len(ys), 1)),
-        c=faces,
-        edgecolors="k",
-        linewidths=0.8,
-        zorder=2,
-    )
-
-
-def _label_layers(
-    ax: Axes,
-    activations: list[str],
-    sizes: list[int],
-    shown: list[np.ndarray],
-    positions: list[np.ndarray],
-    feature_names: list[str] | None,
-    output_names: list[str] | None,
-) -> None:
-    last = len(sizes) - 1
-    for l, n in enumerate(sizes):
-        name = "input" if l == 0 else ("output L" if l == last else f"hidden {l}")
-        note = f"{n}" + (f" (showing {len(shown[l])})" if len(shown[l]) < n else "")
-        act = f"\n{activations[l - 1]}" if l > 0 and activations[l - 1] else ""
-        ax.text(l, -0.08, f"{name}\n{note}{act}", ha="center", va="top", fontsize=8)
-    for names, l, side in ((feature_names, 0, "right"), (output_names, last, "left")):
-        if names is None or len(names) != sizes[l] or len(shown[l]) > 16:
-            continue
-        offset = -0.08 if side == "right" else 0.08
-        for index, yy in zip(shown[l], positions[l], strict=True):
-            ax.text(l + offset, yy, names[index], ha=side, va="center", fontsize=7)
-
-
-def _activation_name(block: Block) -> str:
-    """The activation after a layer's Linear as its label reads it ("" for raw z)."""
-    return "" if block.activation is None else type(block.activation).__name__.lower()
 
 
 def confusion(
