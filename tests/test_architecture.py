@@ -18,6 +18,8 @@ ROOMS = (
     "graph",
     "notebook",
     "liveplot",
+    "plot_network",
+    "graph_svg",
     "io",
     "data",
     "preprocess",

@@ -26,7 +26,7 @@ from chainrule.errors import ConfigError, ShapeError
 from chainrule.nn.layers import Block, Sequential, blocks
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
-from chainrule.train import _loss_module, prepare
+from chainrule.train import loss_module, prepare
 
 # Blue for positive, orange for negative (the teaching playground's colours).
 POSITIVE = "#1f77b4"
@@ -218,7 +218,7 @@ def _gradients_on(
     parameter's own .grad is put back as it was."""
     if len(X) != len(y):
         raise ShapeError(f"network: X has {len(X)} rows but y has {len(y)}")
-    criterion = _loss_module(loss, np.asarray(y))
+    criterion = loss_module(loss, np.asarray(y))
     x, target = prepare(X, y, criterion, model.dtype)
     parameters = dict(model.named_parameters())
     kept = {name: p.grad for name, p in parameters.items()}

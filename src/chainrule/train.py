@@ -141,7 +141,7 @@ def is_labels(y: np.ndarray) -> bool:
     return y.ndim == 1 and y.dtype.kind in "iu"
 
 
-def _loss_module(loss: Module | Callable | str, y: np.ndarray) -> Callable:
+def loss_module(loss: Module | Callable | str, y: np.ndarray) -> Callable:
     """The loss fit trains with: "auto" is the command line's choice, cross-entropy for class
     labels and squared error for real targets; anything else is taken as given."""
     if loss == "auto":
@@ -314,7 +314,7 @@ def fit(
     gradient health every N epochs into History.health and warns when it looks bad.
     """
     given = _array(Y, "Y")
-    loss_fn = _loss_module(loss, given)
+    loss_fn = loss_module(loss, given)
     epochs = positive_int("fit", "epochs", epochs)
     if batch_size is not None:
         batch_size = positive_int("fit", "batch_size", batch_size)
