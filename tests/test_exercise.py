@@ -230,3 +230,195 @@ def test_cli_offers_every_activation_of_the_registry():
     out = run_cli("--sizes", "2,2,1", "--seed", "3", "--activation", "softplus", "--answers")
     assert out.exit_code == 0, out.output
     assert out.output.strip() == exercise((2, 2, 1), 3, activation="softplus").answers
+
+
+# ---- chosen weights: ask=[(layer, j, k), ...] ---------------------------------------------------
+
+ASKED = [
+    ((2, 3, 2), 0, "sigmoid", [(1, 0, 1), (2, 1, "bias"), (2, 0, 2)]),
+    ((2, 4, 3, 2), 11, "tanh", [(3, 1, 0), (1, 3, 1), (1, 0, "bias"), (2, 2, 3)]),
+    ((3, 3, 1), 4, "relu", [(2, 0, 0), (1, 2, 2)]),
+    ((1, 1, 1, 1, 1), 2, "softplus", [(1, 0, 0), (4, 0, "bias")]),
+]
+
+
+def autodiff_grad(model, layer, j, k):
+    linear = model[2 * (layer - 1)]
+    if k == "bias":
+        return linear.bias.grad[j], linear.bias.data[j]
+    return linear.weight.grad[j, k], linear.weight.data[j, k]
+
+
+@pytest.mark.parametrize(("sizes", "seed", "activation", "ask"), ASKED)
+def test_every_asked_weight_in_the_key_equals_autodiff(sizes, seed, activation, ask):
+    sheet = exercise(sizes, seed, activation=activation, ask=ask)
+    model, activations_, cost = autodiff(sheet)
+    assert sheet.asked == ask and len(sheet.gradients) == len(sheet.updated) == len(ask)
+    for m, dcost_da in sheet.dcost_da.items():
+        np.testing.assert_allclose(dcost_da, activations_[m].grad, rtol=1e-10, atol=1e-14)
+    key, questions = sheet.answers, sheet.questions
+    for (layer, j, k), gradient, updated in zip(ask, sheet.gradients, sheet.updated, strict=True):
+        expected, value = autodiff_grad(model, layer, j, k)
+        assert gradient == pytest.approx(expected, rel=1e-10, abs=1e-14)
+        assert updated == pytest.approx(value - sheet.lr * expected)
+        name = f"b_{{{j}}}^{{({layer})}}" if k == "bias" else f"w_{{{j}{k}}}^{{({layer})}}"
+        assert f"$\\partial C/\\partial {name}$" in questions  # asked on the sheet
+        assert f"= {fixed(expected)}$" in key  # answered, as autodiff gives it
+        assert f"- ${name} - \\eta" in key  # and its update
+        assert f"= {fixed(value - sheet.lr * expected)}$" in key
+    # The key works backwards down to the lowest layer asked about, no further.
+    assert min(sheet.dcost_da) == min(layer for layer, _, _ in ask)
+    assert "4. Each of them after one step" in questions
+
+
+def test_asking_the_seed_picked_weight_gives_todays_sheet():
+    for seed in range(6):
+        today = exercise((2, 3, 2), seed)
+        asked = exercise((2, 3, 2), seed, ask=[(today.layer, today.j, today.k)])
+        assert (asked.questions, asked.answers) == (today.questions, today.answers)
+        assert today.asked == [(today.layer, today.j, today.k)]
+
+
+def test_one_asked_bias_reads_as_a_bias():
+    sheet = exercise((2, 2, 1), 3, ask=[(2, 0, "bias")])
+    model, _, _ = autodiff(sheet)
+    assert sheet.gradient == pytest.approx(model[2].bias.grad[0], rel=1e-10)
+    assert "4. The bias after one step of gradient descent, $b_{0}^{(2)} - \\eta" in sheet.questions
+    assert "The bias, by the chain rule:" in sheet.answers
+    assert repr(sheet) == "<Exercise 2-2-1, seed 3: ∂C/∂b_0^{(2)}>"
+
+
+@given(
+    sizes=st.lists(st.integers(1, 6), min_size=2, max_size=5),
+    seed=st.integers(0, 10_000),
+    picks=st.lists(
+        st.tuples(st.integers(0, 99), st.integers(0, 99), st.integers(0, 99)),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_any_asked_weights_equal_autodiff(sizes, seed, picks):
+    L = len(sizes) - 1
+    ask = []
+    for p, q, r in picks:
+        layer = 1 + p % L
+        n_in = sizes[layer - 1]
+        ask.append((layer, q % sizes[layer], "bias" if r % (n_in + 1) == n_in else r % (n_in + 1)))
+    sheet = exercise(sizes, seed, ask=ask)
+    model, _, _ = autodiff(sheet)
+    for entry, gradient in zip(ask, sheet.gradients, strict=True):
+        expected, _ = autodiff_grad(model, *entry)
+        assert gradient == pytest.approx(expected, rel=1e-10, abs=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("ask", "message"),
+    [
+        ([(3, 0, 0)], r"ask entry \(3, 0, 0\) must be \(layer, j, k\) with layer from 1 to 2, got"),
+        ([(0, 0, 0)], "with layer from 1 to 2"),
+        ([(1, 0)], r"ask entry \(1, 0\) must be \(layer, j, k\)"),
+        (
+            [(1, 0, 1), (1, 3, 0)],
+            r"ask entry \(1, 3, 0\) must be \(layer, j, k\) with j from 0 to 2 and k from 0 to 1 "
+            r"or 'bias' for layer 1 \(3 × 2\), got \(1, 3, 0\)",
+        ),
+        ([(2, 0, 3)], "j from 0 to 1 and k from 0 to 2 or 'bias' for layer 2"),
+        ([(2, 0, "weight")], r"got \(2, 0, 'weight'\)"),
+        ([(2, True, 0)], "j from 0 to 1"),
+        ([], "exercise: ask must be a non-empty list of"),
+        (5, "exercise: ask must be a list of"),
+        (["120"], "ask entry '120' must be"),
+    ],
+)
+def test_bad_ask_entries_are_named_with_their_ranges(ask, message):
+    with pytest.raises(cr.ConfigError, match=message):
+        exercise((2, 3, 2), 0, ask=ask)
+
+
+# ---- Unicode on a terminal; files for the printer -----------------------------------------------
+
+
+def test_on_a_terminal_no_latex_is_shown(capsys, monkeypatch):
+    import sys
+
+    from chainrule.cli.lecture import exercise_command
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    for activation in activations():
+        for answers in (False, True):
+            exercise_command(
+                sizes="2,3,2", seed=1, activation=activation, answers=answers, raw=False,
+                ask=["1,0,1", "2,1,bias"],
+            )  # fmt: skip
+            shown = capsys.readouterr().out
+            assert "$" not in shown and "\\" not in shown, (activation, shown)
+    exercise_command(sizes="2,3,2", seed=0, answers=False, raw=False)
+    shown = " ".join(capsys.readouterr().out.split())  # as read, whatever rich's line breaks
+    assert "a⁽⁰⁾ = x" in shown and "zⱼ⁽ˡ⁾ = Σₖ wⱼₖ⁽ˡ⁾ aₖ⁽ˡ⁻¹⁾ + bⱼ⁽ˡ⁾" in shown
+    assert "σ(z) = 1/(1 + e⁻ᶻ)" in shown
+
+
+def test_str_is_the_sheet_in_unicode():
+    sheet = exercise((2, 2, 1), 7)
+    text = str(sheet)
+    assert "$" not in text and "\\" not in text
+    assert "3. ∂C/∂w₁₀⁽¹⁾, by the chain rule." in text
+    assert "x = (0.2, −0.5), y = (0); learning rate η = 0.5." in text
+
+
+@pytest.mark.parametrize("fmt", ["md", "tex", "html"])
+def test_cli_writes_the_sheet_and_a_separate_key(tmp_path, fmt):
+    out = tmp_path / f"sheet.{fmt}"
+    result = run_cli("--sizes", "2,3,2", "--seed", "4", "--ask", "1,0,1", "--ask", "2,1,bias",
+                     "--format", fmt, "--out", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    key = tmp_path / f"sheet-key.{fmt}"
+    assert result.output.strip() == f"wrote {out} and {key}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [key.name, out.name]  # no temp file left
+    sheet = exercise((2, 3, 2), 4, ask=[(1, 0, 1), (2, 1, "bias")])
+    page, answers = out.read_text(), key.read_text()
+    assert "Answer key" not in page and "Answer key" in answers
+    for gradient in sheet.gradients:
+        assert f"= {fixed(gradient)}" in answers and fixed(gradient) not in page
+    if fmt == "md":
+        assert (page, answers) == (sheet.questions + "\n", sheet.answers + "\n")
+    elif fmt == "tex":
+        assert page.startswith("\\documentclass{article}") and page.endswith("\\end{document}\n")
+        assert "\\section*{Backpropagation exercise (network 2-3-2, sigmoid, seed 4)}" in page
+        assert "\\begin{tabular}{llll}" in page and "\\begin{enumerate}" in page
+        assert "$\\partial C/\\partial b_{1}^{(2)}$" in page
+        assert answers.count("\\begin{itemize}") == answers.count("\\end{itemize}") > 0
+    else:
+        assert page.startswith("<!DOCTYPE html>") and "mathjax" in page
+        assert "<h1>Backpropagation exercise" in page and "<table>" in page
+        # the formulas reach MathJax whole: `\,` and `_` untouched by Markdown
+        assert "\\(w_{jk}^{(l)}\\)" in page
+        assert "\\eta \\, \\partial C/\\partial b_{1}^{(2)}" in answers
+        assert "<em>" not in page + answers
+
+
+def test_cli_format_follows_the_out_suffix_and_bad_options_are_named(tmp_path):
+    assert run_cli("--seed", "2", "--out", str(tmp_path / "a.html")).exit_code == 0
+    assert (tmp_path / "a-key.html").read_text().startswith("<!DOCTYPE html>")
+    out = run_cli("--format", "pdf", "--out", str(tmp_path / "a.pdf"))
+    assert "exercise: --format must be one of md, tex, html, got 'pdf'" in str(out.exception)
+    out = run_cli("--answers", "--out", str(tmp_path / "b.md"))
+    assert "with --out both are written" in str(out.exception)
+    out = run_cli("--ask", "1,x,0")
+    assert "--ask '1,x,0' is not a weight; expected layer,j,k such as 1,0,2" in str(out.exception)
+    out = run_cli("--ask", "3,0,0")
+    assert "ask entry (3, 0, 0) must be (layer, j, k) with layer from 1 to 2" in str(out.exception)
+    assert not (tmp_path / "b.md").exists()
+
+
+def test_cli_prints_tex_without_out():
+    out = run_cli("--sizes", "2,2", "--seed", "1", "--format", "tex", "--answers")
+    assert out.exit_code == 0
+    assert out.output.startswith("\\documentclass") and "Answer key" in out.output
+
+
+def test_the_chainrule_command_reports_a_missing_folder(tmp_path, capsys):
+    from chainrule.cli import main
+
+    assert main(["exercise", "--out", str(tmp_path / "nowhere" / "s.md")]) != 0
+    assert "does not exist" in capsys.readouterr().err
