@@ -143,3 +143,17 @@ def test_the_exercise_sheet_its_key_and_its_check(executed):
     check = outputs_of(notebook, "cr.explain(sheet.model()")
     assert "agree: **yes**" in shown(check, "text/markdown")
     assert shown(check, "text/plain").startswith("<Explanation ∂C/∂w_{10}^{(1)} = 0.00381794")
+
+
+def test_each_object_shows_its_short_view_in_the_kernel(executed):
+    notebook, _ = executed
+    tensor = shown(outputs_of(notebook, "c.backward()\nw"), "text/html")
+    assert "(1, 2)" in tensor and "float64" in tensor and "grad" in tensor
+    graph = shown(outputs_of(notebook, "cr.plot.graph(c)"), "image/svg+xml")
+    assert graph.lstrip().startswith("<svg") and "sigmoid" in graph
+    module = shown(outputs_of(notebook, "model"), "text/html")
+    assert "Linear" in module and "Tanh" in module
+    dataset = shown(outputs_of(notebook, "train"), "text/html")
+    assert "data:image/png;base64," in dataset  # moons is 2-D: its scatter
+    ranked = shown(outputs_of(notebook, "cr.sensitivity(model"), "text/html")
+    assert "<table" in ranked and "weight" in ranked
