@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import warnings
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -287,6 +288,50 @@ def test_gradients_and_backprop_are_one_examples_autodiff(client):
 # ---- refusals ------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("example", "direction"), [(5, "right"), (0, "down")])
+def test_graph_is_cr_plot_graph_of_one_examples_loss(client, store, example, direction):
+    sid = new(client, dataset="circle", hidden=[3, 2], seed=4)
+    state = client.post(f"/api/sessions/{sid}/step?steps=20").json()
+    query = f"example={example}&direction={direction}" if example else "direction=down"
+    r = client.get(f"/api/sessions/{sid}/graph?{query}")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("image/svg+xml")
+    root = ET.fromstring(r.text)
+    assert root.tag.endswith("svg")
+    # the same drawing from nothing but the weights the API returned
+    train = store.get(sid).session.train
+    model = rebuilt(state, "tanh", None)
+    loss = cr.nn.CrossEntropyLoss()(
+        model(cr.tensor(train.x[example : example + 1])), train.y[example : example + 1]
+    )
+    loss.backward()
+    drawn = cr.plot.graph(loss, dict(model.named_parameters()), direction=direction)
+    assert r.text == drawn.svg
+    labels = ET.tostring(root, encoding="unicode")
+    for name, _ in model.named_parameters():  # every parameter's box, with its gradient
+        assert name in labels
+    assert "grad" in labels
+    # a view: the session's grads are zeroed and its weights unchanged
+    assert all(
+        p.grad is None or not p.grad.any() for p in store.get(sid).session.model.parameters()
+    )
+    assert client.get(f"/api/sessions/{sid}").json()["layers"] == state["layers"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("example=100000", "example"),
+        ("example=x", "example"),
+        ("example=-1", "example"),
+        ("direction=up", "direction"),
+    ],
+)
+def test_a_bad_graph_query_is_a_4xx_naming_its_field(client, query, field):
+    sid = new(client, dataset="and", hidden=[2])
+    refused(client.get(f"/api/sessions/{sid}/graph?{query}"), field)
+
+
 def refused(r, field: str, status: int = 400) -> None:
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/json")
@@ -406,7 +451,16 @@ def test_divergence_is_a_409_that_says_what_to_do(client):
 def test_no_input_makes_a_500(client):
     sid = new(client, dataset="blobs", hidden=[3])
     junk = ["", "-1", "1e400", "nan", "%00", "[]", "{}", "1.5", "bias", "batch", "∂"]
-    routes = ["explain", "gradients", "backprop", "maps", "confusion", "export/data", "step"]
+    routes = [
+        "explain",
+        "gradients",
+        "backprop",
+        "graph",
+        "maps",
+        "confusion",
+        "export/data",
+        "step",
+    ]
     for route in routes:
         for value in junk:
             keys = ("layer", "j", "k", "example", "size", "split")

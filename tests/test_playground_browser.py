@@ -390,3 +390,22 @@ def test_an_exported_model_is_evaluated_by_the_cli(page: Any, tmp_path: Path) ->
     shown = float(page.text_content("[data-testid=test-loss]"))
     loss_line = next(line for line in result.stdout.splitlines() if line.startswith("loss"))
     assert float(loss_line.split(":")[1]) == pytest.approx(shown, abs=1e-4)
+
+
+def test_graph_toggle_shows_the_losss_computation_graph(page: Any, tmp_path: Path) -> None:
+    session = open_page(page)
+    assert page.is_hidden("[data-testid=graph-panel]")
+    page.fill("[data-testid=graph-example]", "4")
+    page.click("[data-testid=graph-toggle]")
+    page.wait_for_selector("[data-testid=graph-panel][data-example='4']")
+    image = page.locator("[data-testid=graph-image]")
+    assert image.evaluate("(img) => img.complete && img.naturalWidth") > 0
+    page.screenshot(path=str(tmp_path / "graph.png"), full_page=True)
+    # the <img> shows the server's drawing for that example
+    src = image.get_attribute("src")
+    shown = page.evaluate("(src) => fetch(src).then((r) => r.text())", src)
+    url = f"{page.base}/api/sessions/{session}/graph?example=4"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert shown == response.read().decode("utf-8")
+    page.click("[data-testid=graph-toggle]")
+    assert page.is_hidden("[data-testid=graph-panel]")

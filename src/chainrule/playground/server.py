@@ -27,11 +27,13 @@ from starlette.staticfiles import StaticFiles
 
 from chainrule.checks import refuse
 from chainrule.errors import ChainruleError, ConfigError, DivergedError
+from chainrule.graph import graph
 from chainrule.playground import config as settings
 from chainrule.playground import datasets, export, views
 from chainrule.playground.features import FEATURES
 from chainrule.playground.session import Session
 from chainrule.playground.store import SessionGoneError, SessionStore
+from chainrule.tensor import Tensor
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = settings.MAX_CSV_BYTES + 64 * 1024  # a CSV at the limit and its settings
@@ -235,6 +237,11 @@ def create_app(store: SessionStore | None = None) -> Starlette:
         disposition = 'attachment; filename="playground_run.py"'
         return Response(text, media_type="text/x-python", headers=_cd(disposition))
 
+    async def loss_graph(request: Request) -> Response:
+        example, direction = q(request, "example") or "0", q(request, "direction") or "right"
+        drawing = await locked(request, lambda s: _loss_graph(s, example, direction))
+        return Response(drawing, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
     sid = "/api/sessions/{sid}"
     routes = [
         Route("/", index),
@@ -257,6 +264,7 @@ def create_app(store: SessionStore | None = None) -> Starlette:
         ),
         Route(f"{sid}/gradients", view(lambda s, r: views.gradients(s, q(r, "example")))),
         Route(f"{sid}/backprop", view(lambda s, r: views.backprop(s, q(r, "example")))),
+        Route(f"{sid}/graph", loss_graph),
         Route(f"{sid}/export/model", export_model),
         Route(f"{sid}/export/data", export_data),
         Route(f"{sid}/export/script", export_script),
@@ -279,6 +287,21 @@ def _described(session: Session) -> dict[str, Any]:
         "inputs": session.inputs,
         "classes": session.classes,
     }
+
+
+def _loss_graph(session: Session, example: str, direction: str) -> str:
+    """`cr.plot.graph` of the loss C on `example` as SVG, drawn after backward() so every
+    parameter shows ∂C/∂w; the grads are zeroed afterwards, as the gradients view does, so
+    drawing never changes training."""
+    x, y = session.rows(example)
+    model = session.model
+    model.zero_grad()
+    try:
+        loss = session.loss(model(Tensor(x)), y)
+        loss.backward()
+        return graph(loss, dict(model.named_parameters()), direction=direction).svg
+    finally:
+        model.zero_grad()
 
 
 async def _frames(

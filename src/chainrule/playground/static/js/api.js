@@ -38,6 +38,17 @@ export const gradients = (id, example) =>
   call("GET", `${session(id)}/gradients?example=${example}`);
 export const backprop = (id, example) => call("GET", `${session(id)}/backprop?example=${example}`);
 
+// The loss's computation graph is an SVG drawing, not JSON; it comes back as a Blob for an <img>.
+export async function graph(id, example) {
+  const path = `${session(id)}/graph?example=${example}`;
+  const response = await fetch(path);
+  if (!response.ok) {
+    const payload = await response.json().catch(() => ({}));
+    throw new Error(payload.error || `GET ${path}: HTTP ${response.status}`);
+  }
+  return response.blob();
+}
+
 export const exportUrl = (id, what) =>
   `${session(id)}/export/${what}${what === "data" ? "?split=test" : ""}`;
 

@@ -6,6 +6,7 @@ import * as backpropView from "./backprop.js";
 import { drawChart } from "./chart.js";
 import * as controls from "./controls.js";
 import * as explain from "./explain.js";
+import * as graphView from "./graph.js";
 import * as net from "./network.js";
 import { drawBoundary, drawConfusion, legend } from "./output.js";
 import * as scene from "./scene.js";
@@ -99,6 +100,7 @@ async function newSession() {
   page.selected = null;
   saveHash();
   document.body.dataset.ready = "1";
+  lossGraph.refresh().catch(window.showError);
 }
 
 function inputsShown() {
@@ -350,6 +352,7 @@ async function uploadCsv(file) {
 // --- start ----------------------------------------------------------------------------------
 
 let backprop;
+let lossGraph;
 
 function wire() {
   $("play").addEventListener("click", () => (page.playing ? pause() : play()));
@@ -395,6 +398,7 @@ function wire() {
   });
   controls.listen((key, value) => change(key, value).catch(window.showError));
   backprop = backpropView.create(() => page.session, () => page.view, () => page.state.layers);
+  lossGraph = graphView.create(() => page.session);
 }
 
 function readScene() {
