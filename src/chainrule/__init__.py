@@ -17,6 +17,7 @@ from chainrule.errors import (
     ModelFileError,
     ShapeError,
 )
+from chainrule.compile import compile
 from chainrule.function import Function
 from chainrule.gradcheck import GradcheckReport, gradcheck
 from chainrule.io import load, save
@@ -84,6 +85,7 @@ __all__ = [
     "cat",
     "chunk",
     "classic",
+    "compile",
     "concatenate",
     "dot",
     "einsum",

@@ -10,6 +10,7 @@ from typing import ClassVar
 import numpy as np
 
 from chainrule.checks import at_least, fraction, positive, refuse
+from chainrule.compile import observed
 from chainrule.tensor import Tensor, parameters_of
 
 
@@ -29,7 +30,17 @@ def _once_each(owner: str, params: list[Tensor]) -> list[Tensor]:
 
 
 class Optimizer:
-    """Holds the parameters to update; `step()` applies the update, `zero_grad()` clears grads."""
+    """Holds the parameters to update; `step()` applies the update, `zero_grad()` clears grads.
+
+    Both are `observed`: a compiled step (chainrule.compile) records that they were called and
+    calls them again at every replay, so every optimizer, a subclass's too, works compiled.
+    """
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("step", "zero_grad"):
+            if name in cls.__dict__:
+                setattr(cls, name, observed(cls.__dict__[name]))
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
         owner = type(self).__name__
@@ -38,11 +49,13 @@ class Optimizer:
         if not self.params:
             raise refuse(owner, "params", "a non-empty list (model.parameters())", [])
 
+    @observed
     def zero_grad(self) -> None:
         """Set every parameter's grad to None, ready for the next backward."""
         for p in self.params:
             p.grad = None
 
+    @observed
     def step(self) -> None:
         raise NotImplementedError
 

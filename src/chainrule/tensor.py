@@ -22,6 +22,7 @@ from chainrule.errors import GradError, ShapeError
 
 ArrayLike = Any
 VJP = Callable[[np.ndarray], np.ndarray]
+Kernel = Callable[..., tuple[np.ndarray, tuple[VJP, ...]]]
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -35,6 +36,16 @@ class _GradMode(threading.local):
 
 
 _grad_mode = _GradMode()
+
+
+class _Tracing(threading.local):
+    """The capture recording this thread's training step (`chainrule.compile`), or None. Ops,
+    tensors, modules, optimizers and backward() report to it while it records."""
+
+    capture: Any = None
+
+
+tracing = _Tracing()
 
 
 # Every tensor takes the next number when it is made. A tensor is made after its parents,
@@ -120,6 +131,8 @@ class Tensor(tensor_methods.TensorMethods):
         self._retain = False
         self._seq = next(_birth)
         self._mark = 0
+        if tracing.capture is not None:
+            tracing.capture.born(self, data, dtype)
 
     # ---- the graph ------------------------------------------------------------------------
 
@@ -148,6 +161,8 @@ class Tensor(tensor_methods.TensorMethods):
         On a scalar `grad` may be omitted (it is `∂C/∂C = 1`); on any other shape pass the
         upstream gradient, an array of this tensor's shape.
         """
+        if tracing.capture is not None:
+            tracing.capture.backward(self, grad)
         if not self.requires_grad:
             raise GradError(
                 "backward() on a tensor that does not require grad: no input of the computation "
@@ -342,10 +357,22 @@ def tensor(data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> T
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
-def node(data: np.ndarray, parents: tuple[Tensor, ...], op: str, vjps: tuple[VJP, ...]) -> Tensor:
+def node(
+    data: np.ndarray,
+    parents: tuple[Tensor, ...],
+    op: str,
+    vjps: tuple[VJP, ...],
+    kernel: Kernel | None = None,
+    args: tuple = (),
+) -> Tensor:
     """The tensor an op returns: `data`, plus the graph edge back to `parents` when any of them
     needs a gradient. `vjps[i](upstream)` is `upstream × ∂out/∂parents[i]` (before broadcasting
-    is undone)."""
+    is undone).
+
+    `kernel(*arrays)` is the op on arrays alone, returning `(data, vjps)`: given the op's
+    `args` (tensors, as their data, and settings), a compiled step replays the op by calling it
+    (`chainrule.compile`). An op without one cannot be compiled.
+    """
     out = _new_tensor(Tensor)
     out.data = data
     out.grad = None
@@ -353,6 +380,8 @@ def node(data: np.ndarray, parents: tuple[Tensor, ...], op: str, vjps: tuple[VJP
     out._retain = False
     out._seq = next(_birth)
     out._mark = 0
+    if tracing.capture is not None:
+        tracing.capture.op(out, op, kernel, args)
     if _grad_mode.enabled:
         for p in parents:
             if p.requires_grad:

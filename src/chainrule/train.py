@@ -21,11 +21,13 @@ from typing import Any
 import numpy as np
 
 from chainrule.checks import positive_int, refuse
+from chainrule.compile import CompiledStep
 from chainrule.errors import ConfigError, DataError, DivergedError, ShapeError
-from chainrule.nn.losses import LOSSES, BCELoss, CrossEntropyLoss, SquaredError
+from chainrule.nn.losses import LOSSES, BCELoss, CrossEntropyLoss, Loss, SquaredError
 from chainrule.nn.module import Module
 from chainrule.optim import SGD, Optimizer
 from chainrule.tensor import ArrayLike, Tensor, no_grad
+from chainrule.threads import for_fit
 
 # Why a run ended: fit's own bounds ("until", "epochs"), a NaN loss ("diverged"), Ctrl-C
 # ("interrupted"), callbacks.EarlyStopping ("tol"), or any other callback's stop ("callback").
@@ -294,6 +296,7 @@ def fit(
     health_every: int | None = None,
     callbacks: Sequence[Callback] | None = (),
     sampler: Sampler | None = None,
+    compile: bool = True,  # noqa: A002  (the design's name: cr.fit(..., compile=True))
 ) -> History:
     """Train `model` on rows X with targets Y by gradient descent; returns the History.
 
@@ -312,6 +315,12 @@ def fit(
     `callbacks` see every batch and epoch (see Callback). `progress=True` adds a
     callbacks.ProgressBar, and `health_every=N` a callbacks.HealthMonitor(N), which checks
     gradient health every N epochs into History.health and warns when it looks bad.
+
+    `compile=True` (the default) runs each batch as a compiled step (`chainrule.compile`): the
+    first batch of each shape is recorded, the others replay it, with the same numbers as
+    `compile=False`, which builds and walks the graph at every batch. Compiled, `run.output`
+    is the output a^{(L)} as a detached tensor. A loss given as a plain function is not
+    compiled, since the replay would skip whatever else it does besides its ops.
     """
     given = _array(Y, "Y")
     loss_fn = loss_module(loss, given)
@@ -328,10 +337,13 @@ def fit(
         sampler = np.random.default_rng(seed).permutation
     run = Run(model, optimizer, loss_fn, History(), epochs)
     loop = _Loop(run, hooks, x, y, val, batch_size or len(x), sampler, until)
+    if compile and isinstance(loss_fn, Loss):
+        loop.compiled = CompiledStep(loop.train_step, extras=True)
     model.train()
     start = time.perf_counter()
     try:
-        loop.train()
+        with for_fit(model, loop.size):  # the BLAS threads (chainrule.threads)
+            loop.train()
     except (ShapeError, DataError) as err:
         # a loss that refuses the output's shape or the targets' kind says which loss fits
         if not str(err).startswith(type(loss_fn).__name__):
@@ -357,6 +369,7 @@ class _Loop:
     sampler: Sampler | None
     until: float | None
     ctrl_c: list[bool] = field(default_factory=lambda: [False])
+    compiled: CompiledStep | None = None
 
     def train(self) -> None:
         run = self.run
@@ -407,16 +420,27 @@ class _Loop:
         self._record(total / seen, None if acc is None else right / seen)
 
     def _step(self, xb: np.ndarray, yb: np.ndarray) -> np.ndarray:
-        """Forward, loss, backward, update on one batch; returns the output a^{(L)}."""
+        """One batch, compiled or not; returns the output a^{(L)}."""
         run = self.run
         run.x, run.y = xb, yb
-        run.output = run.model(Tensor(xb))
-        c = run.loss(run.output, yb)
+        if self.compiled is not None:
+            loss, output = self.compiled.arrays(xb, yb)
+            run.output = Tensor(output)
+        else:
+            c, run.output = self.train_step(xb, yb)
+            loss = c.data
+        run.batch_loss = float(loss)
+        return run.output.data
+
+    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[Tensor, Tensor]:
+        """Forward, loss, backward, update on one batch; returns the loss C and the output."""
+        run = self.run
+        output = run.model(Tensor(xb))
+        c = run.loss(output, yb)
         run.optimizer.zero_grad()
         c.backward()
         run.optimizer.step()
-        run.batch_loss = float(c.data)
-        return run.output.data
+        return c, output
 
     def _record(self, epoch_loss: float, epoch_accuracy: float | None) -> None:
         run, history = self.run, self.run.history

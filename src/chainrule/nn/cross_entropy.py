@@ -14,7 +14,14 @@ from typing import NamedTuple
 import numpy as np
 
 from chainrule.errors import DataError, GradError, ShapeError
-from chainrule.tensor import ArrayLike, Tensor, node
+from chainrule.tensor import VJP, ArrayLike, Tensor, node
+
+Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the loss and its local rules
+
+
+def target_array(target: ArrayLike) -> ArrayLike:
+    """What a loss's kernel takes for a target: its array when it is a Tensor."""
+    return target.data if isinstance(target, Tensor) else target
 
 
 def whole(owner: str, y: np.ndarray) -> np.ndarray:
@@ -151,38 +158,54 @@ def general_cross_entropy(
     q is the target row, smoothed: (1 − ε) y + ε/classes. For class probabilities y that
     require grad, ∂C_i/∂y_c = −(1 − ε) log softmax(z_i)_c. A class index takes no gradient.
     """
+    settings = (reduction, label_smoothing, ignore_index, needs_grad(target))
+    loss, vjps = _general_cross_entropy(z.data, target_array(target), *settings)
+    parents = (z, target) if len(vjps) == 2 else (z,)
+    return node(
+        loss, parents, "cross_entropy", vjps, _general_cross_entropy, (z, target, *settings)
+    )
+
+
+def _general_cross_entropy(
+    logits: np.ndarray,
+    target: ArrayLike,
+    reduction: str,
+    label_smoothing: float,
+    ignore_index: int | None,
+    with_target: bool,
+) -> Rule:
     owner = "CrossEntropyLoss"
-    rows = Rows.of(owner, z.data)
+    rows = Rows.of(owner, logits)
     shifted = rows.rows - np.maximum.reduce(rows.rows, axis=-1, keepdims=True)
     log_p = shifted - np.log(np.add.reduce(np.exp(shifted), axis=-1, keepdims=True))
-    labels = labels_of(owner, z.data, target)
+    labels = labels_of(owner, logits, target)
     classes = rows.rows.shape[1]
     if labels is not None:
-        if needs_grad(target):
+        if with_target:
             raise GradError(
                 f"{owner}: a target of class indices takes no gradient, but this one requires "
                 f"grad; pass class probabilities shaped like the logits to differentiate it"
             )
         q, count = _class_targets(owner, rows, labels, label_smoothing, ignore_index)
     else:
-        y = _probabilities(owner, z.data, target)
+        y = _probabilities(owner, logits, target)
         q = Rows.of(owner, y).rows * (1.0 - label_smoothing) + label_smoothing / classes
         count = len(q)
-    loss, k = _reduce(-np.add.reduce(q * log_p, axis=-1), count, reduction, rows, z.data.dtype)
+    loss, k = _reduce(-np.add.reduce(q * log_p, axis=-1), count, reduction, rows, logits.dtype)
 
     def d_z(g: np.ndarray) -> np.ndarray:
         p = np.exp(log_p)
         return rows.back((p * q.sum(axis=-1, keepdims=True) - q) * _upstream(g, k, reduction, rows))
 
-    if labels is not None or not isinstance(target, Tensor) or not target.requires_grad:
-        return node(loss, (z,), "cross_entropy", (d_z,))
-    target_shape = target.data.shape
+    if labels is not None or not with_target:
+        return loss, (d_z,)
+    target_shape = np.shape(target)
 
     def d_y(g: np.ndarray) -> np.ndarray:
         local = -(1.0 - label_smoothing) * log_p * _upstream(g, k, reduction, rows)
         return rows.back(local).reshape(target_shape)
 
-    return node(loss, (z, target), "cross_entropy", (d_z, d_y))
+    return loss, (d_z, d_y)
 
 
 def _probabilities(owner: str, z: np.ndarray, target: ArrayLike) -> np.ndarray:
@@ -212,6 +235,12 @@ def cross_entropy(z: Tensor, target: ArrayLike) -> Tensor:
         return general_cross_entropy(z, target)
     if logits.ndim == 0:
         raise ShapeError("CrossEntropyLoss: logits must have a class axis, got a scalar")
+    loss, vjps = _cross_entropy(logits, target_array(target))
+    return node(loss, (z,), "cross_entropy", vjps, _cross_entropy, (z, target))
+
+
+def _cross_entropy(logits: np.ndarray, target: ArrayLike) -> Rule:
+    """`cross_entropy` on (n, classes) or (classes,) logits, the fewest passes."""
     # ufunc.reduce rather than .max()/.sum(): the same sums without a Python-level wrapper
     shifted = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
     e = np.exp(shifted)
@@ -230,12 +259,12 @@ def cross_entropy(z: Tensor, target: ArrayLike) -> Tensor:
             delta *= float(g) / n  # g is the scalar ∂(whatever follows)/∂C
             return delta
 
-        return node(loss, (z,), "cross_entropy", (vjp,))
+        return loss, (vjp,)
     log_p = shifted - np.log(total)
     y = _probabilities("CrossEntropyLoss", logits, target)
     loss = np.asarray(-(y * log_p).sum() / n, dtype=logits.dtype)
     mass = y.sum(axis=-1, keepdims=True)
-    return node(loss, (z,), "cross_entropy", (lambda g: g * (np.exp(log_p) * mass - y) / n,))
+    return loss, (lambda g: g * (np.exp(log_p) * mass - y) / n,)
 
 
 def nll(
@@ -251,16 +280,20 @@ def nll(
         raise GradError(
             f"{owner}: a target of class indices takes no gradient, but this one requires grad"
         )
-    rows = Rows.of(owner, x.data)
-    labels = labels_of(owner, x.data, target)
+    loss, vjps = _nll(x.data, target_array(target), reduction, ignore_index)
+    return node(loss, (x,), "nll", vjps, _nll, (x, target, reduction, ignore_index))
+
+
+def _nll(a: np.ndarray, target: ArrayLike, reduction: str, ignore_index: int | None) -> Rule:
+    owner = "NLLLoss"
+    rows = Rows.of(owner, a)
+    labels = labels_of(owner, a, target)
     if labels is None:
         raise ShapeError(
-            f"{owner}: input of shape {x.data.shape} needs one class index per example, shape "
-            f"{example_shape(x.data.shape)}; got a target of shape {_shape(target)}"
+            f"{owner}: input of shape {a.shape} needs one class index per example, shape "
+            f"{example_shape(a.shape)}; got a target of shape {_shape(target)}"
         )
     onehot, count = _class_targets(owner, rows, labels, 0.0, ignore_index)
     picked = np.add.reduce(np.where(onehot > 0, rows.rows, 0.0), axis=-1)  # 0·(−inf) is no NaN
-    loss, k = _reduce(-picked, count, reduction, rows, x.data.dtype)
-    return node(
-        loss, (x,), "nll", (lambda g: rows.back(-onehot * _upstream(g, k, reduction, rows)),)
-    )
+    loss, k = _reduce(-picked, count, reduction, rows, a.dtype)
+    return loss, (lambda g: rows.back(-onehot * _upstream(g, k, reduction, rows)),)

@@ -14,7 +14,7 @@ import numpy as np
 from chainrule.checks import refuse
 from chainrule.nn import init as inits
 from chainrule.nn.module import Module
-from chainrule.tensor import Tensor, node
+from chainrule.tensor import VJP, Tensor, node
 
 
 def _probability(p: Any) -> float:
@@ -26,15 +26,24 @@ def _probability(p: Any) -> float:
     return float(p)
 
 
-def dropout(a: Tensor, p: float, rng: np.random.Generator) -> Tensor:
+def dropout(a: Tensor, p: float, rng: np.random.Generator | None = None) -> Tensor:
     """out = a · m/(1 − p) with m_j ~ Bernoulli(1 − p);  ∂out/∂a = m/(1 − p), the same mask.
 
     p = 1 keeps nothing: out = 0 and ∂out/∂a = 0, as in PyTorch (no division by 1 − p = 0).
+    The mask is drawn from `rng`, or from chainrule's generator when it is None.
     """
-    keep = rng.random(a.data.shape) >= p
-    scale = np.zeros((), a.data.dtype) if p == 1 else np.asarray(1.0 / (1.0 - p), a.data.dtype)
+    out, vjps = _dropout(a.data, p, rng)
+    return node(out, (a,), "dropout", vjps, _dropout, (a, p, rng))
+
+
+def _dropout(
+    a: np.ndarray, p: float, rng: np.random.Generator | None
+) -> tuple[np.ndarray, tuple[VJP, ...]]:
+    """A fresh mask at every call, so a compiled step draws one per step, as eager does."""
+    keep = (rng if rng is not None else inits.generator()).random(a.shape) >= p
+    scale = np.zeros((), a.dtype) if p == 1 else np.asarray(1.0 / (1.0 - p), a.dtype)
     mask = keep * scale  # m/(1 − p), in a's dtype
-    return node(a.data * mask, (a,), "dropout", (lambda g: g * mask,))
+    return a * mask, (lambda g: g * mask,)
 
 
 class Dropout(Module):
@@ -56,7 +65,7 @@ class Dropout(Module):
             a = Tensor(a)
         if not self.training or self.p == 0:
             return a
-        return dropout(a, self.p, self.rng if self.rng is not None else inits.generator())
+        return dropout(a, self.p, self.rng)
 
     def config(self) -> dict[str, Any]:
         return {"p": self.p}

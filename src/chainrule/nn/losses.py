@@ -23,11 +23,12 @@ from chainrule.nn.cross_entropy import (
     general_cross_entropy,
     needs_grad,
     nll,
+    target_array,
     whole,
 )
 from chainrule.nn.layers import Activation, Sigmoid, Softmax
 from chainrule.nn.module import Module
-from chainrule.tensor import ArrayLike, Tensor, node
+from chainrule.tensor import VJP, ArrayLike, Tensor, node, tracing
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -116,34 +117,44 @@ def pointwise(
     mean is over examples (rows; a 1-D prediction is one), not elements. A target that requires
     grad is a second parent.
     """
-    y = _numeric_target(owner, a.data, target)
-    op = OPS[owner]
-    value, d_a, d_y = terms(a.data, y)
+    with_target = needs_grad(target)
+    settings = (owner, terms, reduction, per_example, with_target)
+    loss, vjps = _pointwise(a.data, target_array(target), *settings)
+    parents = (a, target) if with_target else (a,)
+    return node(loss, parents, OPS[owner], vjps, _pointwise, (a, target, *settings))
+
+
+def _pointwise(
+    a: np.ndarray,
+    target: ArrayLike,
+    owner: str,
+    terms: Terms,
+    reduction: str,
+    per_example: bool,
+    with_target: bool,
+) -> tuple[np.ndarray, tuple[VJP, ...]]:
+    y = _numeric_target(owner, a, target)
+    value, d_a, d_y = terms(a, y)
     if per_example and value.ndim:
         value = np.add.reduce(value, axis=tuple(range(value.ndim > 1, value.ndim)))
     if reduction == "none":
-        loss = value.astype(a.data.dtype, copy=False)
-        spread = value.shape + (1,) * (a.data.ndim - value.ndim)  # C_i's g to each output
+        loss = value.astype(a.dtype, copy=False)
+        spread = value.shape + (1,) * (a.ndim - value.ndim)  # C_i's g to each output
 
         def scale(g: np.ndarray) -> np.ndarray | float:
             return g.reshape(spread)
 
     else:
         k = 1.0 if reduction == "sum" else (1.0 / value.size if value.size else math.nan)
-        loss = np.asarray(np.add.reduce(value, axis=None) * k, a.data.dtype)
+        loss = np.asarray(np.add.reduce(value, axis=None) * k, a.dtype)
 
         def scale(g: np.ndarray) -> np.ndarray | float:
             return float(g) * k
 
-    if not isinstance(target, Tensor) or not target.requires_grad:
-        return node(loss, (a,), op, (lambda g: d_a() * scale(g),))
-    shape = target.data.shape
-    return node(
-        loss,
-        (a, target),
-        op,
-        (lambda g: d_a() * scale(g), lambda g: (d_y() * scale(g)).reshape(shape)),
-    )
+    if not with_target:
+        return loss, (lambda g: d_a() * scale(g),)
+    shape = np.shape(target)
+    return loss, (lambda g: d_a() * scale(g), lambda g: (d_y() * scale(g)).reshape(shape))
 
 
 # ---- the default settings (reduction "mean"): the training path, in the fewest passes -------
@@ -154,21 +165,31 @@ def squared_error(a: Tensor, target: ArrayLike) -> Tensor:
     ∂C/∂a = 2(a − y)/n."""
     if needs_grad(target):
         return pointwise("SquaredError", a, target, squared_terms, "mean", True)
-    y = _numeric_target("SquaredError", a.data, target)
-    diff = a.data - y
-    n = _examples(a.data)
-    loss = np.asarray(np.vdot(diff, diff) / n, dtype=a.data.dtype)
-    return node(loss, (a,), "squared_error", (lambda g: diff * (float(g) * 2.0 / n),))
+    loss, vjps = _squared_error(a.data, target_array(target))
+    return node(loss, (a,), "squared_error", vjps, _squared_error, (a, target))
+
+
+def _squared_error(a: np.ndarray, target: ArrayLike) -> tuple[np.ndarray, tuple[VJP, ...]]:
+    y = _numeric_target("SquaredError", a, target)
+    diff = a - y
+    n = _examples(a)
+    loss = np.asarray(np.vdot(diff, diff) / n, dtype=a.dtype)
+    return loss, (lambda g: diff * (float(g) * 2.0 / n),)
 
 
 def mse(a: Tensor, target: ArrayLike) -> Tensor:
     """C = mean over all elements of (a − y)² (PyTorch's MSELoss); ∂C/∂a = 2(a − y)/size."""
     if needs_grad(target):
         return pointwise("MSELoss", a, target, squared_terms, "mean", False)
-    y = _numeric_target("MSELoss", a.data, target)
-    diff = a.data - y
-    loss = np.asarray(np.vdot(diff, diff) / diff.size, dtype=a.data.dtype)
-    return node(loss, (a,), "mse", (lambda g: g * (2.0 / diff.size) * diff,))
+    loss, vjps = _mse(a.data, target_array(target))
+    return node(loss, (a,), "mse", vjps, _mse, (a, target))
+
+
+def _mse(a: np.ndarray, target: ArrayLike) -> tuple[np.ndarray, tuple[VJP, ...]]:
+    y = _numeric_target("MSELoss", a, target)
+    diff = a - y
+    loss = np.asarray(np.vdot(diff, diff) / diff.size, dtype=a.dtype)
+    return loss, (lambda g: g * (2.0 / diff.size) * diff,)
 
 
 def bce(p: Tensor, target: ArrayLike) -> Tensor:
@@ -179,17 +200,16 @@ def bce(p: Tensor, target: ArrayLike) -> Tensor:
     """
     if needs_grad(target):
         return pointwise("BCELoss", p, target, bce_terms, "mean", False)
-    y = _numeric_target("BCELoss", p.data, target)
-    a = p.data
+    loss, vjps = _bce(p.data, target_array(target))
+    return node(loss, (p,), "bce", vjps, _bce, (p, target))
+
+
+def _bce(a: np.ndarray, target: ArrayLike) -> tuple[np.ndarray, tuple[VJP, ...]]:
+    y = _numeric_target("BCELoss", a, target)
     log_p, log_q = _clamped_logs(a)
     loss = np.asarray(-np.mean(y * log_p + (1 - y) * log_q), dtype=a.dtype)
     size = a.size
-    return node(
-        loss,
-        (p,),
-        "bce",
-        (lambda g: g * (a - y) / np.maximum(a * (1 - a), BCE_EPS) / size,),
-    )
+    return loss, (lambda g: g * (a - y) / np.maximum(a * (1 - a), BCE_EPS) / size,)
 
 
 def bce_with_logits(z: Tensor, target: ArrayLike) -> Tensor:
@@ -252,6 +272,8 @@ class Loss(Module):
         return self.rule(prediction, target)
 
     def __call__(self, prediction: Tensor, target: ArrayLike) -> Tensor:
+        if tracing.capture is not None:
+            tracing.capture.module(self)
         return self.forward(prediction, target)
 
     def config(self) -> dict[str, Any]:

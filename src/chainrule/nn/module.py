@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 
 from chainrule.checks import refuse
+from chainrule.compile import observed
 from chainrule.errors import ConfigError, ShapeError
-from chainrule.tensor import ArrayLike, Tensor
+from chainrule.tensor import ArrayLike, Tensor, tracing
 
 
 class Parameter(Tensor):
@@ -57,6 +58,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any) -> Tensor:
+        if tracing.capture is not None:  # a compiled step keys its record on training modes
+            tracing.capture.module(self)
         return self.forward(*args)
 
     # ---- training or predicting --------------------------------------------------------------
@@ -98,6 +101,7 @@ class Module:
     def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
 
+    @observed
     def zero_grad(self) -> None:
         """Forget accumulated gradients (`grad = None`), before the next backward."""
         for p in self.parameters():

@@ -7,8 +7,11 @@ import math
 import numpy as np
 
 from chainrule.checks import finite, one_of, refuse
+from chainrule.ops.base import apply
 from chainrule.ops.elementwise import erf_of
-from chainrule.tensor import Tensor, node
+from chainrule.tensor import VJP, Tensor, node
+
+Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rule
 
 __all__ = [
     "elu",
@@ -46,12 +49,16 @@ _LOG_MAX = {t: float(np.log(np.finfo(t).max)) for t in np.typecodes["Float"]}
 
 def sigmoid(x: Tensor) -> Tensor:
     """σ(z) = 1/(1 + e⁻ᶻ); σ'(z) = a(1 − a), taken from the output a = σ(z)."""
-    a = x.data
+    out, vjps = _sigmoid(x.data)
+    return node(out, (x,), "sigmoid", vjps, _sigmoid, (x,))
+
+
+def _sigmoid(a: np.ndarray) -> Rule:
     out = np.negative(a, out=np.empty(a.shape, a.dtype))  # an array even for 0-d input
     _exp_in_place(out)  # e⁻ᶻ overflows to inf for z ≪ 0, and 1/(1 + inf) = 0 is right
     out += 1.0
     np.reciprocal(out, out=out)  # one array, updated in place: no temporaries
-    return node(out, (x,), "sigmoid", (lambda g: sigmoid_backward(out, g),))
+    return out, (lambda g: sigmoid_backward(out, g),)
 
 
 def sigmoid_backward(a: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -63,15 +70,23 @@ def sigmoid_backward(a: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 def tanh(x: Tensor) -> Tensor:
     """tanh'(z) = 1 − a², taken from the output a = tanh(z)."""
-    out = np.tanh(x.data)
-    return node(out, (x,), "tanh", (lambda g: g * (1.0 - out * out),))
+    out, vjps = _tanh(x.data)
+    return node(out, (x,), "tanh", vjps, _tanh, (x,))
+
+
+def _tanh(a: np.ndarray) -> Rule:
+    out = np.tanh(a)
+    return out, (lambda g: g * (1.0 - out * out),)
 
 
 def relu(x: Tensor) -> Tensor:
     """relu(z) = max(z, 0); relu'(z) = 1 where z > 0, else 0 (0 at the kink, as PyTorch)."""
-    a = x.data
-    out = np.maximum(a, 0)
-    return node(out, (x,), "relu", (lambda g: g * (a > 0),))
+    out, vjps = _relu(x.data)
+    return node(out, (x,), "relu", vjps, _relu, (x,))
+
+
+def _relu(a: np.ndarray) -> Rule:
+    return np.maximum(a, 0), (lambda g: g * (a > 0),)
 
 
 def softplus(x: Tensor) -> Tensor:
@@ -80,19 +95,25 @@ def softplus(x: Tensor) -> Tensor:
     logaddexp(0, z) is ln(e⁰ + eᶻ) without forming eᶻ, so z = ±1000 gives 0 and 1000, no
     overflow; −expm1(−a) keeps σ(z)'s digits where a ≈ eᶻ is tiny (z ≪ 0).
     """
-    a = x.data
+    return apply(_softplus, "softplus", (x,))
+
+
+def _softplus(a: np.ndarray) -> Rule:
     out = np.logaddexp(0.0, a, out=np.empty(a.shape, a.dtype))  # an array even for 0-d input
-    return node(out, (x,), "softplus", (lambda g: g * -np.expm1(-out),))
+    return out, (lambda g: g * -np.expm1(-out),)
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """leaky_relu(z) = z for z > 0, else αz (α = `negative_slope`); slope 1 for z > 0, else α
     (α at the kink z = 0, as PyTorch)."""
     slope = finite("leaky_relu", "negative_slope", negative_slope)
-    a = x.data
+    return apply(_leaky_relu, "leaky_relu", (x,), slope)
+
+
+def _leaky_relu(a: np.ndarray, slope: float) -> Rule:
     positive = a > 0
     out = np.where(positive, a, a * slope)
-    return node(out, (x,), "leaky_relu", (lambda g: np.where(positive, g, g * slope),))
+    return out, (lambda g: np.where(positive, g, g * slope),)
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
@@ -102,12 +123,14 @@ def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     eᶻ is taken at min(z, 0) only, so a large z cannot overflow in the branch not chosen, and
     αeᶻ is formed directly rather than as a + α, which would lose its digits for z ≪ 0.
     """
-    alpha = finite("elu", "alpha", alpha)
-    a = x.data
+    return apply(_elu, "elu", (x,), finite("elu", "alpha", alpha))
+
+
+def _elu(a: np.ndarray, alpha: float) -> Rule:
     positive = a > 0
     below = np.minimum(a, 0)
     out = np.where(positive, a, alpha * np.expm1(below))
-    return node(out, (x,), "elu", (lambda g: np.where(positive, g, g * alpha * np.exp(below)),))
+    return out, (lambda g: np.where(positive, g, g * alpha * np.exp(below)),)
 
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -125,28 +148,23 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     element: see `erf`.
     """
     if one_of("gelu", "approximate", approximate, ("none", "tanh")) == "tanh":
-        return _gelu_tanh(x)
-    z = x.data
+        return apply(_gelu_tanh, "gelu", (x,))
+    return apply(_gelu, "gelu", (x,))
+
+
+def _gelu(z: np.ndarray) -> Rule:
     cdf = 0.5 * (1.0 + erf_of(z * _SQRT_HALF))
     out = z * cdf
-    return node(
-        out,
-        (x,),
-        "gelu",
-        (lambda g: g * (cdf + z * _ONE_OVER_SQRT_2PI * np.exp(-0.5 * z * z)),),
-    )
+    return out, (lambda g: g * (cdf + z * _ONE_OVER_SQRT_2PI * np.exp(-0.5 * z * z)),)
 
 
-def _gelu_tanh(x: Tensor) -> Tensor:
+def _gelu_tanh(z: np.ndarray) -> Rule:
     """gelu(z) ≈ z(1 + t)/2 with t = tanh(u), u = √(2/π)(z + 0.044715 z³);
     its slope (1 + t)/2 + z(1 − t²) u'/2, with u' = √(2/π)(1 + 3 · 0.044715 z²)."""
-    z = x.data
     t = np.tanh(_SQRT_2_OVER_PI * (z + _GELU_CUBIC * z * z * z))
     out = 0.5 * z * (1.0 + t)
     du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_CUBIC * z * z)
-    return node(
-        out, (x,), "gelu", (lambda g: g * (0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * du),)
-    )
+    return out, (lambda g: g * (0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * du),)
 
 
 def _sigma(z: np.ndarray) -> np.ndarray:
@@ -160,17 +178,23 @@ def _sigma(z: np.ndarray) -> np.ndarray:
 
 def silu(x: Tensor) -> Tensor:
     """silu(z) = z σ(z) (also called swish); silu'(z) = σ(z)(1 + z(1 − σ(z)))."""
-    z = x.data
+    return apply(_silu, "silu", (x,))
+
+
+def _silu(z: np.ndarray) -> Rule:
     s = _sigma(z)
-    return node(z * s, (x,), "silu", (lambda g: g * s * (1.0 + z * (1.0 - s)),))
+    return z * s, (lambda g: g * s * (1.0 + z * (1.0 - s)),)
 
 
 def mish(x: Tensor) -> Tensor:
     """mish(z) = z t with t = tanh(softplus(z)); mish'(z) = t + z(1 − t²) σ(z), since
     softplus'(z) = σ(z)."""
-    z = x.data
+    return apply(_mish, "mish", (x,))
+
+
+def _mish(z: np.ndarray) -> Rule:
     t = np.tanh(np.logaddexp(0.0, z))
-    return node(z * t, (x,), "mish", (lambda g: g * (t + z * (1.0 - t * t) * _sigma(z)),))
+    return z * t, (lambda g: g * (t + z * (1.0 - t * t) * _sigma(z)),)
 
 
 def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
@@ -183,8 +207,11 @@ def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     high = finite("hardtanh", "max_val", max_val)
     if low > high:
         raise refuse("hardtanh", "max_val", f"at least min_val = {low:g}", high)
-    z = x.data
-    return node(np.clip(z, low, high), (x,), "hardtanh", (lambda g: g * ((z > low) & (z < high)),))
+    return apply(_hardtanh, "hardtanh", (x,), low, high)
+
+
+def _hardtanh(z: np.ndarray, low: float, high: float) -> Rule:
+    return np.clip(z, low, high), (lambda g: g * ((z > low) & (z < high)),)
 
 
 def logsigmoid(x: Tensor) -> Tensor:
@@ -192,35 +219,41 @@ def logsigmoid(x: Tensor) -> Tensor:
 
     Both come from forms that never form e⁻ᶻ for z ≪ 0: log σ(−1000) is −1000, not −inf.
     """
-    z = x.data
-    out = np.negative(np.logaddexp(0.0, -z))
-    return node(out, (x,), "logsigmoid", (lambda g: g * _sigma(-z),))
+    return apply(_logsigmoid, "logsigmoid", (x,))
+
+
+def _logsigmoid(z: np.ndarray) -> Rule:
+    return np.negative(np.logaddexp(0.0, -z)), (lambda g: g * _sigma(-z),)
 
 
 def softsign(x: Tensor) -> Tensor:
     """softsign(z) = z/(1 + |z|); softsign'(z) = 1/(1 + |z|)²."""
-    z = x.data
+    return apply(_softsign, "softsign", (x,))
+
+
+def _softsign(z: np.ndarray) -> Rule:
     d = 1.0 + np.abs(z)
-    return node(z / d, (x,), "softsign", (lambda g: g / (d * d),))
+    return z / d, (lambda g: g / (d * d),)
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """softmax(z)_i = e^{z_i} / Σ_j e^{z_j}; ∂C/∂z = a ⊙ (g − Σ_j g_j a_j)."""
-    z = x.data - x.data.max(axis=axis, keepdims=True)  # same result, no overflow
+    return apply(_softmax, "softmax", (x,), axis)
+
+
+def _softmax(a: np.ndarray, axis: int) -> Rule:
+    z = a - a.max(axis=axis, keepdims=True)  # same result, no overflow
     e = np.exp(z)
     out = e / e.sum(axis=axis, keepdims=True)
-    return node(
-        out, (x,), "softmax", (lambda g: out * (g - (g * out).sum(axis=axis, keepdims=True)),)
-    )
+    return out, (lambda g: out * (g - (g * out).sum(axis=axis, keepdims=True)),)
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log softmax(z)_i = z_i − log Σ_j e^{z_j}; ∂C/∂z = g − softmax(z) Σ_j g_j."""
-    z = x.data - x.data.max(axis=axis, keepdims=True)
+    return apply(_log_softmax, "log_softmax", (x,), axis)
+
+
+def _log_softmax(a: np.ndarray, axis: int) -> Rule:
+    z = a - a.max(axis=axis, keepdims=True)
     out = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
-    return node(
-        out,
-        (x,),
-        "log_softmax",
-        (lambda g: g - np.exp(out) * g.sum(axis=axis, keepdims=True),),
-    )
+    return out, (lambda g: g - np.exp(out) * g.sum(axis=axis, keepdims=True),)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.ops.base import ArrayLike, broadcast_error, lift
-from chainrule.tensor import Tensor, node
+from chainrule.ops.base import ArrayLike, apply, broadcast_error, lift
+from chainrule.tensor import VJP, Tensor, node
+
+Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rules
 
 __all__ = ["add", "div", "mul", "neg", "power", "reciprocal", "remainder", "sub"]
 
@@ -15,47 +17,70 @@ def add(x: ArrayLike, y: ArrayLike) -> Tensor:
     """Sum rule: (f + g)' = f' + g'."""
     x, y = lift(x, y)
     try:
-        out = x.data + y.data
+        out, vjps = _add(x.data, y.data)
     except ValueError:
         raise broadcast_error("add", x, y) from None
-    return node(out, (x, y), "add", (lambda g: g, lambda g: g))
+    return node(out, (x, y), "add", vjps, _add, (x, y))
+
+
+def _add(a: np.ndarray, b: np.ndarray) -> Rule:
+    return a + b, (_passed, _passed)
+
+
+def _passed(g: np.ndarray) -> np.ndarray:
+    return g
 
 
 def sub(x: ArrayLike, y: ArrayLike) -> Tensor:
     """Difference rule: (f − g)' = f' − g'."""
     x, y = lift(x, y)
     try:
-        out = x.data - y.data
+        out, vjps = _sub(x.data, y.data)
     except ValueError:
         raise broadcast_error("sub", x, y) from None
-    return node(out, (x, y), "sub", (lambda g: g, np.negative))
+    return node(out, (x, y), "sub", vjps, _sub, (x, y))
+
+
+def _sub(a: np.ndarray, b: np.ndarray) -> Rule:
+    return a - b, (_passed, np.negative)
 
 
 def neg(x: Tensor) -> Tensor:
     """Multiplication by the constant −1: (−f)' = −f'."""
-    return node(-x.data, (x,), "neg", (np.negative,))
+    return apply(_neg, "neg", (x,))
+
+
+def _neg(a: np.ndarray) -> Rule:
+    return -a, (np.negative,)
 
 
 def mul(x: ArrayLike, y: ArrayLike) -> Tensor:
     """Product rule: (fg)' = f g' + f' g (with a constant c: (cf)' = c f')."""
     x, y = lift(x, y)
-    a, b = x.data, y.data
     try:
-        out = a * b
+        out, vjps = _mul(x.data, y.data)
     except ValueError:
         raise broadcast_error("mul", x, y) from None
-    return node(out, (x, y), "mul", (lambda g: g * b, lambda g: g * a))
+    return node(out, (x, y), "mul", vjps, _mul, (x, y))
+
+
+def _mul(a: np.ndarray, b: np.ndarray) -> Rule:
+    return a * b, (lambda g: g * b, lambda g: g * a)
 
 
 def div(x: ArrayLike, y: ArrayLike) -> Tensor:
     """Quotient rule: (f/g)' = (f' g − g' f) / g²."""
     x, y = lift(x, y)
-    a, b = x.data, y.data
     try:
-        out = a / b
+        out, vjps = _div(x.data, y.data)
     except ValueError:
         raise broadcast_error("div", x, y) from None
-    return node(out, (x, y), "div", (lambda g: g / b, lambda g: -g * out / b))
+    return node(out, (x, y), "div", vjps, _div, (x, y))
+
+
+def _div(a: np.ndarray, b: np.ndarray) -> Rule:
+    out = a / b
+    return out, (lambda g: g / b, lambda g: -g * out / b)
 
 
 def reciprocal(x: Tensor) -> Tensor:
@@ -72,17 +97,16 @@ def power(x: ArrayLike, y: ArrayLike) -> Tensor:
     constant 1, so its slope in x is 0 wherever n = 0, and 0ʸ is flat in y for y ≥ 0 (0 there).
     """
     x, y = lift(x, y)
-    a, n = x.data, y.data
     try:
-        out = a**n
+        out, vjps = _power(x.data, y.data)
     except ValueError:
         raise broadcast_error("pow", x, y) from None
-    return node(
-        out,
-        (x, y),
-        "pow",
-        (lambda g: g * _base_slope(a, n), lambda g: g * _exponent_slope(a, n, out)),
-    )
+    return node(out, (x, y), "pow", vjps, _power, (x, y))
+
+
+def _power(a: np.ndarray, n: np.ndarray) -> Rule:
+    out = a**n
+    return out, (lambda g: g * _base_slope(a, n), lambda g: g * _exponent_slope(a, n, out))
 
 
 def _base_slope(a: np.ndarray, n: np.ndarray) -> np.ndarray:

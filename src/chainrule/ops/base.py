@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.errors import ShapeError
-from chainrule.tensor import ArrayLike, Tensor
+from chainrule.tensor import ArrayLike, Kernel, Tensor, node
 
 Axis = int | tuple[int, ...] | None
 
@@ -33,3 +33,10 @@ def broadcast_error(op: str, x: Tensor, y: Tensor) -> ShapeError:
         f"{op}: shapes {x.shape} and {y.shape} do not broadcast (each axis, aligned from the "
         f"right, must be equal or 1)"
     )
+
+
+def apply(kernel: Kernel, op: str, parents: tuple[Tensor, ...], *settings: object) -> Tensor:
+    """The node of `op` from its kernel: `kernel(parents' data..., settings...)` gives the
+    value and the local rules, which a compiled step replays with the same calls."""
+    out, vjps = kernel(*[p.data for p in parents], *settings)
+    return node(out, parents, op, vjps, kernel, (*parents, *settings))

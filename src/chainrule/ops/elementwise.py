@@ -14,8 +14,10 @@ import math
 import numpy as np
 
 from chainrule.checks import refuse
-from chainrule.ops.base import ArrayLike, broadcast_error, lift
-from chainrule.tensor import Tensor, node
+from chainrule.ops.base import ArrayLike, apply, broadcast_error, lift
+from chainrule.tensor import VJP, Tensor, node
+
+Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rule
 
 __all__ = [
     "abs",
@@ -59,14 +61,21 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 def square(x: Tensor) -> Tensor:
     """(x²)' = 2x."""
-    a = x.data
-    return node(a * a, (x,), "square", (lambda g: 2.0 * g * a,))
+    return apply(_square, "square", (x,))
+
+
+def _square(a: np.ndarray) -> Rule:
+    return a * a, (lambda g: 2.0 * g * a,)
 
 
 def sqrt(x: Tensor) -> Tensor:
     """(√x)' = 1/(2√x), from the output (∞ at x = 0, as PyTorch)."""
-    out = np.sqrt(x.data)
-    return node(out, (x,), "sqrt", (lambda g: g / (2.0 * out),))
+    return apply(_sqrt, "sqrt", (x,))
+
+
+def _sqrt(a: np.ndarray) -> Rule:
+    out = np.sqrt(a)
+    return out, (lambda g: g / (2.0 * out),)
 
 
 def rsqrt(x: Tensor) -> Tensor:
@@ -80,8 +89,12 @@ def rsqrt(x: Tensor) -> Tensor:
 
 def exp(x: Tensor) -> Tensor:
     """(eˣ)' = eˣ: the derivative is the output itself."""
-    out = np.exp(x.data)
-    return node(out, (x,), "exp", (lambda g: g * out,))
+    return apply(_exp, "exp", (x,))
+
+
+def _exp(a: np.ndarray) -> Rule:
+    out = np.exp(a)
+    return out, (lambda g: g * out,)
 
 
 def exp2(x: Tensor) -> Tensor:
@@ -98,8 +111,11 @@ def expm1(x: Tensor) -> Tensor:
 
 def log(x: Tensor) -> Tensor:
     """(ln x)' = 1/x."""
-    a = x.data
-    return node(np.log(a), (x,), "log", (lambda g: g / a,))
+    return apply(_log, "log", (x,))
+
+
+def _log(a: np.ndarray) -> Rule:
+    return np.log(a), (lambda g: g / a,)
 
 
 def log2(x: Tensor) -> Tensor:

@@ -31,7 +31,7 @@ def matmul(x: ArrayLike, y: ArrayLike) -> Tensor:
             f"must equal the {'only' if b.ndim == 1 else 'second-to-last'} axis of the right)"
         ) from None
     if a.ndim == 2 and b.ndim == 2:
-        return node(out, (x, y), "matmul", (lambda g: g @ b.T, lambda g: a.T @ g))
+        return node(out, (x, y), "matmul", _matrix_rules(a, b), _matmul, (x, y))
     # A 1-D operand is a row (left) or a column (right) whose axis the product then drops:
     # the rules run on the 2-D forms, and each gradient loses the axis its own operand gained.
     # Batch axes the engine sums back to each operand's shape.
@@ -52,6 +52,15 @@ def matmul(x: ArrayLike, y: ArrayLike) -> Tensor:
         return gb[..., 0] if b.ndim == 1 else gb
 
     return node(np.asarray(out), (x, y), "matmul", (vjp_a, vjp_b))
+
+
+def _matmul(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, tuple[VJP, ...]]:
+    """Z = X Y for two matrices (the compiled step's replay of `matmul`)."""
+    return a @ b, _matrix_rules(a, b)
+
+
+def _matrix_rules(a: np.ndarray, b: np.ndarray) -> tuple[VJP, ...]:
+    return (lambda g: g @ b.T, lambda g: a.T @ g)
 
 
 # ---- einsum: one rule for every sum of products ---------------------------------------------
@@ -256,14 +265,26 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """
     a, w = x.data, weight.data
     try:  # numpy checks the shapes; we only reword its message
-        z = a @ w.T
+        if bias is None:
+            z, vjps = _linear(a, w)
+            return node(z, (x, weight), "linear", vjps, _linear, (x, weight))
+        z, vjps = _linear(a, w, bias.data)
     except ValueError:
         raise ShapeError(
             f"linear: input has shape {a.shape}, but the layer's weight {w.shape} expects "
             f"{w.shape[1]} features in the last axis"
         ) from None
-    if bias is not None:
-        z += bias.data
+    return node(z, (x, weight, bias), "linear", vjps, _linear, (x, weight, bias))
+
+
+def _linear(
+    a: np.ndarray, w: np.ndarray, b: np.ndarray | None = None
+) -> tuple[np.ndarray, tuple[VJP, ...]]:
+    """z = a Wᵀ (+ b) and the rules for a, W (and b)."""
+    z = a @ w.T
+    if b is not None:
+        z += b
+    vjps: tuple[VJP, ...]
     if a.ndim == 1:
         vjps = (lambda g: g @ w, lambda g: np.outer(g, a), lambda g: g)
     elif a.ndim == 2:
@@ -276,6 +297,4 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             lambda g: g.reshape(-1, g.shape[-1]).T @ rows,
             lambda g: g.reshape(-1, g.shape[-1]).sum(axis=0),
         )
-    if bias is None:
-        return node(z, (x, weight), "linear", vjps[:2])
-    return node(z, (x, weight, bias), "linear", vjps)
+    return z, vjps if b is not None else vjps[:2]

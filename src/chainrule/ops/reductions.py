@@ -22,7 +22,7 @@ from chainrule.checks import at_least
 from chainrule.errors import ShapeError
 from chainrule.ops.base import Axis
 from chainrule.ops.shape import axes_of, axis_index
-from chainrule.tensor import Tensor, node
+from chainrule.tensor import VJP, Tensor, node
 
 __all__ = [
     "all",
@@ -97,13 +97,18 @@ def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
     a = x.data
     if axis is not None and a.ndim == 0:
         axis = _valid("sum", 0, axis)
-    shape = a.shape
     try:
-        out = np.asarray(a.sum(axis=axis, keepdims=keepdims))
+        out, vjps = _sum(a, axis, keepdims)
     except (ValueError, TypeError):  # checked only on failure: sum is on every loss's path
         _valid("sum", a.ndim, axis)
         raise
-    return node(out, (x,), "sum", (lambda g: _spread(g, shape, axis, keepdims),))
+    return node(out, (x,), "sum", vjps, _sum, (x, axis, keepdims))
+
+
+def _sum(a: np.ndarray, axis: Axis, keepdims: bool) -> tuple[np.ndarray, tuple[VJP, ...]]:
+    shape = a.shape
+    out = np.asarray(a.sum(axis=axis, keepdims=keepdims))
+    return out, (lambda g: _spread(g, shape, axis, keepdims),)
 
 
 def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
@@ -111,14 +116,19 @@ def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     a = x.data
     if axis is not None and a.ndim == 0:
         axis = _valid("mean", 0, axis)
-    shape = a.shape
     try:
-        out = np.asarray(a.mean(axis=axis, keepdims=keepdims))
+        out, vjps = _mean(a, axis, keepdims)
     except (ValueError, TypeError):
         _valid("mean", a.ndim, axis)
         raise
+    return node(out, (x,), "mean", vjps, _mean, (x, axis, keepdims))
+
+
+def _mean(a: np.ndarray, axis: Axis, keepdims: bool) -> tuple[np.ndarray, tuple[VJP, ...]]:
+    shape = a.shape
+    out = np.asarray(a.mean(axis=axis, keepdims=keepdims))
     n = _count(a, out)
-    return node(out, (x,), "mean", (lambda g: _spread(g / n, shape, axis, keepdims),))
+    return out, (lambda g: _spread(g / n, shape, axis, keepdims),)
 
 
 # ---- extremes -----------------------------------------------------------------------------

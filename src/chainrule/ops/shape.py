@@ -11,7 +11,7 @@ import numpy as np
 from chainrule.checks import one_of, refuse
 from chainrule.errors import ShapeError
 from chainrule.ops.base import Axis
-from chainrule.tensor import Tensor, node, unbroadcast
+from chainrule.tensor import VJP, Tensor, node, unbroadcast
 
 __all__ = [
     "broadcast_to",
@@ -43,23 +43,31 @@ __all__ = [
 
 def reshape(x: Tensor, shape: int | tuple[int, ...]) -> Tensor:
     """Same numbers, new shape: the gradient is reshaped back."""
-    before = x.data.shape
     try:
-        out = x.data.reshape(shape)
+        out, vjps = _reshape(x.data, shape)
     except ValueError:
         raise ShapeError(
-            f"reshape: cannot reshape {before} ({x.data.size} elements) into "
+            f"reshape: cannot reshape {x.data.shape} ({x.data.size} elements) into "
             f"{(shape,) if isinstance(shape, int) else tuple(shape)}"
         ) from None
-    return node(out, (x,), "reshape", (lambda g: g.reshape(before),))
+    return node(out, (x,), "reshape", vjps, _reshape, (x, shape))
+
+
+def _reshape(a: np.ndarray, shape: int | tuple[int, ...]) -> tuple[np.ndarray, tuple[VJP, ...]]:
+    before = a.shape
+    return a.reshape(shape), (lambda g: g.reshape(before),)
 
 
 def transpose(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     """Permute axes (reverse them by default, `.T`; numpy's order `axes`, negative allowed):
     the gradient is permuted back. PyTorch's `transpose(dim0, dim1)` is `swapaxes`."""
     if axes is None:
-        return node(np.transpose(x.data), (x,), "transpose", (np.transpose,))
+        return node(np.transpose(x.data), (x,), "transpose", (np.transpose,), _transpose, (x,))
     return _permuted(x, _order("transpose", axes, x.data.ndim))
+
+
+def _transpose(a: np.ndarray) -> tuple[np.ndarray, tuple[VJP, ...]]:
+    return np.transpose(a), (np.transpose,)
 
 
 def _is_basic(index: Any) -> bool:
@@ -95,11 +103,15 @@ def getitem(x: Tensor, index: Any) -> Tensor:
         index = tuple(_index_array(part) for part in index)
     else:
         index = _index_array(index)
-    a = x.data
     try:
-        out = a[index]
+        out, vjps = _getitem(x.data, index)
     except IndexError as err:
-        raise IndexError(f"getitem: {err} (the tensor has shape {a.shape})") from None
+        raise IndexError(f"getitem: {err} (the tensor has shape {x.data.shape})") from None
+    return node(out, (x,), "getitem", vjps, _getitem, (x, index))
+
+
+def _getitem(a: np.ndarray, index: Any) -> tuple[np.ndarray, tuple[VJP, ...]]:
+    out = a[index]
 
     def vjp(g: np.ndarray) -> np.ndarray:
         full = np.zeros_like(a)
@@ -109,7 +121,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
             np.add.at(full, index, g)
         return full
 
-    return node(np.asarray(out), (x,), "getitem", (vjp,))
+    return np.asarray(out), (vjp,)
 
 
 # ---- axes: the checks every op below shares ------------------------------------------------

@@ -1,0 +1,367 @@
+"""The compiled step (chainrule.compile): replaying a captured step gives the eager engine's
+numbers bit for bit, recaptures when its key changes, and falls back to eager when it cannot
+replay exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn, optim
+from chainrule.errors import ConfigError, DataError, GradError
+from chainrule.tensor import _birth
+
+DTYPES = (np.float32, np.float64)
+
+
+def _data(n: int, features: int, dtype: type, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, features)).astype(dtype)
+
+
+def _targets(loss_name: str, n: int, outputs: int, dtype: type) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    if loss_name == "ce":
+        return rng.integers(0, outputs, n)
+    if loss_name == "bce":
+        return rng.integers(0, 2, (n, outputs)).astype(dtype)
+    return rng.normal(size=(n, outputs)).astype(dtype)
+
+
+def _batches(n: int, sizes: list[int], steps: int) -> list[np.ndarray]:
+    """`steps` batches of row indices, their sizes cycling through `sizes`."""
+    rng = np.random.default_rng(2)
+    return [rng.integers(0, n, sizes[i % len(sizes)]) for i in range(steps)]
+
+
+def _train(
+    compiled: bool,
+    model: nn.Module,
+    loss: Callable,
+    opt: optim.Optimizer,
+    X: np.ndarray,
+    Y: np.ndarray,
+    batches: list[np.ndarray],
+) -> tuple[list[np.ndarray], list[np.ndarray], Callable]:
+    def step_fn(x: np.ndarray, y: np.ndarray) -> cr.Tensor:
+        opt.zero_grad()
+        c = loss(model(cr.Tensor(x)), y)
+        c.backward()
+        opt.step()
+        return c
+
+    step = cr.compile(step_fn) if compiled else step_fn
+    losses = [np.array(step(X[rows], Y[rows]).data) for rows in batches]
+    return losses, [p.data.copy() for p in model.parameters()], step
+
+
+def _same(eager: tuple, compiled: tuple) -> None:
+    assert len(eager[0]) == len(compiled[0])
+    for a, b in zip(eager[0], compiled[0], strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    for a, b in zip(eager[1], compiled[1], strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def _both(build: Callable[[], tuple], X: np.ndarray, Y: np.ndarray, batches: list) -> tuple:
+    eager = _train(False, *build(), X, Y, batches)
+    compiled = _train(True, *build(), X, Y, batches)
+    _same(eager, compiled)
+    return compiled[2]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", sorted(nn.ACTIVATIONS))
+def test_every_activation_replays_bit_identically(activation: str, dtype: type) -> None:
+    X, Y = _data(64, 4, dtype), _targets("ce", 64, 3, dtype)
+
+    def build() -> tuple:
+        model = nn.mlp([4, 8, 3], activation, dtype=dtype, rng=3)
+        return model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), 0.1, momentum=0.9)
+
+    step = _both(build, X, Y, _batches(64, [16], 100))
+    assert (step.stats.captures, step.stats.replays, step.stats.eager) == (1, 99, 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("loss_name", sorted(nn.LOSSES))
+def test_every_loss_replays_bit_identically(loss_name: str, reduction: str, dtype: type) -> None:
+    X, Y = _data(64, 4, dtype), _targets(loss_name, 64, 3, dtype)
+    output = "sigmoid" if loss_name == "bce" else None
+
+    def build() -> tuple:
+        model = nn.mlp([4, 8, 3], "tanh", output, dtype=dtype, rng=4)
+        module = nn.LOSSES[loss_name](reduction=reduction)
+        loss = (lambda a, y: module(a, y).sum()) if reduction == "none" else module
+        return model, loss, optim.Adam(model.parameters(), 0.01)
+
+    step = _both(build, X, Y, _batches(64, [16], 100))
+    assert step.stats.fallbacks == {} and step.stats.replays == 99
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_log_softmax_and_a_composed_loss_replay(dtype: type) -> None:
+    """A loss written with ops (log_softmax, indexing, mean) rather than a loss module."""
+    X, Y = _data(64, 4, dtype), _targets("ce", 64, 3, dtype)
+
+    def build() -> tuple:
+        model = nn.Sequential(
+            nn.Linear(4, 6, dtype=dtype, rng=5), nn.Softmax(), nn.Linear(6, 3, dtype=dtype, rng=6)
+        )
+
+        def nll(z: cr.Tensor, y: np.ndarray) -> cr.Tensor:
+            return -(z.log_softmax()[np.arange(len(y)), y].mean())
+
+        return model, nll, optim.SGD(model.parameters(), 0.2)
+
+    _both(build, X, Y, _batches(64, [16], 100))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dropout_draws_fresh_masks_in_the_eager_order(dtype: type) -> None:
+    X, Y = _data(64, 4, dtype), _targets("ce", 64, 3, dtype)
+
+    def build() -> tuple:
+        cr.manual_seed(7)
+        model = nn.Sequential(
+            nn.Linear(4, 16, dtype=dtype, rng=8),
+            nn.ReLU(),
+            nn.Dropout(0.3),
+            nn.Linear(16, 3, dtype=dtype, rng=9),
+            nn.Dropout(0.2, rng=10),
+        )
+        return model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), 0.1)
+
+    step = _both(build, X, Y, _batches(64, [16], 100))
+    assert step.stats.replays == 99
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_new_shape_gets_its_own_capture_and_the_old_one_is_kept(dtype: type) -> None:
+    X, Y = _data(64, 4, dtype), _targets("squared", 64, 2, dtype)
+
+    def build() -> tuple:
+        model = nn.mlp([4, 8, 2], "sigmoid", dtype=dtype, rng=11)
+        return model, nn.SquaredError(), optim.SGD(model.parameters(), 0.5, momentum=0.5)
+
+    sizes = [16] * 40 + [5] * 20 + [16] * 40  # a shape change in the middle, and back
+    step = _both(build, X, Y, _batches(64, sizes, 100))
+    assert (step.stats.captures, step.stats.replays) == (2, 98)
+
+
+@pytest.mark.parametrize("loss", ["ce", "squared"])
+def test_fit_compiled_equals_fit_eager_bit_for_bit(loss: str) -> None:
+    X = _data(203, 5, np.float32)  # 203 rows: a short last batch every epoch
+    Y = _targets(loss, 203, 3, np.float32)
+    results = []
+    for compiled in (False, True):
+        model = nn.mlp([5, 16, 3], "tanh", dtype=np.float32, rng=12)
+        opt = optim.Adam(model.parameters(), 0.01)
+        history = cr.fit(
+            model,
+            X,
+            Y,
+            loss=loss,
+            optimizer=opt,
+            epochs=4,
+            batch_size=32,
+            seed=2,
+            progress=False,
+            compile=compiled,
+            validation=(X[:50], Y[:50]),
+        )
+        results.append((history, [p.data for p in model.parameters()]))
+    (h0, w0), (h1, w1) = results
+    assert h0.loss == h1.loss and h0.accuracy == h1.accuracy and h0.val_loss == h1.val_loss
+    assert all(np.array_equal(a, b) for a, b in zip(w0, w1, strict=True))
+
+
+def test_fit_callbacks_see_the_output_and_the_batch_loss() -> None:
+    seen: list[tuple] = []
+
+    class Spy(cr.train.Callback):
+        def on_batch_end(self, run: cr.train.Run) -> None:
+            seen.append((run.output.shape, run.batch_loss, run.output.data.copy()))
+
+    X, Y = _data(40, 3, np.float64), _targets("ce", 40, 2, np.float64)
+    outputs = []
+    for compiled in (False, True):
+        seen.clear()
+        model = nn.mlp([3, 4, 2], "relu", rng=13)
+        cr.fit(
+            model,
+            X,
+            Y,
+            epochs=2,
+            batch_size=16,
+            seed=1,
+            progress=False,
+            callbacks=[Spy()],
+            compile=compiled,
+        )
+        outputs.append(list(seen))
+    assert [s[:2] for s in outputs[0]] == [s[:2] for s in outputs[1]]
+    assert all(np.array_equal(a[2], b[2]) for a, b in zip(*outputs, strict=True))
+    assert outputs[1][0][0] == (16, 2)
+
+
+def test_an_op_without_a_kernel_runs_eagerly_and_says_why() -> None:
+    X, Y = _data(32, 3, np.float64), _targets("squared", 32, 2, np.float64)
+
+    def build() -> tuple:
+        model = nn.mlp([3, 4, 2], "tanh", rng=14)
+        return model, lambda a, y: nn.SquaredError()(a.sin(), y), optim.SGD(model.parameters(), 0.1)
+
+    step = _both(build, X, Y, _batches(32, [8], 30))
+    assert (step.stats.captures, step.stats.replays, step.stats.eager) == (1, 0, 29)
+    (reason,) = step.stats.fallbacks.values()
+    assert "'sin' has no kernel" in reason
+
+
+def test_a_parameter_changed_outside_an_optimizer_makes_the_step_eager() -> None:
+    """Hand-written SGD inside step_fn: the update is no op the replay could repeat."""
+    model = nn.mlp([3, 4, 2], "sigmoid", rng=15)
+    X, Y = _data(16, 3, np.float64), _targets("squared", 16, 2, np.float64)
+
+    def step_fn(x: np.ndarray, y: np.ndarray) -> cr.Tensor:
+        model.zero_grad()
+        c = nn.SquaredError()(model(cr.Tensor(x)), y)
+        c.backward()
+        for p in model.parameters():
+            p.data -= 0.1 * p.grad
+        return c
+
+    step = cr.compile(step_fn)
+    first = [step(X, Y).item() for _ in range(5)]
+    assert first[-1] < first[0] and step.stats.eager == 4
+    assert "other than by an optimizer" in next(iter(step.stats.fallbacks.values()))
+
+
+def test_parameters_are_read_afresh_at_every_replay() -> None:
+    X, Y = _data(16, 3, np.float64), _targets("ce", 16, 2, np.float64)
+    results = []
+    for compiled in (False, True):
+        model = nn.mlp([3, 4, 2], "tanh", rng=16)
+        opt = optim.SGD(model.parameters(), 0.1)
+        _, _, step = _train(compiled, model, nn.CrossEntropyLoss(), opt, X, Y, [])
+        losses = [step(X, Y).item(), step(X, Y).item()]
+        model[0].weight.data = np.full((4, 3), 0.25)  # a new array, not written in place
+        model.load_state_dict(
+            {"2.bias": np.array([0.5, -0.5])}
+            | {k: v for k, v in model.state_dict().items() if k != "2.bias"}
+        )
+        losses += [step(X, Y).item() for _ in range(3)]
+        results.append((losses, [p.data.copy() for p in model.parameters()]))
+    assert results[0][0] == results[1][0]
+    assert all(np.array_equal(a, b) for a, b in zip(results[0][1], results[1][1], strict=True))
+
+
+def test_the_key_changes_with_dtype_and_training_mode() -> None:
+    model = nn.Sequential(nn.Linear(3, 4, rng=17), nn.Dropout(0.5), nn.Linear(4, 2, rng=18))
+    opt = optim.SGD(model.parameters(), 0.1)
+    loss = nn.CrossEntropyLoss()
+    X, Y = _data(8, 3, np.float64), _targets("ce", 8, 2, np.float64)
+    _, _, step = _train(True, model, loss, opt, X, Y, [])
+    step(X, Y)
+    step(X, Y)
+    step(X.astype(np.float32), Y)  # float32 rows: Linear converts them, a new capture
+    assert (step.stats.captures, step.stats.replays) == (2, 1)
+    model.eval()
+    step(X, Y)  # no dropout now: the training-mode record must not be replayed
+    assert step.stats.captures == 3
+    cr.manual_seed(0)
+    before = [p.data.copy() for p in model.parameters()]
+    compiled_loss = step(X, Y).item()
+    for p, b in zip(model.parameters(), before, strict=True):
+        p.data[...] = b
+    opt.zero_grad()
+    eager = loss(model(cr.Tensor(X)), Y)
+    assert compiled_loss == eager.item()
+    model.train()
+    step(X, Y)
+    assert step.stats.captures == 3  # the training-mode record is still there
+
+
+def test_the_key_changes_with_grad_mode() -> None:
+    model = nn.mlp([3, 4, 2], "tanh", rng=19)
+    opt = optim.SGD(model.parameters(), 0.1)
+    X, Y = _data(8, 3, np.float64), _targets("ce", 8, 2, np.float64)
+    _, _, step = _train(True, model, nn.CrossEntropyLoss(), opt, X, Y, [])
+    step(X, Y)
+    step(X, Y)
+    with cr.no_grad(), pytest.raises(GradError, match="does not require grad"):
+        step(X, Y)  # not the grad-mode record replayed: step_fn runs, and backward refuses
+    assert (step.stats.captures, step.stats.replays) == (1, 1)
+
+
+def test_replayed_ops_still_check_their_values() -> None:
+    model = nn.mlp([3, 4, 2], "tanh", rng=20)
+    opt = optim.SGD(model.parameters(), 0.1)
+    X, Y = _data(8, 3, np.float64), _targets("ce", 8, 2, np.float64)
+    _, _, step = _train(True, model, nn.CrossEntropyLoss(), opt, X, Y, [])
+    step(X, Y)
+    step(X, Y)
+    bad = Y.copy()
+    bad[3] = 7
+    with pytest.raises(DataError, match="label 7 is out of range for 2 classes"):
+        step(X, bad)
+    assert step.stats.replays == 2
+
+
+def test_a_step_that_does_not_return_its_loss_is_refused() -> None:
+    model = nn.mlp([3, 4, 2], "tanh", rng=21)
+    opt = optim.SGD(model.parameters(), 0.1)
+    X, Y = _data(8, 3, np.float64), _targets("ce", 8, 2, np.float64)
+
+    def returns_a_number(x: np.ndarray, y: np.ndarray) -> float:
+        opt.zero_grad()
+        c = nn.CrossEntropyLoss()(model(cr.Tensor(x)), y)
+        c.backward()
+        opt.step()
+        return c.item()
+
+    def returns_the_output(x: np.ndarray, y: np.ndarray) -> cr.Tensor:
+        opt.zero_grad()
+        out = model(cr.Tensor(x))
+        nn.CrossEntropyLoss()(out, y).backward()
+        opt.step()
+        return out
+
+    with pytest.raises(ConfigError, match="must return the loss it called backward.. on.*float"):
+        cr.compile(returns_a_number)(X, Y)
+    with pytest.raises(ConfigError, match="it returned another tensor"):
+        cr.compile(returns_the_output)(X, Y)
+    with pytest.raises(ConfigError, match="step_fn must be callable"):
+        cr.compile(3)  # type: ignore[arg-type]
+
+
+def test_a_replay_makes_no_tensor_but_the_loss_it_returns() -> None:
+    model = nn.mlp([3, 16, 16, 2], "sigmoid", rng=22)
+    opt = optim.Adam(model.parameters())
+    X, Y = _data(8, 3, np.float64), _targets("ce", 8, 2, np.float64)
+    _, _, step = _train(True, model, nn.CrossEntropyLoss(), opt, X, Y, [])
+    step(X, Y)
+
+    def births(f: Callable[[], object]) -> int:
+        before = next(_birth)
+        f()
+        return next(_birth) - before - 1
+
+    assert births(lambda: step.step_fn(X, Y)) == 7  # eager: the input, 6 nodes
+    assert births(lambda: step(X, Y)) == 1  # the returned loss, a detached 0-d tensor
+    loss = step(X, Y)
+    assert loss.shape == () and not loss.requires_grad and loss.is_leaf
+
+
+def test_the_returned_loss_is_never_overwritten() -> None:
+    model = nn.mlp([3, 4, 2], "tanh", rng=23)
+    opt = optim.SGD(model.parameters(), 0.5)
+    X, Y = _data(8, 3, np.float64), _targets("ce", 8, 2, np.float64)
+    _, _, step = _train(True, model, nn.CrossEntropyLoss(), opt, X, Y, [])
+    losses = [step(X, Y) for _ in range(4)]
+    values = [t.item() for t in losses]
+    step(X, Y)
+    assert [t.item() for t in losses] == values and len(set(values)) == 4
