@@ -1,0 +1,170 @@
+"""A compiled training step: capture one step, then replay it (`step = cr.compile(step_fn)`).
+
+`step_fn(x, y)` clears the gradients, runs the forward pass and the loss, calls `backward()`
+and the optimizer's `step()`, and returns the loss. The first call with a new kind of input
+runs it eagerly while recording it: each op reports its kernel (the op on arrays alone,
+`tensor.node`) with the slots its arrays come from and go to; `backward()` reports the order
+in which the engine will apply the local rules; the optimizer's `zero_grad()` and `step()`
+report that they were called. Later calls with inputs of the same kind replay that record:
+the same kernels on the new arrays, the same rules in the same order with the same sums,
+the same optimizer methods. No Tensor and no graph is made and no graph is walked, and since
+every number comes from the very same numpy calls, the results are bit-identical to eager.
+
+What the replay keeps of eager:
+- whole ops run, so their checks on values run too (label ranges, sigmoid's overflow guard);
+- Dropout draws a fresh mask at every step, from the same generator, in the same order;
+- parameters are read afresh at every step (`p.data` may be replaced), and gradients are
+  accumulated into `p.grad` exactly as `backward()` does (`None` → set, else `+=`);
+- any optimizer works: its own `zero_grad()` and `step()` are called.
+
+A step is recorded again, not replayed, when its key changes: the arguments' types, shapes and
+dtypes, grad mode, or, for the modules it called, their `training` flag or a parameter
+replaced by another. A step that cannot be replayed exactly runs eagerly instead, every time
+for that key, and `step.stats.fallbacks` says why: an op without a kernel, `backward(grad)`
+with an explicit gradient, a tensor made inside `step_fn` from an array that is not one of its
+arguments, or a parameter changed other than by an optimizer's `step()`.
+
+As in `jax.jit`, `step_fn` is traced: Python numbers it computes, branches it takes and other
+side effects happen at the capture only. Clear gradients with `optimizer.zero_grad()` or
+`model.zero_grad()` (observed and replayed), not by setting `p.grad` yourself.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from chainrule.compile.capture import Capture, observed
+from chainrule.compile.replay import Replay
+from chainrule.errors import ConfigError
+from chainrule.tensor import Tensor, is_grad_enabled, tracing
+
+__all__ = ["CompileStats", "CompiledStep", "compile", "observed"]
+
+RECORDS = 8  # records kept per key: train and eval, or a few sets of parameters
+
+
+@dataclass
+class CompileStats:
+    """What a compiled step did: `captures` recorded, `replays` replayed, `eager` steps run
+    eagerly because their key could not be replayed, and `fallbacks` the reason for each such
+    key."""
+
+    captures: int = 0
+    replays: int = 0
+    eager: int = 0
+    fallbacks: dict[str, str] = field(default_factory=dict)
+
+
+def _signature(arg: Any) -> Any:
+    if isinstance(arg, np.ndarray):
+        return (np.ndarray, arg.shape, arg.dtype)
+    if isinstance(arg, Tensor):
+        return (Tensor, arg.data.shape, arg.data.dtype, arg.requires_grad)
+    return (type(arg), arg)
+
+
+class CompiledStep:
+    """`step_fn` compiled: call it as step_fn itself. It returns the loss as a new 0-d
+    Tensor of its own (detached: its graph is not kept), with the value eager gives."""
+
+    def __init__(self, step_fn: Callable[..., Any], extras: bool = False) -> None:
+        if not callable(step_fn):
+            raise ConfigError(f"compile: step_fn must be callable, got {step_fn!r}")
+        self.step_fn = step_fn
+        self.stats = CompileStats()
+        self._extras = extras  # fit's own step also returns the output a^{(L)}
+        # per key, the records of each set of training modes and parameters seen (newest
+        # first, at most RECORDS), or why that key runs eagerly
+        self._cache: dict[Any, list[Replay] | str] = {}
+        functools.update_wrapper(self, step_fn)
+
+    def __call__(self, *args: Any) -> Tensor:
+        return Tensor(self.arrays(*args)[0])
+
+    def arrays(self, *args: Any) -> tuple[np.ndarray, ...]:
+        """The returned arrays (the loss's, then fit's output's): what `__call__` wraps."""
+        try:
+            key = (is_grad_enabled(), *map(_signature, args))
+            entry = self._cache.get(key)
+        except TypeError:  # an argument that cannot be part of a key
+            key, entry = None, "an argument that cannot be hashed"
+        if tracing.capture is not None:  # inside another capture: its record takes these ops
+            return self._eager(args)
+        if isinstance(entry, str):
+            self.stats.eager += 1
+            return self._eager(args)
+        for replay in entry or ():
+            if replay.holds():
+                self.stats.replays += 1
+                return replay.run(args)
+        return self._capture(key, args)
+
+    def _returned(self, result: Any, roots: set[int]) -> tuple[Tensor, ...]:
+        values = result if self._extras else (result,)
+        loss = values[0]
+        if not isinstance(loss, Tensor) or id(loss) not in roots:
+            what = type(loss).__name__ if not isinstance(loss, Tensor) else "another tensor"
+            raise ConfigError(
+                f"compile: step_fn must return the loss it called backward() on, so that the "
+                f"compiled step can return the same loss; it returned {what}"
+            )
+        return values
+
+    def _eager(self, args: tuple) -> tuple[np.ndarray, ...]:
+        capture = Capture(())
+        capture.reason = "eager"  # only observe what backward() was called on
+        values = self._run_capturing(capture, args)
+        return tuple(v.data for v in values)
+
+    def _run_capturing(self, capture: Capture, args: tuple) -> tuple[Tensor, ...]:
+        outer = tracing.capture
+        tracing.capture = capture
+        try:
+            result = self.step_fn(*args)
+        finally:
+            tracing.capture = outer
+        return self._returned(result, capture.roots)
+
+    def _capture(self, key: Any, args: tuple) -> tuple[np.ndarray, ...]:
+        capture = Capture(args)
+        values = self._run_capturing(capture, args)
+        capture._parameters_unchanged()
+        slots = tuple(capture.slot_of.get(id(v), -1) for v in values)
+        if capture.reason is None and -1 in slots:
+            capture.give_up("step_fn returned a tensor no recorded op made")
+        self.stats.captures += 1
+        if key is not None:
+            if capture.reason is None:
+                kept = self._cache.get(key)
+                kept = kept[: RECORDS - 1] if isinstance(kept, list) else []
+                self._cache[key] = [Replay(capture, slots), *kept]
+            else:
+                self._cache[key] = capture.reason
+                self.stats.fallbacks[_describe(key)] = capture.reason
+        return tuple(v.data for v in values)
+
+
+def _describe(key: tuple) -> str:
+    grad, *args = key
+    shapes = ", ".join(
+        f"{s[1]} {s[2]}" if s[0] in (np.ndarray, Tensor) else repr(s[1]) for s in args
+    )
+    return f"({shapes})" + ("" if grad else " under no_grad")
+
+
+def compile(step_fn: Callable[..., Any]) -> CompiledStep:  # noqa: A001  (cr.compile, as jax.jit)
+    """Compile a training step: `step = cr.compile(step_fn)`, then `loss = step(x, y)`.
+
+    `step_fn(x, y)` clears the gradients, runs the forward pass and the loss, calls
+    `loss.backward()` and the optimizer's `step()`, and returns the loss. The compiled step
+    records the first call for each kind of input and replays it after that, with results
+    bit-identical to running step_fn itself. It returns the loss as a detached 0-d Tensor.
+    `step.stats` counts captures, replays and steps run eagerly, and says why a step could
+    not be compiled (see chainrule.compile).
+    """
+    return CompiledStep(step_fn)
