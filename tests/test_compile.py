@@ -365,3 +365,74 @@ def test_the_returned_loss_is_never_overwritten() -> None:
     values = [t.item() for t in losses]
     step(X, Y)
     assert [t.item() for t in losses] == values and len(set(values)) == 4
+
+
+class _HalfStep(optim.Optimizer):
+    """A user's own optimizer: W ← W − (η/2) ∇C, with a step counter as state."""
+
+    def __init__(self, params: list, lr: float) -> None:
+        super().__init__(params, lr)
+        self.steps = 0
+
+    def step(self) -> None:
+        self.steps += 1
+        for p, grad in self._grads():
+            p.data -= 0.5 * self.lr * grad
+
+
+def test_a_users_optimizer_and_model_zero_grad_are_called_at_every_replay() -> None:
+    X, Y = _data(32, 3, np.float64), _targets("squared", 32, 2, np.float64)
+    results = []
+    for compiled in (False, True):
+        model = nn.mlp([3, 5, 2], "softplus", rng=24)
+        opt = _HalfStep(model.parameters(), 0.3)
+
+        def step_fn(x: cr.Tensor, y: cr.Tensor, model=model, opt=opt) -> cr.Tensor:  # noqa: ANN001
+            model.zero_grad()
+            c = nn.MSELoss()(model(x), y)
+            c.backward()
+            opt.step()
+            return c
+
+        step = cr.compile(step_fn) if compiled else step_fn
+        rows = _batches(32, [8], 20)
+        losses = [step(cr.Tensor(X[r]), cr.Tensor(Y[r])).item() for r in rows]
+        results.append((losses, opt.steps, [p.data.copy() for p in model.parameters()]))
+    assert results[0][:2] == results[1][:2] and results[1][1] == 20
+    assert all(np.array_equal(a, b) for a, b in zip(results[0][2], results[1][2], strict=True))
+
+
+def test_gradients_accumulate_as_eager_when_zero_grad_is_outside_the_step() -> None:
+    """Zeroing every other step, outside step_fn: backward adds into p.grad, as eager does."""
+    X, Y = _data(32, 3, np.float64), _targets("ce", 32, 2, np.float64)
+    results = []
+    for compiled in (False, True):
+        model = nn.mlp([3, 4, 2], "elu", rng=25)
+        opt = optim.SGD(model.parameters(), 0.1)
+
+        def step_fn(x: np.ndarray, y: np.ndarray, model=model, opt=opt) -> cr.Tensor:  # noqa: ANN001
+            c = nn.CrossEntropyLoss()(model(cr.Tensor(x)), y)
+            c.backward()
+            opt.step()
+            return c
+
+        step = cr.compile(step_fn) if compiled else step_fn
+        losses = []
+        for i, rows in enumerate(_batches(32, [8], 12)):
+            if i % 2 == 0:
+                opt.zero_grad()
+            losses.append(step(X[rows], Y[rows]).item())
+        results.append((losses, [p.grad.copy() for p in model.parameters()]))
+    assert results[0][0] == results[1][0]
+    assert all(np.array_equal(a, b) for a, b in zip(results[0][1], results[1][1], strict=True))
+
+
+def test_one_object_passed_twice_runs_eagerly() -> None:
+    model = nn.mlp([3, 4, 3], "tanh", rng=26)
+    opt = optim.SGD(model.parameters(), 0.1)
+    X = _data(8, 3, np.float64)
+    _, _, step = _train(True, model, nn.MSELoss(), opt, X, X, [])
+    step(X, X)
+    step(X, X)
+    assert step.stats.eager == 1
+    assert "the same object is passed as two arguments" in next(iter(step.stats.fallbacks.values()))
