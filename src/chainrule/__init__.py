@@ -53,6 +53,7 @@ from chainrule.ops import (
     where,
 )
 from chainrule.tensor import Tensor, is_grad_enabled, no_grad, tensor
+from chainrule.threads import get_num_threads, set_num_threads
 from chainrule.train import History, fit
 
 # The teaching modules lived at the top before chainrule.lecture; their old import paths
@@ -93,6 +94,7 @@ __all__ = [
     "explain",
     "fit",
     "gather",
+    "get_num_threads",
     "gradcheck",
     "gradient_health",
     "inner",
@@ -113,6 +115,7 @@ __all__ = [
     "pad",
     "save",
     "sensitivity",
+    "set_num_threads",
     "split",
     "stack",
     "tensor",

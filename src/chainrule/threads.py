@@ -1,0 +1,149 @@
+"""How many BLAS threads chainrule's own work runs on.
+
+numpy hands every matrix product to its BLAS, which splits a product across threads. A
+second thread pays only on large products: on a small one, handing the work out and
+gathering it back costs more than the arithmetic it saves. And when another process keeps a
+core busy, BLAS threads that wait on each other spin, so a product run on every core can be
+many times slower than on one (issue 15: 62 s against 2 s for an MNIST fit).
+
+So `fit` chooses, once per call (a threadpoolctl call costs tens of µs, too much per op):
+one thread when the largest product of a step, batch × fan_in × fan_out, is below
+MIN_PRODUCT_FOR_THREADS, and otherwise as many threads as there are cores that no other
+process is keeping busy, up to the BLAS's count when chainrule was imported. The count is
+restored when fit returns.
+
+A user's explicit setting always wins, and then fit leaves the BLAS alone:
+- OMP_NUM_THREADS, OPENBLAS_NUM_THREADS or MKL_NUM_THREADS in the environment;
+- a threadpoolctl limit in the user's own code (the BLAS's count differs from its count
+  when chainrule was imported; a limit set before the import is the ceiling fit stays under);
+- `set_num_threads(n)`.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np  # noqa: F401  (loads numpy's BLAS, so the controller below finds it)
+from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+from chainrule.checks import positive_int
+
+if TYPE_CHECKING:
+    from chainrule.nn.module import Module
+
+# Below this many multiply-adds in a step's largest product (batch × fan_in × fan_out), a
+# second BLAS thread does not pay. Measured by `python -m benchmarks threads --repeats 40
+# --turn-ms 3` on the 2-core AMD EPYC (OpenBLAS 0.3.31, float32, 2026-12-01, machine shared,
+# load average 10-12; best of 40 turns): 2 threads took 0.61-0.82x the time of 1 on every layer
+# from 64x256x256 (4,194,304) to 128x784x256 (25,690,112), and 2.97-10x on every layer from
+# 589,824 to 2,359,296 (up to 262,144 the two were equal). Larger layers found no quiet moment
+# as long as one turn. docs/performance.md has the table.
+MIN_PRODUCT_FOR_THREADS = 4_194_304
+
+ENVIRONMENT = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# Samples of the run queue, 2 ms apart, whose median says how many cores others keep busy.
+SAMPLES, SAMPLE_GAP_S = 5, 0.002
+
+# numpy's BLAS, found once: scanning the loaded libraries costs milliseconds.
+_CONTROLLER = ThreadpoolController().select(user_api="blas")
+_explicit: Any = None  # the threadpoolctl limit set_num_threads holds, if any
+
+
+def _blas_threads() -> int | None:
+    """The BLAS's thread count now (the largest, if numpy loaded more than one BLAS)."""
+    counts = [lib["num_threads"] for lib in _CONTROLLER.info()]
+    return max(counts) if counts else None
+
+
+AT_IMPORT = _blas_threads()
+
+
+def set_num_threads(n: int | None) -> None:
+    """Run the BLAS on `n` threads from now on; fit's thread policy then steps aside.
+
+    numpy has one BLAS per process, so numpy calls outside chainrule run on `n` threads too.
+    `set_num_threads(None)` hands the choice back: the BLAS returns to its count when
+    chainrule was imported, and fit chooses again.
+    """
+    global _explicit
+    if n is not None:
+        n = positive_int("set_num_threads", "n", n)
+    if _explicit is not None:
+        _explicit.restore_original_limits()
+        _explicit = None
+    if n is not None:
+        _explicit = _CONTROLLER.limit(limits=n)
+
+
+def get_num_threads() -> int:
+    """The BLAS's thread count now: set_num_threads's `n`, the user's own limit, fit's
+    choice while a fit runs, or the BLAS's own default (1 when no BLAS was found)."""
+    return _blas_threads() or 1
+
+
+def user_has_chosen() -> bool:
+    """True when the environment, the user's threadpoolctl limit or set_num_threads fixed
+    the thread count; fit then leaves the BLAS alone."""
+    if _explicit is not None or any(os.environ.get(name) for name in ENVIRONMENT):
+        return True
+    return _blas_threads() != AT_IMPORT
+
+
+def largest_product(model: Module, batch: int) -> int:
+    """Multiply-adds of a step's largest matrix product: batch × fan_in × fan_out for the
+    largest weight matrix (a layer's forward, grad-weight and grad-input products each do
+    that many)."""
+    return max((batch * p.data.size for p in model.parameters() if p.data.ndim >= 2), default=0)
+
+
+def _running_elsewhere() -> int:
+    """Threads of other processes running or ready to run, now (Linux: the kernel's count of
+    runnable threads minus this process's own; 0 where /proc cannot tell)."""
+    try:
+        with open("/proc/loadavg") as f:
+            runnable = int(f.read().split()[3].partition("/")[0])
+        own = 0
+        for task in os.scandir("/proc/self/task"):
+            with open(os.path.join(task.path, "stat")) as f:
+                own += f.read().rpartition(")")[2].split()[0] == "R"
+    except (OSError, ValueError, IndexError):
+        return 0
+    return max(0, runnable - own)
+
+
+def free_cores() -> int:
+    """Cores this process may run on that no other process is keeping busy (at least 1)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    samples = []
+    for i in range(SAMPLES):
+        if i:
+            time.sleep(SAMPLE_GAP_S)
+        samples.append(_running_elsewhere())
+    return max(1, (cores or 1) - round(statistics.median(samples)))
+
+
+def choose(model: Module, batch: int) -> int | None:
+    """The BLAS thread count for a fit of `model` on batches of `batch` rows; None when the
+    user has chosen (or there is no BLAS to limit) and the BLAS is left as it is."""
+    if AT_IMPORT is None or user_has_chosen():
+        return None
+    if AT_IMPORT == 1 or largest_product(model, batch) < MIN_PRODUCT_FOR_THREADS:
+        return 1
+    return min(AT_IMPORT, free_cores())
+
+
+@contextmanager
+def for_fit(model: Module, batch: int) -> Iterator[None]:
+    """The thread policy around one fit: the BLAS runs on `choose(model, batch)` threads
+    inside, and on what it ran on before once the fit is over."""
+    chosen = choose(model, batch)
+    if chosen is None or chosen == _blas_threads():
+        yield
+        return
+    with _CONTROLLER.limit(limits=chosen):
+        yield
