@@ -38,6 +38,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="contenders take turns this many times, a fresh process each (default 3)",
     )
     parser.add_argument("--threads", type=int, default=2, help="BLAS / torch threads")
+    parser.add_argument(
+        "--busy",
+        action="store_true",
+        help="run every contender again while a busy process holds one core, and report "
+        "how much each slows",
+    )
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: checks that it runs")
     parser.add_argument("--json", type=Path, help="also write every number to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -66,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import liveplot
 
         return liveplot.main(argv[1:])
+    if argv[:1] == ["threads"]:  # one layer's products at 1 and more BLAS threads
+        from benchmarks import threads
+
+        return threads.main(argv[1:])
     args = parse(argv)
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     results = run(
@@ -77,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         args.tiny,
         args.rounds,
         log,
+        args.busy,
     )
     info = report.machine(results, args.threads)
     summary = report.summarise(results)

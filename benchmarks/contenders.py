@@ -7,7 +7,8 @@
 - `predict(x)`: class labels, for held-out accuracy.
 
 Each is built from the same initial weights. Libraries are imported inside the classes so a
-contender's process loads only its own library.
+contender's process loads only its own library (`library` names it, so the worker can import
+it before it takes the process's starting memory).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Chainrule:
     """chainrule's public API in a plain loop: Sequential, a loss module, SGD."""
 
     name = "chainrule"
+    library = "chainrule"
 
     def __init__(self, w: Workload, x: np.ndarray, y: np.ndarray, weights: dict, dtype) -> None:
         import chainrule as cr
@@ -37,6 +39,9 @@ class Chainrule:
 
     def _step(self, index: np.ndarray | None):
         x, y = (self.x, self.y) if index is None else (self.x[index], self.y[index])
+        return self._step_on(x, y)
+
+    def _step_on(self, x: np.ndarray, y: np.ndarray):
         c = self.loss(self.model(self.cr.Tensor(x)), y)
         self.optimizer.zero_grad()
         c.backward()
@@ -56,8 +61,23 @@ class Chainrule:
             return self.model(self.cr.Tensor(x)).data.argmax(axis=1)
 
 
+class ChainruleCompiled(Chainrule):
+    """The same plain loop, its step captured once and replayed: `cr.compile(step_fn)`."""
+
+    name = "chainrule-compiled"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.step = self.cr.compile(self._step_on)
+
+    def _step(self, index: np.ndarray | None):
+        x, y = (self.x, self.y) if index is None else (self.x[index], self.y[index])
+        return self.step(x, y)
+
+
 class ChainruleFit(Chainrule):
-    """chainrule's `fit`, which shuffles and batches itself (and tracks loss and accuracy)."""
+    """chainrule's `fit`, which shuffles and batches itself (and tracks loss and accuracy),
+    compiles its step, and chooses its BLAS threads (`threads_used` keeps its choice)."""
 
     name = "chainrule-fit"
 
@@ -65,6 +85,14 @@ class ChainruleFit(Chainrule):
         super().__init__(w, *args, **kwargs)
         self.batch = w.batch
         self.calls = 0
+        self.threads_used: int | None = None
+        contender = self
+
+        class RecordThreads(self.cr.callbacks.Callback):
+            def on_train_begin(self, run) -> None:
+                contender.threads_used = contender.cr.get_num_threads()
+
+        self.recorder = RecordThreads()
 
     def run(self, plan: list) -> int:
         rows = len(self.x)
@@ -83,6 +111,7 @@ class ChainruleFit(Chainrule):
             batch_size=self.batch,
             seed=self.calls,
             progress=False,
+            callbacks=[self.recorder],
         )
         return epochs * per_epoch
 
@@ -94,6 +123,7 @@ class PyTorch:
     """torch.nn.Sequential, torch's losses and torch.optim.SGD, in the same plain loop."""
 
     name = "pytorch"
+    library = "torch"
 
     def __init__(self, w: Workload, x: np.ndarray, y: np.ndarray, weights: dict, dtype) -> None:
         import torch
@@ -153,6 +183,7 @@ class ScikitLearn:
     from our weights; it shuffles and batches itself, so it has no parity line."""
 
     name = "sklearn"
+    library = "sklearn.neural_network"
 
     def __init__(self, w: Workload, x: np.ndarray, y: np.ndarray, weights: dict, dtype) -> None:
         from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -213,6 +244,7 @@ class NumpyReference:
     in-place updates. δ^{(L)} = ∂C/∂z^{(L)}; δ^{(l)} = (δ^{(l+1)} W^{(l+1)}) ⊙ σ'(z^{(l)})."""
 
     name = "numpy"
+    library = "numpy"
 
     def __init__(self, w: Workload, x: np.ndarray, y: np.ndarray, weights: dict, dtype) -> None:
         self.x, self.y = x, y
@@ -289,4 +321,7 @@ class NumpyReference:
         return self.forward(x)[-1].argmax(axis=1)
 
 
-CONTENDERS = {c.name: c for c in (Chainrule, ChainruleFit, PyTorch, ScikitLearn, NumpyReference)}
+CONTENDERS = {
+    c.name: c
+    for c in (Chainrule, ChainruleCompiled, ChainruleFit, PyTorch, ScikitLearn, NumpyReference)
+}

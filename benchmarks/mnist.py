@@ -1,4 +1,5 @@
-"""A small reader for the MNIST IDX files (gzip-compressed or not), for workload W4."""
+"""A small reader for the MNIST IDX files (gzip-compressed or not): the test set for W4, and
+the training set for W5 when its files are there."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import numpy as np
 
 IMAGES = "t10k-images-idx3-ubyte"
 LABELS = "t10k-labels-idx1-ubyte"
+TRAIN_IMAGES = "train-images-idx3-ubyte"
+TRAIN_LABELS = "train-labels-idx1-ubyte"
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 
 
@@ -41,19 +44,39 @@ def _read_idx(raw: bytes, magic: int, dims: int, name: str) -> np.ndarray:
     return payload.reshape(shape)
 
 
-def available(directory: Path | None = None) -> bool:
+def available(directory: Path | None = None, stems: tuple[str, str] = (IMAGES, LABELS)) -> bool:
+    """Whether the images and labels files `stems` (the test set by default) are there."""
     directory = directory or default_dir()
     return all(
-        (directory / stem).exists() or (directory / (stem + ".gz")).exists()
-        for stem in (IMAGES, LABELS)
+        (directory / stem).exists() or (directory / (stem + ".gz")).exists() for stem in stems
     )
+
+
+def training_available(directory: Path | None = None) -> bool:
+    return available(directory, (TRAIN_IMAGES, TRAIN_LABELS))
+
+
+def _pair(directory: Path, images_stem: str, labels_stem: str) -> tuple[np.ndarray, np.ndarray]:
+    images = _read_idx(_open(directory, images_stem), IMAGE_MAGIC, 3, images_stem)
+    labels = _read_idx(_open(directory, labels_stem), LABEL_MAGIC, 1, labels_stem)
+    if len(images) != len(labels):
+        raise ValueError(f"MNIST: {len(images)} images but {len(labels)} labels")
+    return images.reshape(len(images), -1), labels.astype(np.intp)
 
 
 def load_test_set(directory: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The 10,000 test images as rows of 784 pixels in [0, 1] (float64), and their labels."""
-    directory = directory or default_dir()
-    images = _read_idx(_open(directory, IMAGES), IMAGE_MAGIC, 3, IMAGES)
-    labels = _read_idx(_open(directory, LABELS), LABEL_MAGIC, 1, LABELS)
-    if len(images) != len(labels):
-        raise ValueError(f"MNIST: {len(images)} images but {len(labels)} labels")
-    return images.reshape(len(images), -1) / 255.0, labels.astype(np.intp)
+    images, labels = _pair(directory or default_dir(), IMAGES, LABELS)
+    return images / 255.0, labels
+
+
+def load_training_set(
+    dtype: np.dtype, rows: int, directory: Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first `rows` of the 60,000 training images as pixels in [0, 1] in `dtype`, and
+    their labels. Converted straight into `dtype` and scaled in place, so no float64 copy of
+    the set is ever held beside it."""
+    images, labels = _pair(directory or default_dir(), TRAIN_IMAGES, TRAIN_LABELS)
+    x = images[:rows].astype(dtype)
+    x /= 255
+    return x, labels[:rows]

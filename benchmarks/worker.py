@@ -8,6 +8,7 @@ BLAS in use. The parent (`benchmarks.run`) starts one of these per measurement.
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import resource
 import sys
@@ -73,6 +74,12 @@ def _time_contender(w: Workload, spec: dict) -> dict:
         steps = contender.run(chunk)
         times.append((time.perf_counter() - start) / steps * 1e6)
     result = {"us_per_step": times, "dataset_mb": data.nbytes / 2**20, "peak_mb": _peak_mb()}
+    if w.epochs:
+        result["steps_per_epoch"] = per_repeat
+    if data.source:
+        result["data"] = data.source
+    if getattr(contender, "threads_used", None) is not None:
+        result["threads_used"] = contender.threads_used
     if data.x_val is not None:
         result["accuracy"] = float(np.mean(contender.predict(data.x_val) == data.labels_val))
     return result
@@ -92,8 +99,17 @@ def _time_limit(w: Workload, spec: dict) -> dict:
 def main(spec: dict) -> dict:
     w = _workload(spec)
     threads = spec["threads"]
+    # chainrule is imported inside this limit, so its thread policy takes `threads` as the
+    # BLAS's own count: the ceiling it chooses under, as the other contenders' fixed count.
     with threadpool_limits(limits=threads):
         result = {"blas": _blas(spec["contender"], threads)}
+        libraries = [getattr(CONTENDERS.get(spec["contender"]), "library", None)]
+        libraries.append(workloads.DATA_LIBRARIES.get(w.name))
+        for library in filter(None, libraries):
+            importlib.import_module(library)
+        # what the process holds before the workload's data: peak_mb - start_mb is what
+        # the data and the training cost
+        result["start_mb"] = _peak_mb()
         if spec["contender"] == "limit":
             result.update(_time_limit(w, spec))
         else:

@@ -15,6 +15,9 @@ import numpy as np
 from benchmarks import mnist
 
 SEED = 1234
+# What a workload's loader imports, so the worker can import it before the start memory it
+# measures (`peak − start` is then the data and the training, not the import).
+DATA_LIBRARIES = {"W1": "sklearn.datasets"}
 PARITY_ROWS = 2048
 PARITY_STEPS = 20
 
@@ -34,8 +37,15 @@ class Workload:
     lr: float
     steps: int = 0
     epochs: int = 0
-    rows: int = 0  # rows of synthetic data (W2)
-    contenders: tuple[str, ...] = ("chainrule", "chainrule-fit", "pytorch", "sklearn", "numpy")
+    rows: int = 0  # rows of data (W2's synthetic; W5's MNIST training set or synthetic)
+    contenders: tuple[str, ...] = (
+        "chainrule",
+        "chainrule-compiled",
+        "chainrule-fit",
+        "pytorch",
+        "sklearn",
+        "numpy",
+    )
 
     def tiny(self) -> Workload:
         """The same workload at a size that runs in a second (for the test suite)."""
@@ -70,12 +80,19 @@ WORKLOADS: dict[str, Workload] = {
             "MNIST 8000 train / 2000 held out, 784-100-10 sigmoid, quadratic cost, batch 10, "
             "lr 1.5 (the book's η = 3.0 for ½‖y − a‖²)",
             (784, 100, 10), "sigmoid", "sigmoid", "squared", 10, 1.5, epochs=10,
-            contenders=("chainrule", "chainrule-fit", "pytorch", "numpy"),
+            contenders=("chainrule", "chainrule-compiled", "chainrule-fit", "pytorch", "numpy"),
         ),
         Workload(
             "W4-ce",
             "MNIST 8000 train / 2000 held out, 784-100-10 sigmoid, softmax-CE, batch 10, lr 0.5",
             (784, 100, 10), "sigmoid", None, "ce", 10, 0.5, epochs=10,
+        ),
+        Workload(
+            "W5",
+            "full-size MNIST 60000×784 (the training files, else synthetic of that shape), "
+            "MLP 784-128-10 relu, softmax-CE, batch 64, SGD lr 0.1, one epoch",
+            (784, 128, 10), "relu", None, "ce", 64, 0.1, epochs=1, rows=60000,
+            contenders=("chainrule", "chainrule-compiled", "chainrule-fit", "pytorch", "numpy"),
         ),
     )
 }  # fmt: skip
@@ -89,10 +106,12 @@ class Data:
     y: np.ndarray  # integer labels for "ce"; float rows for "squared"
     x_val: np.ndarray | None = None
     labels_val: np.ndarray | None = None
+    source: str = ""  # where the rows came from, when a workload can take them from two places
 
     @property
     def nbytes(self) -> int:
-        return self.x.nbytes + self.y.nbytes
+        held = 0 if self.x_val is None else self.x_val.nbytes
+        return self.x.nbytes + self.y.nbytes + held
 
 
 def _one_hot(labels: np.ndarray, classes: int, dtype: np.dtype) -> np.ndarray:
@@ -103,6 +122,23 @@ def _one_hot(labels: np.ndarray, classes: int, dtype: np.dtype) -> np.ndarray:
 
 def _targets(w: Workload, labels: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return labels if w.loss == "ce" else _one_hot(labels, w.sizes[-1], dtype)
+
+
+NO_TRAINING_FILES = "no MNIST training files (train-*-ubyte) in $CHAINRULE_MNIST or ../shared"
+
+
+def _synthetic(w: Workload, dtype: np.dtype) -> Data:
+    """`w.rows` rows of uniform pixels, labelled by a random linear teacher."""
+    rng = np.random.default_rng(SEED)
+    # Drawn in `dtype` directly, so no float64 copy of 60000×784 ever exists.
+    x = rng.random((w.rows, w.sizes[0]), dtype=dtype)
+    teacher = rng.standard_normal((w.sizes[0], w.sizes[-1])).astype(dtype)
+    # Centred inputs, so that every class gets about a tenth of the rows; in chunks, so
+    # that the centring never holds a second copy of the dataset.
+    labels = np.concatenate(
+        [np.argmax((x[lo : lo + 4096] - 0.5) @ teacher, axis=1) for lo in range(0, w.rows, 4096)]
+    ).astype(np.intp)
+    return Data(x, labels)
 
 
 def load(w: Workload, dtype: np.dtype, tiny: bool = False) -> Data:
@@ -117,19 +153,14 @@ def load(w: Workload, dtype: np.dtype, tiny: bool = False) -> Data:
         x = (digits.data / 16.0).astype(dtype)
         return Data(x[train], digits.target[train].astype(np.intp), x[held], digits.target[held])
     if w.name == "W2":
-        rng = np.random.default_rng(SEED)
-        # Drawn in `dtype` directly, so no float64 copy of 60000×784 ever exists.
-        x = rng.random((w.rows, w.sizes[0]), dtype=dtype)
-        teacher = rng.standard_normal((w.sizes[0], w.sizes[-1])).astype(dtype)
-        # Centred inputs, so that every class gets about a tenth of the rows; in chunks, so
-        # that the centring never holds a second copy of the dataset.
-        labels = np.concatenate(
-            [
-                np.argmax((x[lo : lo + 4096] - 0.5) @ teacher, axis=1)
-                for lo in range(0, w.rows, 4096)
-            ]
-        ).astype(np.intp)
-        return Data(x, labels)
+        return _synthetic(w, dtype)
+    if w.name == "W5":
+        if not mnist.training_available():
+            return replace(_synthetic(w, dtype), source=f"synthetic: {NO_TRAINING_FILES}")
+        x, labels = mnist.load_training_set(dtype, w.rows)
+        images, labels_val = mnist.load_test_set()
+        held = 1000 if tiny else len(images)
+        return Data(x, labels, images[:held].astype(dtype), labels_val[:held], "MNIST")
     if w.name == "W3":
         x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype)
         return Data(x, np.array([[0], [1], [1], [0]], dtype))

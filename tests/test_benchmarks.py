@@ -19,6 +19,7 @@ from conftest import need_torch
 
 import chainrule as cr
 from benchmarks import mnist, report, run, worker, workloads
+from benchmarks import threads as thread_sweep
 from benchmarks.workloads import PARITY_STEPS, WORKLOADS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,19 +55,21 @@ def test_every_contender_runs_every_workload_at_a_tiny_size(workload, contender)
     assert "error" not in result
     assert len(result["us_per_step"]) >= 1 and min(result["us_per_step"]) > 0
     assert result["blas"], "threadpoolctl reported no BLAS"
-    if contender in ("chainrule", "pytorch", "numpy"):
+    if contender in ("chainrule", "chainrule-compiled", "pytorch", "numpy"):
         losses = result["parity_losses"]
         assert len(losses) == PARITY_STEPS and np.all(np.isfinite(losses))
-    if contender != "limit" and workload not in ("W2", "W3"):  # those have no held-out rows
+    if contender != "limit" and workload not in ("W2", "W3", "W5"):  # no held-out rows there
         assert 0.0 <= result["accuracy"] <= 1.0
+    if contender != "limit":
+        assert 0 < result["start_mb"] <= result["peak_mb"]
 
 
-@pytest.mark.parametrize("workload", ["W1", "W2", "W3"])
+@pytest.mark.parametrize("workload", ["W1", "W2", "W3", "W5"])
 def test_float64_losses_equal_pytorchs_step_by_step(workload):
     need_torch()
     w = WORKLOADS[workload].tiny()
     torch_losses = worker._parity(w, "pytorch", True)
-    for contender in ("chainrule", "numpy"):
+    for contender in ("chainrule", "chainrule-compiled", "numpy"):
         ours = worker._parity(w, contender, True)
         np.testing.assert_allclose(ours, torch_losses, rtol=1e-12, err_msg=contender)
     assert len(set(torch_losses)) > 1, "the parity run should be changing the weights"
@@ -240,3 +243,143 @@ def test_command_line_rejects_a_bad_dtype():
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 2 and "float16" in proc.stderr
+
+
+def _write_idx(path: Path, magic: int, array: np.ndarray) -> None:
+    header = np.array([magic, *array.shape], dtype=">i4").tobytes()
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def _fake_mnist(folder: Path, train_rows: int, test_rows: int) -> None:
+    rng = np.random.default_rng(0)
+    for stem_images, stem_labels, rows in (
+        (mnist.TRAIN_IMAGES, mnist.TRAIN_LABELS, train_rows),
+        (mnist.IMAGES, mnist.LABELS, test_rows),
+    ):
+        _write_idx(folder / stem_images, 2051, rng.integers(0, 256, (rows, 28, 28)))
+        _write_idx(folder / stem_labels, 2049, np.arange(rows) % 10)
+
+
+def test_w5_is_synthetic_of_the_full_shape_without_the_training_files(monkeypatch, tmp_path):
+    monkeypatch.setenv("CHAINRULE_MNIST", str(tmp_path))  # an empty folder
+    w = WORKLOADS["W5"]
+    assert w.rows == 60000 and w.sizes == (784, 128, 10) and w.batch == 64 and w.epochs == 1
+    data = workloads.load(w.tiny(), np.float32)
+    assert data.x.shape == (512, 784) and data.x.dtype == np.float32
+    assert data.source.startswith("synthetic") and data.x_val is None
+
+
+def test_w5_reads_the_mnist_training_files_when_they_are_there(monkeypatch, tmp_path):
+    _fake_mnist(tmp_path, train_rows=600, test_rows=50)
+    monkeypatch.setenv("CHAINRULE_MNIST", str(tmp_path))
+    assert mnist.training_available()
+    data = workloads.load(WORKLOADS["W5"].tiny(), np.float32, tiny=True)
+    assert data.source == "MNIST" and data.x.shape == (512, 784) and data.x.dtype == np.float32
+    assert data.x.min() >= 0.0 and data.x.max() <= 1.0 and data.x.max() > 0.9
+    assert data.y.tolist()[:12] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    assert data.x_val.shape == (50, 784) and data.nbytes > data.x.nbytes + data.y.nbytes
+
+
+def test_chainrule_processes_choose_their_own_threads_and_others_are_fixed(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    for contender in ("chainrule", "chainrule-compiled", "chainrule-fit"):
+        env = run.worker_env(2, contender)
+        assert not set(run.THREAD_VARIABLES) & set(env) and "OPENBLAS_CORETYPE" not in env
+    env = run.worker_env(2, "pytorch")
+    assert all(env[name] == "2" for name in run.THREAD_VARIABLES)
+
+
+def test_busy_mode_runs_every_contender_again_beside_a_busy_process():
+    results = run.run(
+        ["W3"], ["float32"], ["chainrule-fit", "numpy"], 1, 1, True, 1, log=lambda *a: None,
+        busy=True,
+    )  # fmt: skip
+    assert set(results["busy"]["W3"]["float32"]) == {"chainrule-fit", "numpy"}
+    assert "limit" in results["workloads"]["W3"]["float32"]  # quiet only: not a contender
+    summary = report.summarise(results)
+    row = summary["busy"]["W3"]["float32"]["chainrule-fit"]
+    assert row["slowdown"] == pytest.approx(row["median_us"] / row["quiet_us"])
+    text = report.table(summary, report.machine(results, 1), {})
+    assert "### Busy machine" in text and "| W3 | float32 | numpy |" in text
+
+
+def test_busy_core_spins_while_inside_and_is_gone_after():
+    from benchmarks.busy import one_busy_core
+
+    with one_busy_core() as proc:
+        assert proc.poll() is None
+    assert proc.poll() is not None
+
+
+def _fake_issue15_results(compiled_us: float, busy_fit_us: float) -> dict:
+    results = _fake_results(30.0)
+    quiet = results["workloads"]["W1"]["float32"]
+    quiet["chainrule-compiled"] = {"us_per_step": [compiled_us], "parity_losses": [2.0, 1.5]}
+    quiet["chainrule-fit"] = {"us_per_step": [40.0]}
+    results["busy"] = {
+        "W1": {
+            "float32": {
+                "chainrule-fit": {"us_per_step": [busy_fit_us], "threads_used": 1},
+                "pytorch": {"us_per_step": [300.0]},
+            }
+        }
+    }
+    return results
+
+
+def test_compiled_and_busy_goals_compare_the_right_way_round():
+    good = {g["goal"]: g for g in report.summarise(_fake_issue15_results(21.0, 50.0))["goals"]}
+    bad = {g["goal"]: g for g in report.summarise(_fake_issue15_results(30.0, 80.0))["goals"]}
+    key = "W1: chainrule-compiled ≤ 1.1× numpy"
+    assert good[key]["held"] and good[key]["value"] == pytest.approx(21.0 / 20.0)
+    assert not bad[key]["held"]
+    assert not good["W1: chainrule-compiled ≤ 0.2× pytorch"]["held"]  # 21 / 100 > 0.2
+    busy = next(k for k in good if k.startswith("busy: W1 chainrule-fit"))
+    assert "pytorch slows 3.00×" in busy
+    assert good[busy]["held"] and good[busy]["value"] == pytest.approx(50.0 / 40.0)
+    assert not bad[busy]["held"]  # 80 / 40 = 2×
+
+
+def test_w5_memory_goal_is_growth_over_the_process_start():
+    results = {
+        "workloads": {
+            "W5": {
+                "float32": {
+                    "chainrule-compiled": {
+                        "us_per_step": [300.0],
+                        "peak_mb": 700.0,
+                        "grown_mb": 340.0,
+                        "dataset_mb": 180.0,
+                        "steps_per_epoch": 938,
+                    },
+                    "pytorch": {"us_per_step": [600.0]},
+                }
+            }
+        },
+        "skipped": {},
+    }
+    summary = report.summarise(results)
+    memory = next(g for g in summary["goals"] if "peak memory over its start" in g["goal"])
+    assert not memory["held"] and memory["value"] == 340.0 and "(330 MB)" in memory["goal"]
+    text = report.table(summary, report.machine(results, 2), {})
+    assert "700 (+340)" in text and "seconds per epoch (median): chainrule-compiled 0.28" in text
+
+
+def test_thread_crossover_is_where_more_threads_start_paying_for_good():
+    def row(product, one, two):
+        return {"product": product, "best_us": {"1": one, "2": two}}
+
+    rows = [row(10, 1.0, 2.0), row(100, 10.0, 8.0), row(1000, 100.0, 120.0), row(10**4, 9, 5)]
+    assert thread_sweep.crossover(rows, 2) == 10**4  # 100 pays, but 1000 does not again
+    assert thread_sweep.crossover(rows[:2], 2) == 100
+    assert thread_sweep.crossover([row(10, 1.0, 1.0)], 2) is None
+
+
+def test_thread_sweep_runs_and_prints_both_crossovers():
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "threads", "--tiny", "--repeats", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "crossover (quiet)" in proc.stdout and "crossover (one core busy)" in proc.stdout
