@@ -41,7 +41,7 @@ import numpy as np
 from chainrule.compile.capture import Capture, observed
 from chainrule.compile.replay import Replay
 from chainrule.errors import ConfigError
-from chainrule.tensor import Tensor, is_grad_enabled, tracing
+from chainrule.tensor import Tensor, _grad_mode, tracing
 
 __all__ = ["CompileStats", "CompiledStep", "compile", "observed"]
 
@@ -89,7 +89,7 @@ class CompiledStep:
     def arrays(self, *args: Any) -> tuple[np.ndarray, ...]:
         """The returned arrays (the loss's, then fit's output's): what `__call__` wraps."""
         try:
-            key = (is_grad_enabled(), *map(_signature, args))
+            key = (_grad_mode.enabled, *map(_signature, args))
             entry = self._cache.get(key)
         except TypeError:  # an argument that cannot be part of a key
             key, entry = None, "an argument that cannot be hashed"

@@ -82,5 +82,7 @@ def _backward(item: tuple, vals: list, rules: list) -> None:
             if leaf is None:
                 before = ups.get(p)
                 ups[p] = g if before is None else before + g
-            else:
+            elif leaf.grad is not None:
+                leaf.grad += g
+            else:  # tensor._accumulate's rule: keep g itself only if no one else holds it
                 _accumulate(leaf, g, g is not up and g.flags.owndata and g.flags.writeable)
