@@ -15,7 +15,15 @@ class Replay:
     """A captured step, replayed on new arguments of the same kind."""
 
     def __init__(self, capture: Capture, returned: tuple[int, ...]) -> None:
-        self.vals = capture.vals
+        # constants keep their values; every other slot is filled anew at each replay, so the
+        # capture's arrays (and the graph they came from) are not kept alive
+        self.vals = list(capture.vals)
+        refilled = [k for k, _ in capture.arg_slots if k >= 0] + [k for k, _ in capture.leaves]
+        for kind, item in capture.program:
+            if kind == FORWARD:
+                refilled += [k for *_, k in item]
+        for k in refilled:
+            self.vals[k] = None
         # after an observed call, the parameters are read again if an op comes later
         self.program: list[tuple[int, Any]] = [
             (
@@ -27,7 +35,6 @@ class Replay:
         self.leaves = capture.leaves
         self.arg_slots = capture.arg_slots
         self.returned = returned
-        self.keep = capture.keep
         self.modules = list(capture.modules.values())
         self.training = [m.training for m in self.modules]
         self.params = [(m, name, p) for m in self.modules for name, p in m._parameters.items()]
