@@ -172,7 +172,8 @@ def _chance(run: Run) -> dict[str, Any]:
 
 
 class Checkpoint(Callback):
-    """Every `every` epochs, `cr.save(model, path, metadata)`: written to a temporary file and
+    """Every `every` epochs, `cr.save(model, path, metadata, optimizer=...)` with the run's
+    optimizer, so a run resumed from it steps on exactly: written to a temporary file and
     renamed, so a crash mid-write leaves the previous checkpoint whole. `metadata(run)` gives
     the JSON metadata to store; by default the epoch and the History so far."""
 
@@ -191,7 +192,7 @@ class Checkpoint(Callback):
 
     def on_epoch_end(self, run: Run) -> None:
         if run.epoch % self.every == 0:
-            io.save(run.model, self.path, metadata=self.metadata(run))
+            io.save(run.model, self.path, metadata=self.metadata(run), optimizer=run.optimizer)
 
 
 def _epoch_and_history(run: Run) -> dict[str, Any]:
