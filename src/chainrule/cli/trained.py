@@ -226,8 +226,11 @@ def _csv_target(source: str, name: str) -> str | None:
     path = Path(source)
     if source in datasets.DATASETS or not path.is_file():
         return None
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        header = next(csv.reader(f), [])
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            header = next(csv.reader(f), [])
+    except (UnicodeDecodeError, csv.Error):
+        return None  # not a readable CSV: datasets.load says so in its own words
     return name if name in [h.strip() for h in header] else None
 
 
