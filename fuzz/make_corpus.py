@@ -1,6 +1,8 @@
 """Write the seed corpora under fuzz/corpus/ from valid inputs that this chainrule makes:
-a small trained model (with its training record) and one saved from Python, small CSVs,
-and a small IDX pair (raw and gzipped) packed the way fuzz_idx.py reads its input.
+small trained models (with their training record), one saved from Python and one with
+Adam's state, each also
+framed (common.framed), small CSVs, a small IDX pair (raw and gzipped) packed the way
+fuzz_idx.py reads its input, and byte patterns for fuzz_cli_options.py.
 
 Run it again after a model file format change: `python fuzz/make_corpus.py`.
 """
@@ -58,6 +60,13 @@ def models(folder: Path) -> None:
             assert code == 0, name
     net = cr.nn.Sequential(cr.nn.Linear(2, 3), cr.nn.Tanh(), cr.nn.Linear(3, 2), cr.nn.Softmax())
     cr.save(net, HERE / "corpus" / "model" / "python.model")
+    net = cr.nn.Sequential(cr.nn.Linear(2, 3), cr.nn.Tanh(), cr.nn.Linear(3, 2))
+    adam = cr.optim.Adam(net.parameters(), 0.01)
+    for _ in range(2):  # Adam's moments and step count, saved as the format's optimizer state
+        adam.zero_grad()
+        (net(cr.tensor([[0.5, -1.0], [2.0, 0.0]])) ** 2).sum().backward()
+        adam.step()
+    cr.save(net, HERE / "corpus" / "model" / "adam.model", optimizer=adam)
     for model in (HERE / "corpus" / "model").glob("*.model"):
         model.with_suffix(".framed").write_bytes(framed(model.read_bytes()))
 
@@ -76,6 +85,9 @@ def main() -> None:
     gz = gzip.compress(images, mtime=0), gzip.compress(labels, mtime=0)
     (HERE / "corpus" / "idx" / "gz").write_bytes(pack(*gz, 0))
     (HERE / "corpus" / "idx" / "gz-by-harness").write_bytes(pack(images, labels, 3))
+    # fuzz_cli_options.py reads its input as choices: a few byte patterns start it off
+    for i, seed in enumerate([bytes(64), bytes(range(64)), b"\x01\x02\x03" * 30, b"\xff" * 64]):
+        (HERE / "corpus" / "cli" / f"seed{i}").write_bytes(seed)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ from hypothesis import strategies as st
 from chainrule import data, idx
 from chainrule.cli import main
 from chainrule.errors import ChainruleError, DataError, ModelFileError
-from chainrule.io import FORMAT_VERSION, load_with_metadata
+from chainrule.io import FORMAT_VERSION, load_optimizer, load_with_metadata
 
 pytest.importorskip("safetensors")
 from safetensors.numpy import save as safetensors_bytes  # noqa: E402
@@ -134,6 +134,27 @@ def from_python(home: Path) -> bytes:
     path = home / "python.model"
     cr.save(net, path)
     return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def with_optimizer(home: Path) -> bytes:
+    """A model saved from Python with Adam's state after two steps (moments, step count)."""
+    import chainrule as cr
+
+    net = cr.nn.Sequential(cr.nn.Linear(2, 3), cr.nn.Tanh(), cr.nn.Linear(3, 2))
+    adam = cr.optim.Adam(net.parameters(), 0.01)
+    for _ in range(2):
+        adam.zero_grad()
+        (net(cr.tensor([[0.5, -1.0], [2.0, 0.0]])) ** 2).sum().backward()
+        adam.step()
+    path = home / "adam.model"
+    cr.save(net, path, optimizer=adam)
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def seeds(trained: bytes, from_python: bytes, with_optimizer: bytes) -> list[bytes]:
+    return [trained, from_python, with_optimizer]
 
 
 def split_file(raw: bytes) -> tuple[dict[str, Any], bytes]:
@@ -232,6 +253,7 @@ def dumps(record: Any, depth: int) -> str:
     return text.replace(json.dumps(DEEP), "[" * depth + "]" * depth)
 
 
+RECORDS = ("architecture", "metadata", "optimizer")  # the header's JSON records
 HEADER_STRINGS = ["", "1", "2", "99", "0", "1.0", "x", "null", "{}", "[]", "chainrule"]
 TENSOR_DTYPES = [np.float16, np.float32, np.float64, np.int64, np.uint8, np.bool_]
 
@@ -264,16 +286,15 @@ def model_files(draw: st.DrawFn, valid: bytes) -> tuple[bytes, dict[str, bool]]:
     """A model file made from `valid` by structured mutations, and what the mutations imply
     about the outcome ("nonfinite": a weight is NaN or infinite; "newer": a newer format)."""
     state, meta = parts(valid)
-    records = {field: json.loads(meta[field]) for field in ("architecture", "metadata")}
+    records = {field: json.loads(meta[field]) for field in RECORDS if field in meta}
     for _ in range(draw(st.integers(1, 3))):
-        field = draw(st.sampled_from(["architecture", "metadata", "metadata", "tensors", "header"]))
+        field = draw(st.sampled_from([*RECORDS, "metadata", "tensors", "header"]))
         if field in records:
             records[field] = mutate_json(draw, records[field])
         elif field == "tensors" and state:
             mutate_tensors(draw, state)
         else:
-            key = draw(st.sampled_from(["format", "format_version", "chainrule_version",
-                                        "architecture", "metadata"]))  # fmt: skip
+            key = draw(st.sampled_from(["format", "format_version", "chainrule_version", *RECORDS]))
             records.pop(key, None)
             if draw(st.booleans()):
                 meta.pop(key, None)
@@ -301,6 +322,8 @@ def check_model(path: Path, home: Path, facts: dict[str, bool] | None = None) ->
     a file that breaks a rule the issue states must be refused."""
     facts = facts or {}
     loaded = documented(lambda: load_with_metadata(path))
+    if loaded is not None:
+        documented(lambda: load_optimizer(path, loaded[0]))
     if facts.get("nonfinite") or facts.get("newer"):
         assert loaded is None, f"loaded a file with {facts}"
     if facts.get("newer"):
@@ -314,8 +337,8 @@ def check_model(path: Path, home: Path, facts: dict[str, bool] | None = None) ->
 
 @fuzz(250)
 @given(data=st.data())
-def test_model_loader_structured(data, home, trained, from_python):
-    valid = data.draw(st.sampled_from([trained, from_python]), label="seed")
+def test_model_loader_structured(data, home, seeds):
+    valid = data.draw(st.sampled_from(seeds), label="seed")
     raw, facts = data.draw(model_files(valid))
     path = home / "structured.model"
     path.write_bytes(raw)
@@ -347,8 +370,8 @@ def byte_mutations(draw: st.DrawFn, valid: bytes) -> bytes:
 
 @fuzz(250)
 @given(data=st.data())
-def test_model_loader_bytes(data, home, trained, from_python):
-    valid = data.draw(st.sampled_from([trained, from_python]), label="seed")
+def test_model_loader_bytes(data, home, seeds):
+    valid = data.draw(st.sampled_from(seeds), label="seed")
     path = home / "bytes.model"
     path.write_bytes(data.draw(byte_mutations(valid)))
     check_model(path, home)
