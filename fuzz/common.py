@@ -4,7 +4,8 @@ anything else, and the framing of model-file inputs.
 A harness does not stop at the first finding (libFuzzer would end the run there, and its exec
 count with it): each distinct finding (exception type and the place it was raised) is printed
 once as a line starting "FINDING", and its input saved under WORK/findings/<target>/. Set
-FUZZ_STOP=1 to raise instead, which hands the input to libFuzzer as a crash.
+FUZZ_STOP=1 to raise instead (the exception itself, with its traceback), which hands the
+input to libFuzzer as a crash.
 Over-time and over-memory runs are libFuzzer's to catch (-timeout, -rss_limit_mb): it stops
 the run, names the bound and writes the input.
 """
@@ -53,7 +54,7 @@ class Findings:
     def record(self, data: bytes, key: str, detail: str) -> None:
         """Save and print `data` the first time a finding named `key` is seen."""
         if os.environ.get("FUZZ_STOP") == "1":
-            raise AssertionError(key)
+            raise AssertionError(f"{key}: {detail}")
         if key in self.seen:
             return
         self.seen.add(key)
@@ -66,6 +67,8 @@ class Findings:
 
     def exception(self, data: bytes, err: BaseException) -> None:
         """Record an undocumented exception by its type and the innermost chainrule frame."""
+        if os.environ.get("FUZZ_STOP") == "1":
+            raise err
         frames = traceback.extract_tb(err.__traceback__)
         ours = [f for f in frames if "chainrule" in f.filename] or frames
         where = f"{Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else "?"
