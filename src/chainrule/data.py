@@ -19,6 +19,9 @@ import csv
 import io
 import math
 import os
+import re
+import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from chainrule.checks import at_least, fraction, int_at_least, one_of, refuse
-from chainrule.errors import ConfigError, DataError
+from chainrule.errors import ConfigError, DataError, DataWarning
 from chainrule.fetch import SOURCES
 from chainrule.fetch import fetch as fetch  # cr.data.fetch("mnist"), beside load
 
@@ -300,18 +303,38 @@ def load(
 # --- CSV ----------------------------------------------------------------------------------------
 
 
+# A number as a CSV writes it: ASCII digits, an optional sign, point and exponent, and spaces
+# or tabs around it. Python's float() also takes "1_000" and other scripts' digits ("١٦"),
+# which no CSV writer produces and which usually mean a column is not what it seems; NaN and
+# infinity match so that they get their own message.
+_NUMBER = re.compile(
+    r"[ \t]*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)[ \t]*",
+    re.IGNORECASE | re.ASCII,
+)
+
+
+def strict_float(text: str) -> float | None:
+    """The number `text` spells in a CSV's plain decimal notation, else None."""
+    return float(text) if _NUMBER.fullmatch(text) else None
+
+
 def _number(text: str, line: int, column: str, path: Path) -> float:
-    try:
-        value = float(text)
-    except ValueError:
+    value = strict_float(text)
+    where = f"{path}: line {line}, column {column!r}"
+    if value is None:
         raise DataError(
-            f"{path}: line {line}, column {column!r}: {text.strip()!r} is not a number; "
-            f"expected numeric features"
-        ) from None
+            f"{where}: {text!r} is not a number; expected numeric features written with ASCII "
+            f"digits, a point and an optional exponent (no underscores or other scripts' digits)"
+        )
+    if math.isinf(value) and "inf" not in text.lower():
+        raise DataError(
+            f"{where}: {text.strip()} overflows a float64 (the largest is "
+            f"{np.finfo(np.float64).max:.4g}); rescale the column"
+        )
     if not math.isfinite(value):
         raise DataError(
-            f"{path}: line {line}, column {column!r}: {text.strip()} is not a finite number; "
-            f"remove or impute NaN and infinity first"
+            f"{where}: {text.strip()} is not a finite number; remove or impute NaN and "
+            f"infinity first"
         )
     return value
 
@@ -330,12 +353,14 @@ def read_table(
             with path.open(newline="", encoding="utf-8-sig") as f:
                 text = f.read()
         reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-        lines = [(i, row) for i, row in enumerate(reader, start=1) if any(row)]
+        # a line with nothing on it is skipped; ",," is a row of empty fields, not a blank line
+        lines = [(i, row) for i, row in enumerate(reader, start=1) if _filled(row)]
     except (UnicodeDecodeError, csv.Error) as err:
         raise DataError(f"{path} is not a readable CSV text file: {err}") from None
     if not lines:
         raise DataError(f"{path} is empty; expected a header row and data rows")
     header = [h.strip() for h in lines[0][1]]
+    _check_header(path, header)
     rows = lines[1:]
     if not rows:
         raise DataError(f"{path} has a header but no data rows")
@@ -346,6 +371,32 @@ def read_table(
                 f"{len(header)}; expected every row to have {len(header)}"
             )
     return header, rows
+
+
+def _filled(row: list[str]) -> bool:
+    return len(row) > 1 or (len(row) == 1 and bool(row[0].strip()))
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    """Refuse a header with a nameless column or a name used twice: a column is found by its
+    name (the target, a model's features), so either would read the wrong column."""
+    empty = [i + 1 for i, name in enumerate(header) if not name]
+    if empty:
+        raise DataError(
+            f"{path}: the header's column {empty[0]} has no name ({len(empty)} nameless in "
+            f"all); expected the first line to name every column"
+        )
+    counts = Counter(header)
+    twice = [name for name, n in counts.items() if n > 1]
+    if twice:
+        places = {name: [i + 1 for i, h in enumerate(header) if h == name] for name in twice[:3]}
+        shown = "; ".join(
+            f"{name!r} at columns {', '.join(map(str, where))}" for name, where in places.items()
+        )
+        raise DataError(
+            f"{path}: duplicate column names in the header: {shown}"
+            f"{' and more' if len(twice) > 3 else ''}; expected each name once"
+        )
 
 
 def target_index(header: list[str], target: str | None) -> int:
@@ -380,27 +431,26 @@ def numeric_rows(
 def label_text(value: str) -> str:
     """A class label as stored: whole numbers in their plain form ("1.0" -> "1"), text stripped."""
     text = value.strip()
-    try:
-        number = float(text)
-    except ValueError:
+    number = strict_float(text)
+    if number is None:
         return text
     return str(int(number)) if math.isfinite(number) and number == int(number) else text
 
 
 def _is_class_column(values: list[str]) -> bool:
-    try:
-        numbers = [float(v) for v in values]
-    except ValueError:
+    found = [strict_float(v) for v in values]
+    numbers = [x for x in found if x is not None]
+    if len(numbers) < len(found):
         return True
     whole = all(math.isfinite(x) and x == int(x) for x in numbers)
     return whole and len(set(numbers)) <= MAX_NUMERIC_CLASSES
 
 
 def _class_order(names: set[str]) -> list[str]:
-    try:
-        return sorted(names, key=float)
-    except ValueError:
+    numbers = {name: strict_float(name) for name in names}
+    if any(x is None for x in numbers.values()):
         return sorted(names)
+    return sorted(names, key=lambda name: numbers[name] or 0.0)
 
 
 def _suggest_target(
@@ -419,11 +469,7 @@ def _suggest_target(
 
 
 def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    return strict_float(text) is not None
 
 
 def read_csv(
@@ -443,6 +489,7 @@ def read_csv(
     X = numeric_rows(path, header, rows, features)
     values = [fields[t] for _, fields in rows]
     feature_names = [header[c] for c in features]
+    _warn_constant(path, X, feature_names)
     if _is_class_column(values):
         labels = [label_text(v) for v in values]
         if any(not v for v in labels):
@@ -459,6 +506,24 @@ def read_csv(
         return Dataset(path.stem, X, y, feature_names, classes, header[t])
     y = numeric_rows(path, header, rows, [t])[:, 0]
     return Dataset(path.stem, X, y, feature_names, None, header[t])
+
+
+def _warn_constant(path: Path, X: np.ndarray, names: list[str]) -> None:
+    """One DataWarning naming the feature columns whose values are all equal: standardised
+    they are 0 in every row, so the network has nothing to learn from them."""
+    if len(X) < 2:
+        return
+    same = np.all(X[0] == X, axis=0)
+    constant = [name for name, flat in zip(names, same, strict=True) if flat]
+    if constant:
+        more = f", ... ({len(constant)} in all)" if len(constant) > 6 else ""
+        shown = ", ".join(constant[:6]) + more
+        warnings.warn(
+            f"{path}: feature column(s) {shown} hold one value in every row; they carry "
+            f"nothing for the network to learn from",
+            DataWarning,
+            stacklevel=3,
+        )
 
 
 def split(

@@ -18,7 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 import numpy as np
 
 from chainrule import tensor_methods
-from chainrule.errors import GradError, ShapeError
+from chainrule.errors import ArgumentTypeError, DTypeError, GradError, ShapeError
 
 ArrayLike = Any
 VJP = Callable[[np.ndarray], np.ndarray]
@@ -76,11 +76,53 @@ def is_grad_enabled() -> bool:
     return _grad_mode.enabled
 
 
-def as_array(value: ArrayLike, dtype: Any = None) -> np.ndarray:
-    """`value` as a floating numpy array: float32/float64 kept, anything else float64."""
+# numpy kinds a tensor can hold: booleans, integers, floats. Complex numbers would lose their
+# imaginary part, and strings, None and other objects are not numbers at all.
+_NUMERIC_KINDS = frozenset("biuf")
+
+
+def numeric_array(value: ArrayLike, dtype: Any = None) -> np.ndarray:
+    """`value` as a numpy array of real numbers (its dtype as numpy infers it, or `dtype`);
+    DTypeError for strings, None, complex numbers and objects, ShapeError for ragged lists."""
     if isinstance(value, Tensor):
         value = value.data
-    array = np.asarray(value, dtype=dtype)
+    try:
+        array = np.asarray(value, dtype=dtype)
+    except TypeError as err:
+        if dtype is not None and not _is_dtype(dtype):
+            raise ArgumentTypeError(f"dtype must be a numpy dtype, got {dtype!r}") from None
+        raise DTypeError(f"a tensor holds real numbers, got {_kind(value)} ({err})") from None
+    except ValueError as err:
+        if "inhomogeneous" in str(err) or "sequence" in str(err):
+            raise ShapeError(
+                f"a tensor is rectangular, got rows of different lengths ({err})"
+            ) from None
+        raise DTypeError(f"a tensor holds real numbers, got {_kind(value)} ({err})") from None
+    if array.dtype.kind not in _NUMERIC_KINDS:
+        raise DTypeError(
+            f"a tensor holds real numbers (bool, int or float), got {_kind(value)} of numpy "
+            f"dtype {array.dtype}"
+        )
+    return array
+
+
+def _is_dtype(dtype: Any) -> bool:
+    try:
+        np.dtype(dtype)
+    except TypeError:
+        return False
+    return True
+
+
+def _kind(value: Any) -> str:
+    """A short description of `value` for an error message, never its whole contents."""
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40]}{'...' if len(text) > 40 else ''}"
+
+
+def as_array(value: ArrayLike, dtype: Any = None) -> np.ndarray:
+    """`value` as a floating numpy array: float32/float64 kept, anything else float64."""
+    array = numeric_array(value, dtype)
     if dtype is None and array.dtype.kind != "f":
         array = array.astype(np.float64)
     return array
@@ -191,7 +233,7 @@ class Tensor(tensor_methods.TensorMethods):
     def __len__(self) -> int:
         """The length of the first axis; a 0-d tensor has none (TypeError, as numpy's)."""
         if not self.data.ndim:
-            raise TypeError("len() of a 0-d tensor")
+            raise ArgumentTypeError("len() of a 0-d tensor")
         return len(self.data)
 
     def __contains__(self, value: ArrayLike) -> bool:
@@ -201,7 +243,7 @@ class Tensor(tensor_methods.TensorMethods):
     def __bool__(self) -> bool:
         """The truth of a one-element tensor (`if t > 0:`); more elements are ambiguous."""
         if self.data.size != 1:
-            raise ValueError(
+            raise ShapeError(
                 f"the truth value of a tensor of shape {self.data.shape} is ambiguous: it has "
                 f"{self.data.size} elements; reduce it first (.any(), .all()) or compare by "
                 f"identity with `is`"
@@ -209,6 +251,12 @@ class Tensor(tensor_methods.TensorMethods):
         return bool(self.data)
 
     def item(self) -> float:
+        """The number in a one-element tensor."""
+        if self.data.size != 1:
+            raise ShapeError(
+                f"item() needs a tensor of one element, got shape {self.data.shape}; reduce it "
+                f"first (.sum(), .mean()) or index one element"
+            )
         return self.data.item()
 
     def numpy(self) -> np.ndarray:
@@ -333,7 +381,7 @@ class Tensor(tensor_methods.TensorMethods):
         """The sub-tensors along the first axis (`for row in t`, `a, b = t`), as numpy and
         PyTorch iterate; each is `t[i]`, so gradients flow back through it."""
         if self.data.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor (use t.item() for its number)")
+            raise ArgumentTypeError("iteration over a 0-d tensor (use t.item() for its number)")
         return (ops.getitem(self, i) for i in range(len(self.data)))
 
 
@@ -459,10 +507,14 @@ def _accumulate(t: Tensor, grad: np.ndarray, owned: bool) -> None:
 
 def parameters_of(values: Iterable[Tensor]) -> list[Tensor]:
     """The list of tensors in `values`, checked to be Tensors."""
+    if not isinstance(values, Iterable):
+        raise ArgumentTypeError(
+            f"expected an iterable of Tensors (model.parameters()), got {_kind(values)}"
+        )
     out = list(values)
     for v in out:
         if not isinstance(v, Tensor):
-            raise TypeError(f"expected Tensors (parameters), got {type(v).__name__}")
+            raise ArgumentTypeError(f"expected Tensors (parameters), got {type(v).__name__}")
     return out
 
 

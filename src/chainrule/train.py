@@ -22,14 +22,22 @@ import numpy as np
 
 from chainrule.checks import positive_int, refuse
 from chainrule.errors import ConfigError, DataError, DivergedError, ShapeError
+from chainrule.nn.cross_entropy import whole
 from chainrule.nn.losses import LOSSES, BCELoss, CrossEntropyLoss, SquaredError
 from chainrule.nn.module import Module
 from chainrule.optim import SGD, Optimizer
-from chainrule.tensor import ArrayLike, Tensor, no_grad
+from chainrule.tensor import ArrayLike, Tensor, no_grad, numeric_array
 
 # Why a run ended: fit's own bounds ("until", "epochs"), a NaN loss ("diverged"), Ctrl-C
 # ("interrupted"), callbacks.EarlyStopping ("tol"), or any other callback's stop ("callback").
 STOP_REASONS = ("until", "epochs", "tol", "callback", "diverged", "interrupted")
+
+# A finite loss can still be a blow-up (1e20 after 0.3): an epoch loss above both
+# DIVERGENCE_GROWTH times the best epoch loss of the run so far and DIVERGENCE_FLOOR stops
+# training as a NaN does. Noisy mini-batch training moves the loss by a few times at most, and
+# the floor keeps a loss already near 0 (best 1e-9) from tripping on a harmless 1e-5.
+DIVERGENCE_GROWTH = 1e4
+DIVERGENCE_FLOOR = 1.0
 
 # sampler(n) -> the indices of the rows one epoch visits, in the order it visits them.
 Sampler = Callable[[int], ArrayLike]
@@ -173,9 +181,11 @@ def _loss_hint(loss: Callable, y: np.ndarray) -> str:
 
 
 def _array(value: ArrayLike, name: str) -> np.ndarray:
-    array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    array = numeric_array(value)
     if array.ndim == 0:
         raise DataError(f"fit: {name} must have one row per example, got a scalar")
+    if len(array) == 0:
+        raise DataError(f"fit: {name} has no rows: no examples to train on; expected at least one")
     if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
         raise DataError(f"fit: {name} contains NaN or infinity; clean or impute it first")
     return array
@@ -190,7 +200,7 @@ def prepare(X: ArrayLike, Y: ArrayLike, loss: Callable, dtype: np.dtype) -> tupl
         raise DataError(f"fit: X has {len(x)} rows but Y has {len(y)}; expected one target per row")
     x = x.astype(dtype, copy=False)
     labels = isinstance(loss, CrossEntropyLoss) and y.ndim == 1
-    y = y.astype(np.intp, copy=False) if labels else y.astype(dtype, copy=False)
+    y = whole(type(loss).__name__, y) if labels else y.astype(dtype, copy=False)
     return x, y
 
 
@@ -303,7 +313,11 @@ def fit(
     in order, and the batches are consecutive slices of it. Stops when the epoch's training
     loss is <= `until` ("until total error is small enough"), after `epochs` epochs, when a
     callback calls `run.stop(reason)`, or on Ctrl-C after the current batch. A NaN or infinite
-    loss raises DivergedError naming the epoch. The optimizer defaults to SGD(lr=0.1).
+    epoch loss raises DivergedError naming the epoch, and so does a finite one that has grown
+    above both 10⁴ × the run's best epoch loss and 1.0 (DIVERGENCE_GROWTH, DIVERGENCE_FLOOR):
+    a loss of 1e20 after 0.3 is a blow-up, not noise. Empty X raises DataError, and so do
+    class labels that are not whole numbers (never rounded). The optimizer defaults to
+    SGD(lr=0.1).
 
     `loss="auto"` chooses as the command line does: CrossEntropyLoss for class labels (Y one
     integer per row), SquaredError for real targets. A loss that refuses the output's shape
@@ -357,6 +371,7 @@ class _Loop:
     sampler: Sampler | None
     until: float | None
     ctrl_c: list[bool] = field(default_factory=lambda: [False])
+    best: tuple[float, int] = (math.inf, 0)  # the lowest epoch loss so far, and its epoch
 
     def train(self) -> None:
         run = self.run
@@ -423,14 +438,7 @@ class _Loop:
         history.loss.append(epoch_loss)
         if epoch_accuracy is not None:
             history.accuracy.append(epoch_accuracy)
-        if not np.isfinite(epoch_loss):
-            run.stop_reason = history.stop_reason = "diverged"
-            raise DivergedError(
-                f"training diverged at epoch {run.epoch}: the loss is {epoch_loss} (first "
-                f"non-finite values in {_first_non_finite(run.model)}); try a smaller "
-                f"learning rate (lr={getattr(run.optimizer, 'lr', '?')} now)",
-                history,
-            )
+        self._check_divergence(epoch_loss)
         if self.val is not None:
             v_loss, v_acc = evaluate(run.model, *self.val, run.loss)
             history.val_loss.append(v_loss)
@@ -440,3 +448,28 @@ class _Loop:
             run.stop("until")
         for hook in self.hooks:
             hook.on_epoch_end(run)
+
+    def _check_divergence(self, epoch_loss: float) -> None:
+        """DivergedError for a NaN or infinite epoch loss, or a finite one far above the best."""
+        run = self.run
+        best, best_epoch = self.best
+        if np.isfinite(epoch_loss):
+            if epoch_loss < best:
+                self.best = (epoch_loss, run.epoch)
+            if epoch_loss <= max(DIVERGENCE_GROWTH * best, DIVERGENCE_FLOOR):
+                return
+            why = (
+                f"the loss grew to {epoch_loss:.4g}, over {DIVERGENCE_GROWTH:g} times its best "
+                f"({best:.4g} at epoch {best_epoch})"
+            )
+        else:
+            why = (
+                f"the loss is {epoch_loss} (first non-finite values in "
+                f"{_first_non_finite(run.model)})"
+            )
+        run.stop_reason = run.history.stop_reason = "diverged"
+        raise DivergedError(
+            f"training diverged at epoch {run.epoch}: {why}; try a smaller learning rate "
+            f"(lr={getattr(run.optimizer, 'lr', '?')} now)",
+            run.history,
+        )

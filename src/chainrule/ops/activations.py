@@ -8,6 +8,7 @@ import numpy as np
 
 from chainrule.checks import finite, one_of, refuse
 from chainrule.ops.elementwise import erf_of
+from chainrule.ops.shape import axis_index
 from chainrule.tensor import Tensor, node
 
 __all__ = [
@@ -206,6 +207,7 @@ def softsign(x: Tensor) -> Tensor:
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """softmax(z)_i = e^{z_i} / Σ_j e^{z_j}; ∂C/∂z = a ⊙ (g − Σ_j g_j a_j)."""
+    axis_index("softmax", axis, x.data.ndim)
     z = x.data - x.data.max(axis=axis, keepdims=True)  # same result, no overflow
     e = np.exp(z)
     out = e / e.sum(axis=axis, keepdims=True)
@@ -216,6 +218,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log softmax(z)_i = z_i − log Σ_j e^{z_j}; ∂C/∂z = g − softmax(z) Σ_j g_j."""
+    axis_index("log_softmax", axis, x.data.ndim)
     z = x.data - x.data.max(axis=axis, keepdims=True)
     out = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
     return node(

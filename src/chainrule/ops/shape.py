@@ -9,7 +9,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from chainrule.checks import one_of, refuse
-from chainrule.errors import ShapeError
+from chainrule.errors import AxisError, IndexingError, ShapeError
 from chainrule.ops.base import Axis
 from chainrule.tensor import Tensor, node, unbroadcast
 
@@ -76,7 +76,7 @@ def _index_array(part: Any) -> Any:
     if not isinstance(part, Tensor):
         return part
     if part.data.dtype.kind not in "biu":
-        raise IndexError(
+        raise IndexingError(
             f"getitem: an index tensor must hold integers or booleans, got {part.data.dtype} "
             f"(cr.tensor makes floats: index with a list, a numpy integer array or "
             f"cr.tensor(..., dtype=int))"
@@ -99,7 +99,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     try:
         out = a[index]
     except IndexError as err:
-        raise IndexError(f"getitem: {err} (the tensor has shape {a.shape})") from None
+        raise IndexingError(f"getitem: {err} (the tensor has shape {a.shape})") from None
 
     def vjp(g: np.ndarray) -> np.ndarray:
         full = np.zeros_like(a)
@@ -129,7 +129,7 @@ def axis_index(op: str, axis: Any, ndim: int) -> int:
     if not _whole(axis):
         raise refuse(op, "axis", "an integer", axis)
     if not -ndim <= axis < ndim:
-        raise ShapeError(
+        raise AxisError(
             f"{op}: axis {axis} is out of range for a tensor of {ndim} dimension(s) "
             f"(valid axes: {-ndim} to {ndim - 1})"
             if ndim
