@@ -613,15 +613,29 @@ def gzip_bomb(size: int) -> bytes:
     return b"".join([*chunks, stream.flush()])
 
 
-@pytest.mark.parametrize("declared", [(60_000, 28, 28), (2**31, 2**31, 2**31), (1, 1, 1)])
-def test_idx_forged_sizes_use_little_memory(home, declared):
-    """An IDX file declaring more than it holds, or a 256 MB gzip bomb behind a 1-byte
-    header, is refused with a DataError without holding the declared (or inflated) size."""
-    path = home / "forged-images-idx3-ubyte.gz"
-    if declared == (1, 1, 1):
-        path.write_bytes(gzip_bomb(256 * 2**20))
-    else:
-        path.write_bytes(gzip.compress(idx_file(idx.IDX_IMAGES_MAGIC, declared, bytes(100))))
+@pytest.mark.parametrize(
+    ("declared", "packed"),
+    [((60_000, 28, 28), False), ((60_000, 28, 28), True), ((2**31, 2**31, 2**31), True)],
+)
+def test_idx_forged_sizes_use_little_memory(home, declared, packed):
+    """An IDX file declaring more than it holds is refused with a DataError. A raw file is
+    measured before it is read; a gzip stream may take the size its header declares (within
+    read_idx's cap) as the buffer it fills, never more; a size over the cap, nothing."""
+    path = home / f"forged-images-idx3-ubyte{'.gz' if packed else ''}"
+    raw = idx_file(idx.IDX_IMAGES_MAGIC, declared, bytes(100))
+    path.write_bytes(gzip.compress(raw) if packed else raw)
+    size = math.prod(declared)
+    buffer = size if packed and size <= idx.MAX_IDX_BYTES else 0
+    assert peak_bytes(lambda: idx.read_idx(path, idx.IDX_IMAGES_MAGIC)) < MEMORY_BOUND + buffer
+    with pytest.raises(DataError):
+        idx.read_idx(path, idx.IDX_IMAGES_MAGIC)
+
+
+def test_idx_gzip_bomb_uses_little_memory(home):
+    """A 256 KB gzip stream whose header declares one 1×1 image but which inflates to 256 MB
+    (a gzip bomb) is refused one byte past the declared size, holding next to nothing."""
+    path = home / "bomb-images-idx3-ubyte.gz"
+    path.write_bytes(gzip_bomb(256 * 2**20))
     assert peak_bytes(lambda: idx.read_idx(path, idx.IDX_IMAGES_MAGIC)) < MEMORY_BOUND
     with pytest.raises(DataError):
         idx.read_idx(path, idx.IDX_IMAGES_MAGIC)
