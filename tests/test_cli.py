@@ -323,9 +323,9 @@ def test_checkpoints_are_written_during_training(tmp_path, monkeypatch):
     saved_epochs = []
     real_save = chainrule.io.save
 
-    def spy(model, path, metadata):
+    def spy(model, path, metadata, **more):
         saved_epochs.append(len(metadata["history"]["loss"]))
-        real_save(model, path, metadata=metadata)
+        real_save(model, path, metadata=metadata, **more)
 
     monkeypatch.setattr(chainrule.io, "save", spy)
     assert (
