@@ -31,6 +31,8 @@ TIMEOUT = {"cli": 20}  # seconds per input: a training run is allowed more than 
 BOUND_BROKEN = re.compile(
     r"ERROR: libFuzzer: (out-of-memory|timeout|deadly signal|fuzz target exited)"
 )
+# this tree's chainrule unless PYTHONPATH says which (a snapshot, an installed one: PYTHONPATH=)
+ENV = dict(os.environ, PYTHONPATH=os.environ.get("PYTHONPATH", str(ROOT / "src")))
 # hypothesis tests and the target whose inputs they count
 HYPOTHESIS = {"model": "test_model_loader", "csv": "csv", "idx": "test_idx", "cli": "test_cli"}
 
@@ -53,7 +55,7 @@ def run_harness(target: str, seconds: int, rss_mb: int) -> tuple[int, list[str]]
         command.append(f"-dict={FUZZ / DICTS[target]}")
     log = WORK / f"{target}.log"
     with log.open("w") as f:
-        subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, check=False)
+        subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, env=ENV, check=False)
     text = log.read_text(errors="replace")
     counts = re.findall(r"stat::number_of_executed_units: (\d+)", text)
     if not counts:  # a run that a bound ended early prints no final stats, only its progress
@@ -65,8 +67,7 @@ def run_harness(target: str, seconds: int, rss_mb: int) -> tuple[int, list[str]]
 
 def run_hypothesis(scale: float) -> tuple[dict[str, int], list[str]]:
     """Examples per target from tests/test_fuzz.py at `scale` times its CI size."""
-    env = dict(os.environ, CHAINRULE_FUZZ_SCALE=str(scale))
-    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env = dict(ENV, CHAINRULE_FUZZ_SCALE=str(scale))
     command = [
         "nice", "-n", "19", sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
         "tests/test_fuzz.py", "--hypothesis-show-statistics",

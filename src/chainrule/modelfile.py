@@ -83,8 +83,13 @@ def number(
     finite: bool = True,
 ) -> Spec:
     """A JSON number in [low, high] (either end open); NaN and ±inf only if not `finite`."""
-    bounds = f"{'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
-    wanted = f"a finite number in {bounds}" if finite else "a number"
+    if math.isinf(low) and math.isinf(high):
+        bounds = ""
+    elif math.isinf(high):
+        bounds = f" {'>' if open_low else '>='} {low:g}"
+    else:
+        bounds = f" in {'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
+    wanted = f"a finite number{bounds}" if finite else "a number"
 
     def check(value: Any, where: str) -> None:
         if not _real(value):

@@ -46,8 +46,9 @@ from chainrule.cli.options import (
 from chainrule.cli.outputs import OVERWRITE_OPTION, Outputs, checked
 from chainrule.cli.trained import Trained
 from chainrule.modelfile import MAX_PARAMETERS
+from chainrule.optim import Optimizer
 from chainrule.preprocess import Preprocessing, head, resolve_loss
-from chainrule.train import History, fit
+from chainrule.train import History, Sampler, fit
 
 # Fewer rows than this (the 4-row logic gates) are all trained on and evaluated on.
 MIN_ROWS_TO_SPLIT = 20
@@ -113,14 +114,19 @@ def train_command(
         typer.Option(help=f"initial weights: {', '.join(INIT_NAMES)} [default: {DEFAULT_INIT}]"),
     ] = None,
     optimizer: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help=f"{', '.join(OPTIMIZER_NAMES)} (momentum = SGD with momentum {MOMENTUM})"
+            help=f"{', '.join(OPTIMIZER_NAMES)} (momentum = SGD with momentum {MOMENTUM}) "
+            f"[default: {DEFAULT_OPTIMIZER}, or the resumed run's]"
         ),
-    ] = DEFAULT_OPTIMIZER,
+    ] = None,
     lr: Annotated[
-        float, typer.Option(help="learning rate η, > 0", parser=strict_float)
-    ] = DEFAULT_LR,
+        float | None,
+        typer.Option(
+            help=f"learning rate η, > 0 [default: {DEFAULT_LR}, or the resumed run's]",
+            parser=strict_float,
+        ),
+    ] = None,
     momentum: Annotated[
         float | None,
         typer.Option(
@@ -194,8 +200,9 @@ def train_command(
     ] = MAX_PARAMETERS,
 ) -> None:
     # Every option is checked before any data is read or any epoch is trained.
+    chosen = (optimizer, lr, momentum, weight_decay)
     run_settings = {
-        "optimizer": _optimizer_settings(optimizer, lr, momentum, weight_decay),
+        "optimizer": None if resume else _optimizer_settings(*chosen),
         "epochs": None if epochs is None else positive_int("", "--epochs", epochs),
         "batch_size": parse_batch(batch_size),
         "until": None if until is None else at_least("", "--until", until, 0.0),
@@ -210,6 +217,7 @@ def train_command(
         fixed = (data, target, task, n, noise, hidden, activation, init, loss, seed, dtype)
         trained = _resumed(resume, *fixed, test_split)
         settings = dict(trained.metadata)
+        run_settings["optimizer"] = _optimizer_settings(*chosen, settings.get("optimizer"))
         history = History.from_dict(settings.get("history", {}))
         outputs.save = outputs.save or writable("--save", resume)
         outputs.check_inputs(settings.get("data"), resume)
@@ -275,15 +283,27 @@ def _resumed(resume: Path, *fixed_options: Any) -> Trained:
         if value is not None:
             expected = f"left out with --resume (the run's data, network and seed are {resume}'s)"
             raise refuse("", name, expected, value)
-    return Trained.load(resume)
+    return Trained.resumable(resume)
 
 
 def _optimizer_settings(
-    name: str, lr: float, momentum: float | None, weight_decay: float | None
+    name: str | None,
+    lr: float | None,
+    momentum: float | None,
+    weight_decay: float | None,
+    saved: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The optimizer as the model file records it; --momentum belongs to SGD only."""
-    name = choice("--optimizer", name, OPTIMIZER_NAMES)
+    """The optimizer as the model file records it; --momentum belongs to SGD only. A resumed
+    run's `saved` settings stand for the options left out, unless --optimizer changes it."""
+    if saved is None or (name is not None and name != saved["name"]):
+        saved = {}
+    name = choice(
+        "--optimizer", _given(name, saved.get("name", DEFAULT_OPTIMIZER)), OPTIMIZER_NAMES
+    )
+    lr = saved.get("lr", DEFAULT_LR) if lr is None else lr
     settings: dict[str, Any] = {"name": name, "lr": positive("", "--lr", lr)}
+    momentum = saved.get("momentum") if momentum is None else momentum
+    weight_decay = saved.get("weight_decay") if weight_decay is None else weight_decay
     if momentum is not None:
         if name not in ("sgd", "momentum"):
             raise refuse("", "--momentum", "given with --optimizer sgd or momentum", momentum)
@@ -362,7 +382,7 @@ def _train(
     )
     if checkpoint is not None:
         callbacks.append(checkpoint)
-    optimizer = settings["optimizer"]
+    optimizer = _optimizer(settings["optimizer"], trained)
     history = _whole(earlier)
     if earlier.epochs < settings["epochs"]:
         history.extend(
@@ -371,25 +391,20 @@ def _train(
                 X,
                 y,
                 loss=trained.loss_fn,
-                optimizer=make_optimizer(
-                    optimizer["name"],
-                    trained.model.parameters(),
-                    optimizer["lr"],
-                    optimizer.get("momentum"),
-                    optimizer.get("weight_decay", 0.0),
-                ),
+                optimizer=optimizer,
                 epochs=settings["epochs"] - earlier.epochs,
                 batch_size=settings["batch_size"],
                 until=settings["until"],
-                # a resumed run shuffles on from where the saved one stopped, not from the start
-                seed=settings["seed"] + earlier.epochs,
+                seed=settings["seed"],
+                sampler=_shuffle(settings["seed"], earlier.epochs, len(X), settings["batch_size"]),
                 validation=None if test is None else test[1:],
                 progress=False,
                 callbacks=callbacks,
             )
         )
     closing, done = outputs.save_model(
-        lambda path: io.save(trained.model, path, metadata=record(history)), history
+        lambda path: io.save(trained.model, path, metadata=record(history), optimizer=optimizer),
+        history,
     )
     with interrupt.after(done):
         train_score = report.score(trained, (train_ds, X, y))
@@ -406,6 +421,46 @@ def _train(
             print(f"loss curves drawn to {outputs.plot}")
         if closing:
             print(closing)
+
+
+def _optimizer(chosen: dict[str, Any], trained: Trained) -> Optimizer:
+    """The run's optimizer. A resumed run's carries on from the state its file holds (the
+    momentum velocity, Adam's moments and step count), with the hyperparameters chosen now,
+    so that with the same options it steps exactly as the uninterrupted run would have."""
+    optimizer = make_optimizer(
+        chosen["name"],
+        trained.model.parameters(),
+        chosen["lr"],
+        chosen.get("momentum"),
+        chosen.get("weight_decay", 0.0),
+    )
+    if trained.source is None:
+        return optimizer
+    saved = io.load_optimizer(trained.source, trained.model)
+    if saved is None or type(saved) is not type(optimizer):
+        held = (
+            "no optimizer state (saved by an older chainrule or from Python)"
+            if saved is None
+            else f"the state of {type(saved).__name__}, not {type(optimizer).__name__}"
+        )
+        print(f"note: {trained.source} holds {held}: the optimizer starts afresh")
+        return optimizer
+    optimizer.load_state_dict(
+        {**saved.state_dict(), "hyperparameters": optimizer.hyperparameters()}
+    )
+    return optimizer
+
+
+def _shuffle(seed: int, done: int, n: int, batch_size: int | None) -> Sampler | None:
+    """fit's shuffle, default_rng(seed).permutation(n) each epoch, moved past the `done`
+    epochs of a resumed run, so it visits the rows in the order the uninterrupted run would
+    have; None for the full batch, which is never shuffled."""
+    if batch_size is None or batch_size >= n:
+        return None
+    rng = np.random.default_rng(seed)
+    for _ in range(done):
+        rng.permutation(n)
+    return rng.permutation
 
 
 def _whole(earlier: History, run: Run | None = None) -> History:

@@ -54,6 +54,21 @@ class Trained:
     loss: str
     metadata: dict[str, Any]
     recorded: bool = True  # False: saved from Python, prep and loss read off the network
+    source: Path | None = None  # the file of a run being resumed, which may hold its optimizer
+
+    @classmethod
+    def resumable(cls, path: Path) -> Trained:
+        """The run 'chainrule train --save' wrote to `path`, with every setting --resume
+        reads (a network saved from Python has no run to continue)."""
+        model, metadata = load_network(path)
+        for key in ("preprocessing", *RESUMED):
+            if key not in metadata:
+                raise ModelFileError(
+                    f"{path}: metadata.{key}: missing; --resume continues a run saved by "
+                    f"'chainrule train --save'"
+                )
+        prep = Preprocessing.from_dict(metadata["preprocessing"])
+        return cls(model, prep, metadata["loss"], metadata, source=path)
 
     @classmethod
     def load(cls, path: str | Path) -> Trained:
