@@ -14,7 +14,7 @@ allocation a forged size asks for) trips it. Memory is bounded exactly where a f
 could ask for it: tracemalloc's peak while the loader refuses a file that declares far more
 than it holds.
 
-CHAINRULE_FUZZ_SCALE multiplies every max_examples (fuzz/run_all.sh uses it for long runs);
+CHAINRULE_FUZZ_SCALE multiplies every max_examples (fuzz/run_all.py uses it for long runs);
 the default keeps the whole file near a minute.
 """
 
@@ -338,6 +338,8 @@ def check_model(path: Path, home: Path, facts: dict[str, bool] | None = None) ->
 @fuzz(250)
 @given(data=st.data())
 def test_model_loader_structured(data, home, seeds):
+    """Valid files with their JSON records, tensors and header strings mutated: loaded, or
+    refused with a ModelFileError by the API and with exit 1 by `info` and `evaluate`."""
     valid = data.draw(st.sampled_from(seeds), label="seed")
     raw, facts = data.draw(model_files(valid))
     path = home / "structured.model"
@@ -371,6 +373,7 @@ def byte_mutations(draw: st.DrawFn, valid: bytes) -> bytes:
 @fuzz(250)
 @given(data=st.data())
 def test_model_loader_bytes(data, home, seeds):
+    """Valid files truncated, bit-flipped and spliced: loaded, or refused, never a crash."""
     valid = data.draw(st.sampled_from(seeds), label="seed")
     path = home / "bytes.model"
     path.write_bytes(data.draw(byte_mutations(valid)))
@@ -590,6 +593,7 @@ def idx_folders(draw: st.DrawFn) -> dict[str, bytes]:
 @fuzz(300)
 @given(files=idx_folders())
 def test_idx_reader(home, files):
+    """MNIST folders of right and wrong IDX files: a dataset with labels 0..9, or a DataError."""
     folder = home / "mnist"
     folder.mkdir(exist_ok=True)
     for old in folder.iterdir():
@@ -731,6 +735,7 @@ def reset(folder: Path, model: bytes) -> None:
 @fuzz(150)
 @given(data=st.data())
 def test_cli_options(data, cli_home, trained):
+    """train, evaluate and predict with fuzzed options: exit 0, or one line and exit 1 or 2."""
     reset(cli_home, trained)
     argv = data.draw(command_lines(cli_home))
     cli(*argv)
