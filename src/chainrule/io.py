@@ -242,8 +242,6 @@ def load_optimizer(
     if missing:
         raise ModelFileError(f"{path}: optimizer: the model has no parameter {missing[0]!r}")
     kinds = {cls.__name__: cls for cls in (optim.SGD, optim.Adam, optim.AdamW)}
-    params = [named[name] for name in record["params"]]
-    optimizer = kinds[record["type"]](params, **record["hyperparameters"])
     wanted = [t for entry in record["state"].values() for t in entry.values()]
     arrays = _tensors(path, wanted)
     index = {name: i for i, name in enumerate(record["params"])}
@@ -251,7 +249,9 @@ def load_optimizer(
         index[param]: {buffer: arrays[tensor] for buffer, tensor in entry.items()}
         for param, entry in record["state"].items()
     }
-    try:
+    try:  # `model` may be another network than the file's: its shapes are checked here
+        params = [named[name] for name in record["params"]]
+        optimizer = kinds[record["type"]](params, **record["hyperparameters"])
         optimizer.load_state_dict({**record, "state": state})
     except (ConfigError, ShapeError) as err:
         raise ModelFileError(f"{path}: optimizer: {err}") from None

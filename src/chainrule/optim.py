@@ -96,8 +96,10 @@ class Optimizer:
     def _checked_buffers(self, owner: str, state: Any) -> dict[int, dict[str, np.ndarray]]:
         """`state`'s buffers as owned copies, once every index, name, shape and dtype fits."""
         names = set(self.buffers())
+        if not isinstance(state, Mapping):
+            raise refuse(owner, "state", "a dict {parameter index: {buffer: array}}", state)
         checked: dict[int, dict[str, np.ndarray]] = {}
-        for key, entry in dict(state).items():
+        for key, entry in state.items():
             i = int_at_least(owner, "state index", key, 0)
             if i >= len(self.params):
                 raise refuse(owner, "state index", f"< {len(self.params)} (the parameters)", i)
