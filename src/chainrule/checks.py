@@ -2,6 +2,7 @@
 ConfigError, so every refused argument reads the same in Python and on the command line.
 
 Each check returns the value it accepted, in the type the caller uses (`int`, `float`).
+`real_array` is the one check of data that must be real numbers (a tensor's, a target's).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.errors import ConfigError
+from chainrule.errors import ArgumentTypeError, ConfigError, DTypeError, ShapeError
 
 
 def refuse(owner: str, name: str, expected: str, value: Any) -> ConfigError:
@@ -79,3 +80,46 @@ def one_of(owner: str, name: str, value: Any, choices: Iterable[str]) -> str:
     if value not in names:
         raise refuse(owner, name, f"one of {', '.join(map(str, names))}", value)
     return value
+
+
+# numpy kinds a tensor can hold: booleans, integers, floats. Complex numbers would lose their
+# imaginary part, and strings, None and other objects are not numbers at all.
+_NUMERIC_KINDS = frozenset("biuf")
+
+
+def real_array(value: Any, dtype: Any = None) -> np.ndarray:
+    """`value` as a numpy array of real numbers (its dtype as numpy infers it, or `dtype`);
+    DTypeError for strings, None, complex numbers and objects, ShapeError for ragged lists,
+    ArgumentTypeError for a `dtype` numpy does not know."""
+    try:
+        array = np.asarray(value, dtype=dtype)
+    except TypeError as err:
+        if dtype is not None and not _is_dtype(dtype):
+            raise ArgumentTypeError(f"dtype must be a numpy dtype, got {dtype!r}") from None
+        raise DTypeError(f"a tensor holds real numbers, got {_kind(value)} ({err})") from None
+    except ValueError as err:
+        if "inhomogeneous" in str(err) or "sequence" in str(err):
+            raise ShapeError(
+                f"a tensor is rectangular, got rows of different lengths ({err})"
+            ) from None
+        raise DTypeError(f"a tensor holds real numbers, got {_kind(value)} ({err})") from None
+    if array.dtype.kind not in _NUMERIC_KINDS:
+        raise DTypeError(
+            f"a tensor holds real numbers (bool, int or float), got {_kind(value)} of numpy "
+            f"dtype {array.dtype}"
+        )
+    return array
+
+
+def _is_dtype(dtype: Any) -> bool:
+    try:
+        np.dtype(dtype)
+    except TypeError:
+        return False
+    return True
+
+
+def _kind(value: Any) -> str:
+    """A short description of `value` for an error message, never its whole contents."""
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40]}{'...' if len(text) > 40 else ''}"

@@ -18,7 +18,8 @@ from typing import Any, ParamSpec, TypeVar
 import numpy as np
 
 from chainrule import tensor_methods
-from chainrule.errors import ArgumentTypeError, DTypeError, GradError, ShapeError
+from chainrule.checks import real_array
+from chainrule.errors import ArgumentTypeError, GradError, ShapeError
 
 ArrayLike = Any
 VJP = Callable[[np.ndarray], np.ndarray]
@@ -76,48 +77,10 @@ def is_grad_enabled() -> bool:
     return _grad_mode.enabled
 
 
-# numpy kinds a tensor can hold: booleans, integers, floats. Complex numbers would lose their
-# imaginary part, and strings, None and other objects are not numbers at all.
-_NUMERIC_KINDS = frozenset("biuf")
-
-
 def numeric_array(value: ArrayLike, dtype: Any = None) -> np.ndarray:
-    """`value` as a numpy array of real numbers (its dtype as numpy infers it, or `dtype`);
-    DTypeError for strings, None, complex numbers and objects, ShapeError for ragged lists."""
-    if isinstance(value, Tensor):
-        value = value.data
-    try:
-        array = np.asarray(value, dtype=dtype)
-    except TypeError as err:
-        if dtype is not None and not _is_dtype(dtype):
-            raise ArgumentTypeError(f"dtype must be a numpy dtype, got {dtype!r}") from None
-        raise DTypeError(f"a tensor holds real numbers, got {_kind(value)} ({err})") from None
-    except ValueError as err:
-        if "inhomogeneous" in str(err) or "sequence" in str(err):
-            raise ShapeError(
-                f"a tensor is rectangular, got rows of different lengths ({err})"
-            ) from None
-        raise DTypeError(f"a tensor holds real numbers, got {_kind(value)} ({err})") from None
-    if array.dtype.kind not in _NUMERIC_KINDS:
-        raise DTypeError(
-            f"a tensor holds real numbers (bool, int or float), got {_kind(value)} of numpy "
-            f"dtype {array.dtype}"
-        )
-    return array
-
-
-def _is_dtype(dtype: Any) -> bool:
-    try:
-        np.dtype(dtype)
-    except TypeError:
-        return False
-    return True
-
-
-def _kind(value: Any) -> str:
-    """A short description of `value` for an error message, never its whole contents."""
-    text = repr(value)
-    return f"{type(value).__name__} {text[:40]}{'...' if len(text) > 40 else ''}"
+    """`value` (a Tensor's data, or anything numpy takes) as an array of real numbers:
+    checks.real_array, which refuses strings, None, complex numbers and objects."""
+    return real_array(value.data if isinstance(value, Tensor) else value, dtype)
 
 
 def as_array(value: ArrayLike, dtype: Any = None) -> np.ndarray:
@@ -509,7 +472,7 @@ def parameters_of(values: Iterable[Tensor]) -> list[Tensor]:
     """The list of tensors in `values`, checked to be Tensors."""
     if not isinstance(values, Iterable):
         raise ArgumentTypeError(
-            f"expected an iterable of Tensors (model.parameters()), got {_kind(values)}"
+            f"expected an iterable of Tensors (model.parameters()), got {type(values).__name__}"
         )
     out = list(values)
     for v in out:

@@ -13,15 +13,15 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
-from chainrule.checks import positive_int, refuse
-from chainrule.errors import ConfigError, DataError, DivergedError, ShapeError
+from chainrule.checks import int_at_least, positive_int, refuse
+from chainrule.errors import ArgumentTypeError, ConfigError, DataError, DivergedError, ShapeError
 from chainrule.nn.cross_entropy import whole
 from chainrule.nn.losses import LOSSES, BCELoss, CrossEntropyLoss, SquaredError
 from chainrule.nn.module import Module
@@ -275,7 +275,11 @@ def _hooks(
     chainrule.callbacks is imported here, not at the top, because that room stands on this
     module (and its HealthMonitor on the lecture room): the spine imports no room above it."""
     callbacks = () if callbacks is None else callbacks
-    if isinstance(callbacks, Callback) or not all(isinstance(c, Callback) for c in callbacks):
+    if (
+        isinstance(callbacks, Callback)
+        or not isinstance(callbacks, Iterable)
+        or not all(isinstance(c, Callback) for c in callbacks)
+    ):
         raise refuse("fit", "callbacks", "a list of callbacks.Callback objects", callbacks)
     hooks = list(callbacks)
     if health_every is None and not progress:
@@ -327,13 +331,15 @@ def fit(
     callbacks.ProgressBar, and `health_every=N` a callbacks.HealthMonitor(N), which checks
     gradient health every N epochs into History.health and warns when it looks bad.
     """
+    _check_arguments(model, optimizer, seed, sampler, validation)
     given = _array(Y, "Y")
     loss_fn = loss_module(loss, given)
     epochs = positive_int("fit", "epochs", epochs)
     if batch_size is not None:
         batch_size = positive_int("fit", "batch_size", batch_size)
-    if until is not None and not until >= 0:
-        raise ConfigError(f"fit: until must be a loss >= 0, got {until!r}")
+    real = isinstance(until, int | float | np.integer | np.floating) and not isinstance(until, bool)
+    if until is not None and not (real and until >= 0):
+        raise refuse("fit", "until", "a loss >= 0", until)
     hooks = _hooks(callbacks, progress, health_every)
     optimizer = optimizer if optimizer is not None else SGD(model.parameters(), lr=0.1)
     x, y = prepare(X, Y, loss_fn, model.dtype)
@@ -356,6 +362,25 @@ def fit(
         for hook in hooks:
             hook.on_train_end(run)
     return run.history
+
+
+def _check_arguments(model: Any, optimizer: Any, seed: Any, sampler: Any, validation: Any) -> None:
+    """Refuse, before any work, arguments that would fail deep inside the loop."""
+    if not isinstance(model, Module):
+        raise ArgumentTypeError(f"fit: model must be a chainrule.nn.Module, got {model!r:.60}")
+    if optimizer is not None and not isinstance(optimizer, Optimizer):
+        raise ArgumentTypeError(
+            f"fit: optimizer must be a chainrule.optim optimizer (optim.SGD(model.parameters(), "
+            f"lr=0.1)) or None, got {optimizer!r:.60}"
+        )
+    if seed is not None:
+        int_at_least("fit", "seed", seed, 0)
+    if sampler is not None and not callable(sampler):
+        raise ArgumentTypeError(f"fit: sampler must be a function of n, got {sampler!r:.60}")
+    if validation is not None and (
+        not isinstance(validation, tuple | list) or len(validation) != 2
+    ):
+        raise refuse("fit", "validation", "a pair (X_val, Y_val)", validation)
 
 
 @dataclass

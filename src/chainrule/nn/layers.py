@@ -10,7 +10,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.checks import positive_int
-from chainrule.errors import ConfigError
+from chainrule.errors import ArgumentTypeError, ConfigError, IndexingError
 from chainrule.nn import init as inits
 from chainrule.nn.activations import (
     ACTIVATIONS,
@@ -126,6 +126,15 @@ class Sequential(Module):
         layers = list(self.children())
         if isinstance(index, slice):
             return Sequential(*layers[index])
+        if isinstance(index, bool) or not isinstance(index, int | np.integer):
+            raise ArgumentTypeError(
+                f"Sequential: index must be an integer or a slice, got {index!r}"
+            )
+        if not -len(layers) <= index < len(layers):
+            raise IndexingError(
+                f"Sequential: layer {index} is out of range for {len(layers)} layers "
+                f"(0..{len(layers) - 1}, or negative from the end)"
+            )
         return layers[index]
 
     def __len__(self) -> int:

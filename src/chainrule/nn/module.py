@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.checks import refuse
-from chainrule.errors import ConfigError, ShapeError
+from chainrule.errors import ArgumentTypeError, ConfigError, ShapeError
 from chainrule.tensor import ArrayLike, Tensor
 
 
@@ -127,6 +127,11 @@ class Module:
 
     def load_state_dict(self, state: Mapping[str, ArrayLike]) -> None:
         """Copy arrays (or Tensors) into the parameters; names and shapes must match exactly."""
+        if not isinstance(state, Mapping):
+            raise ArgumentTypeError(
+                f"load_state_dict: state must map names to arrays (model.state_dict()), got "
+                f"{type(state).__name__}"
+            )
         params = dict(self.named_parameters())
         missing = sorted(set(params) - set(state))
         unexpected = sorted(set(state) - set(params))

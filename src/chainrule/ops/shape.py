@@ -100,6 +100,8 @@ def getitem(x: Tensor, index: Any) -> Tensor:
         out = a[index]
     except IndexError as err:
         raise IndexingError(f"getitem: {err} (the tensor has shape {a.shape})") from None
+    except ValueError as err:  # a slice step of 0
+        raise refuse("getitem", "index", f"a valid index ({err})", index) from None
 
     def vjp(g: np.ndarray) -> np.ndarray:
         full = np.zeros_like(a)
