@@ -146,14 +146,21 @@ def parameter_count(sizes: list[int]) -> int:
     return sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes, sizes[1:], strict=False))
 
 
-def within_budget(sizes: list[int], most: int) -> None:
-    """Refuse a network of more than `most` parameters before a byte of it is allocated."""
+def within_budget(hidden: list[int], most: int, ends: tuple[int, int] | None = None) -> None:
+    """Refuse a network of more than `most` parameters before a byte of it is allocated:
+    `hidden` between `ends` (inputs, outputs), or, before the data is read, between one input
+    and one output, the least these hidden layers can make."""
+    sizes = [ends[0] if ends else 1, *hidden, ends[1] if ends else 1]
     count = parameter_count(sizes)
     if count > most:
+        size = (
+            f"{count:,} parameters (layers {'-'.join(map(str, sizes))})"
+            if ends
+            else (f"at least {count:,} parameters")
+        )
         raise ConfigError(
-            f"--hidden {','.join(map(str, sizes[1:-1]))} makes a network of {count:,} "
-            f"parameters (layers {'-'.join(map(str, sizes))}), over the limit of {most:,}; "
-            f"--max-parameters raises it"
+            f"--hidden {','.join(map(str, hidden))} makes a network of {size}, over the limit "
+            f"of {most:,}; --max-parameters raises it"
         )
 
 
