@@ -8,6 +8,7 @@ Each check returns the value it accepted, in the type the caller uses (`int`, `f
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -80,6 +81,14 @@ def one_of(owner: str, name: str, value: Any, choices: Iterable[str]) -> str:
     if value not in names:
         raise refuse(owner, name, f"one of {', '.join(map(str, names))}", value)
     return value
+
+
+def path_like(owner: str, name: str, value: Any) -> str | os.PathLike[str]:
+    """A file path (str or os.PathLike); anything else is an ArgumentTypeError, the TypeError
+    os.fspath would raise, with the owner's name on it."""
+    if isinstance(value, str | os.PathLike):
+        return value
+    raise ArgumentTypeError(f"{owner}: {name} must be a file path (str or Path), got {value!r:.60}")
 
 
 # numpy kinds a tensor can hold: booleans, integers, floats. Complex numbers would lose their
