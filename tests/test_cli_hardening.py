@@ -594,3 +594,10 @@ def test_a_run_that_ends_as_asked_saves_and_a_diverged_one_does_not(capsys, tmp_
     code, out, _ = run(capsys, "train", "--data", "moons", "--epochs", "1", "--save", good)
     assert code == 0 and out.strip().splitlines()[-1] == f"saved model to {good}"
     assert good.read_bytes() != before
+
+
+def test_a_checkpoint_refuses_a_device_before_training():
+    from chainrule.callbacks import Checkpoint
+
+    with pytest.raises(ModelFileError, match="Checkpoint: /dev/null: is a character device"):
+        Checkpoint("/dev/null", every=1)

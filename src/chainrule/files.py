@@ -95,8 +95,9 @@ def refuse_inputs(
 
 def _reason(err: OSError) -> str:
     """errno's words without its number or the file it names: "permission denied"."""
-    words = err.strerror or type(err).__name__
-    return words[0].lower() + words[1:] if words else words
+    if err.strerror:  # errno's own words, "No space left on device"
+        return err.strerror[0].lower() + err.strerror[1:]
+    return str(err) or type(err).__name__
 
 
 def _mode_for(path: Path) -> int:
