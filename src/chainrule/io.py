@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import modelfile
+from chainrule.checks import path_like
 from chainrule.errors import ConfigError, ModelFileError, ShapeError
 from chainrule.files import atomic_write
 from chainrule.modelfile import FORMAT, FORMAT_VERSION
@@ -84,6 +85,7 @@ def save(
     hyperparameters), so that `load_optimizer` continues the run exactly."""
     from safetensors.numpy import save as safetensors_bytes
 
+    path_like("save", "path", path)
     try:
         extra = json.dumps(metadata or {})
     except (TypeError, ValueError) as err:
@@ -203,7 +205,7 @@ def load_with_metadata(
     """The model in `path` and the metadata saved with it. A file declaring more than
     `max_parameters` parameters or `max_layers` layers (None: modelfile.MAX_PARAMETERS and
     MAX_LAYERS) is refused before anything is allocated."""
-    path = Path(path)
+    path = Path(path_like("load", "path", path))
     contents = _contents(path, max_parameters, max_layers)
     model = _built(contents.spec, contents.dtype, f"{path}: architecture")
     model.load_state_dict(_tensors(path, list(contents.tensors)))
@@ -232,7 +234,7 @@ def load_optimizer(
     saved one would have; None for a file saved without one (or by format 1)."""
     from chainrule import optim
 
-    path = Path(path)
+    path = Path(path_like("load_optimizer", "path", path))
     contents = _contents(path, max_parameters, max_layers)
     record = contents.optimizer
     if record is None:
