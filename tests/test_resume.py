@@ -253,34 +253,32 @@ def _train(capsys, *args) -> str:
 
 
 @pytest.mark.parametrize(
-    ("options", "dtype"),
+    ("options", "dtype", "repeated"),
     [
-        (["--optimizer", "momentum", "--lr", "0.05"], "float32"),
-        (["--optimizer", "adam"], "float64"),
+        (["--optimizer", "momentum", "--lr", "0.05", "--batch-size", "16"], "float32", False),
+        (["--optimizer", "adam", "--batch-size", "16"], "float64", True),
     ],
-    ids=["momentum-float32", "adam-float64"],
+    ids=["momentum-float32-saved-options", "adam-float64-options-repeated"],
 )
-def test_cli_resume_is_bit_for_bit_the_uninterrupted_run(capsys, tmp_path, options, dtype):
-    common = [*options, "--dtype", dtype, "--batch-size", "16"]
+def test_cli_resume_is_bit_for_bit_the_uninterrupted_run(
+    capsys, tmp_path, options, dtype, repeated
+):
+    """The resumed run takes the optimizer and batch size from the file, or the same again."""
+    common = [*options, "--dtype", dtype]
     _train(capsys, *common, "--epochs", 2 * K, "--save", tmp_path / "whole.model")
     _train(capsys, *common, "--epochs", K, "--save", tmp_path / "half.model")
+    again = options if repeated else []
+    half = tmp_path / "half.model"
     out = _train(
-        capsys,
-        "--resume",
-        tmp_path / "half.model",
-        *options[:2],
-        "--batch-size",
-        "16",
-        "--epochs",
-        2 * K,
-        "--save",
-        tmp_path / "resumed.model",
+        capsys, "--resume", half, *again, "--epochs", 2 * K, "--save", tmp_path / "r.model"
     )
     assert "optimizer" not in out  # no note: the state was there
     whole, whole_meta = load_with_metadata(tmp_path / "whole.model")
-    resumed, resumed_meta = load_with_metadata(tmp_path / "resumed.model")
+    resumed, resumed_meta = load_with_metadata(tmp_path / "r.model")
     _assert_same(resumed, whole)
     assert resumed_meta["history"]["loss"] == whole_meta["history"]["loss"]
+    assert resumed_meta["optimizer"] == whole_meta["optimizer"]
+    assert resumed_meta["batch_size"] == 16
 
 
 def test_cli_resume_of_a_file_without_optimizer_state_says_so_in_one_line(capsys, tmp_path):

@@ -150,8 +150,12 @@ def train_command(
         ),
     ] = None,
     batch_size: Annotated[
-        str, typer.Option(help="examples per update, or 'full' for the lecture's full batch")
-    ] = DEFAULT_BATCH,
+        str | None,
+        typer.Option(
+            help="examples per update, or 'full' for the lecture's full batch "
+            f"[default: {DEFAULT_BATCH}, or the resumed run's]"
+        ),
+    ] = None,
     until: Annotated[
         float | None,
         typer.Option(help="stop when the epoch's loss is <= this", parser=strict_float),
@@ -204,7 +208,7 @@ def train_command(
     run_settings = {
         "optimizer": None if resume else _optimizer_settings(*chosen),
         "epochs": None if epochs is None else positive_int("", "--epochs", epochs),
-        "batch_size": parse_batch(batch_size),
+        "batch_size": parse_batch(_given(batch_size, DEFAULT_BATCH)),
         "until": None if until is None else at_least("", "--until", until, 0.0),
     }
     most = positive_int("", "--max-parameters", max_parameters)
@@ -218,6 +222,8 @@ def train_command(
         trained = _resumed(resume, *fixed, test_split)
         settings = dict(trained.metadata)
         run_settings["optimizer"] = _optimizer_settings(*chosen, settings.get("optimizer"))
+        if batch_size is None:  # the saved run's, as the optimizer's settings
+            run_settings["batch_size"] = settings.get("batch_size", run_settings["batch_size"])
         history = History.from_dict(settings.get("history", {}))
         outputs.save = outputs.save or writable("--save", resume)
         outputs.check_inputs(settings.get("data"), resume)
@@ -244,7 +250,7 @@ def train_command(
             else fraction("", "--test-split", test_split),
         }
         # the smallest network these hidden layers make (one input, one output), before data
-        within_budget([1, *settings["hidden"], 1], most)
+        within_budget(settings["hidden"], most)
         trained, history = None, History()
     settings.update(run_settings)
     if settings["epochs"] is None:
@@ -351,7 +357,7 @@ def _train(
     train_ds, test_ds = datasets.split(full, fraction, settings["seed"])
     if trained is None:
         n_out = len(full.class_names) if full.class_names is not None else 1
-        within_budget([full.X.shape[1], *settings["hidden"], n_out], most)
+        within_budget(settings["hidden"], most, (full.X.shape[1], n_out))
     trained = trained or _network(settings, full, train_ds)
     settings["loss"] = trained.loss
     outputs.watch(settings)
