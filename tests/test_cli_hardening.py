@@ -601,3 +601,20 @@ def test_a_checkpoint_refuses_a_device_before_training():
 
     with pytest.raises(ModelFileError, match="Checkpoint: /dev/null: is a character device"):
         Checkpoint("/dev/null", every=1)
+
+
+def test_a_nul_in_an_output_name_is_refused(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for command in (["train", "--save"], ["exercise", "--out"]):
+        assert "cannot hold a NUL character" in fails(capsys, 1, *command, "a\0b")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_walkthrough_whose_checks_disagree_says_so_in_one_line(capsys):
+    code, out, err = run(capsys, "walkthrough", "--y", "1e20")
+    assert code == 1 and "DO NOT agree" in out
+    assert err.splitlines() == [
+        "chainrule: error: walkthrough: with these numbers the small changes (± 0.001) do not "
+        "agree with the chain rule (see above): float64 runs out of digits; values nearer the "
+        "slide's keep them"
+    ]

@@ -53,6 +53,8 @@ def target(path: str | os.PathLike[str], option: str | None = None) -> Path:
     where = _where(path, option)
     if not text:
         raise ModelFileError(f"{where}: an empty file name")
+    if "\0" in text:
+        raise ModelFileError(f"{where!r}: a file name cannot hold a NUL character")
     if text.endswith(("/", os.sep)):
         raise ModelFileError(f"{where}: names a folder (it ends in '/'); expected a file name")
     real = Path(os.path.realpath(text))
