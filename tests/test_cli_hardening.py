@@ -406,6 +406,7 @@ def test_docs_list_every_exit_code():
 # patch that sends the process Ctrl-C at one chosen moment, so the moment is certain.
 CHILD = """
 import os, signal, sys, time
+sys.argv[0] = "chainrule"  # as the console script names itself
 def ctrl_c(times=1):
     for _ in range(times):
         os.kill(os.getpid(), signal.SIGINT)
@@ -421,6 +422,16 @@ sys.exit(code)
 """
 
 HOOKS = {
+    "loading the package (numpy)": """
+import importlib.abc
+class Hook(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "numpy":
+            sys.meta_path.remove(self)
+            ctrl_c()
+        return None
+sys.meta_path.insert(0, Hook())
+""",
     "start-up": """
 import importlib.abc
 class Hook(importlib.abc.MetaPathFinder):
@@ -618,3 +629,16 @@ def test_a_walkthrough_whose_checks_disagree_says_so_in_one_line(capsys):
         "agree with the chain rule (see above): float64 runs out of digits; values nearer the "
         "slide's keep them"
     ]
+
+
+def test_only_the_command_takes_over_ctrl_c_at_import():
+    """`import chainrule` in a script leaves sys.excepthook alone; as the `chainrule` command
+    (its console script's name, or -m chainrule.cli) it installs start.py's."""
+    code = "import sys; import chainrule; print(sys.excepthook is sys.__excepthook__)"
+    for argv0, expected in (("script.py", "True"), ("chainrule", "False")):
+        done = subprocess.run(
+            [sys.executable, "-c", f"import sys; sys.argv[0] = {argv0!r}; {code}"],
+            capture_output=True,
+            text=True,
+        )
+        assert done.stdout.strip() == expected, done.stderr

@@ -5,6 +5,11 @@ A reverse-mode autodiff engine on numpy (`tensor`, `ops`), the networks it train
 """
 
 import sys
+
+# First, before numpy: Ctrl-C while the `chainrule` command starts is its one line (start.py).
+from chainrule.cli import start  # noqa: F401
+
+# isort: split
 from importlib.metadata import PackageNotFoundError, version
 
 from chainrule import callbacks, lecture, nn, ops, optim

@@ -13,6 +13,9 @@ line) shows the traceback.
 
 from __future__ import annotations
 
+from chainrule.cli import start  # noqa: F401  (first of all: see start.py)
+
+# isort: split
 import signal
 import sys
 import threading
