@@ -55,6 +55,12 @@ ROWS: list[Row] = [
      "rows of different lengths"),
     ("unknown dtype", lambda: cr.tensor([1.0], dtype="foo"), errors.ArgumentTypeError, TypeError,
      "dtype must be a numpy dtype"),
+    ("complex hidden by a dtype", lambda: cr.tensor([1 + 2j], dtype=float), errors.DTypeError,
+     ValueError, "complex128"),
+    ("text hidden by a dtype", lambda: cr.tensor(["1.5"], dtype=float), errors.DTypeError,
+     ValueError, "<U3"),
+    ("complex rows into a layer", lambda: cr.nn.Linear(2, 2)(np.zeros((1, 2), complex)),
+     errors.DTypeError, TypeError, "complex128"),
     ("int tensor with grad", lambda: cr.tensor([1], dtype=int, requires_grad=True),
      errors.GradError, RuntimeError, "floating-point"),
     # operators and conversions
@@ -173,6 +179,12 @@ ROWS: list[Row] = [
      errors.ConfigError, ValueError, "betas[0]"),
     ("Linear of -1", lambda: cr.nn.Linear(-1, 2), errors.ConfigError, ValueError,
      "in_features must be a positive integer"),
+    ("Linear of an unknown dtype", lambda: cr.nn.Linear(2, 3, dtype="zzz"),
+     errors.ArgumentTypeError, TypeError, "Linear: dtype must be a numpy dtype"),
+    ("Linear of int dtype", lambda: cr.nn.Linear(2, 3, dtype=int), errors.ConfigError, ValueError,
+     "a floating dtype"),
+    ("model to an unknown dtype", lambda: model().to("zzz"), errors.ArgumentTypeError, TypeError,
+     "Module.to: dtype"),
     ("Sequential of ints", lambda: cr.nn.Sequential(1, 2), errors.ConfigError, ValueError,
      "expected a Module"),
     ("load_state_dict None", lambda: model().load_state_dict(None), errors.ArgumentTypeError,
@@ -198,6 +210,8 @@ ROWS: list[Row] = [
      "seed must be an integer >= 0"),
     ("seed < 0", lambda: cr.data.load("blobs", seed=-1), errors.ConfigError, ValueError,
      "blobs: seed"),
+    ("fetch mirror not a URL", lambda: cr.data.fetch("mnist", mirror=5), errors.ConfigError,
+     ValueError, "mirror must be a base URL"),
     ("unknown option", lambda: cr.data.load("moons", foo=1), errors.ConfigError, ValueError,
      "option must be one of"),
     ("target of a built-in", lambda: cr.data.load("moons", target="x"), errors.ConfigError,
@@ -289,6 +303,10 @@ def test_each_exception_is_a_chainrule_error_and_its_builtin(kind, builtins):
 def test_numpy_axis_error_is_the_model_for_axis_error():
     assert issubclass(np.exceptions.AxisError, ValueError)
     assert issubclass(np.exceptions.AxisError, IndexError)
+
+
+def test_integers_beyond_int64_are_still_real_numbers():
+    assert cr.tensor([10**20, 1]).data.tolist() == [1e20, 1.0]
 
 
 def test_iteration_still_stops_on_an_indexing_error():

@@ -101,7 +101,10 @@ def real_array(value: Any, dtype: Any = None) -> np.ndarray:
     DTypeError for strings, None, complex numbers and objects, ShapeError for ragged lists,
     ArgumentTypeError for a `dtype` numpy does not know."""
     try:
-        array = np.asarray(value, dtype=dtype)
+        # converted as it is first, so that `dtype` cannot hide complex numbers or text
+        array = _big_integers(np.asarray(value))
+        if array.dtype.kind in _NUMERIC_KINDS and dtype is not None:
+            array = array.astype(dtype, copy=False)
     except TypeError as err:
         if dtype is not None and not _is_dtype(dtype):
             raise ArgumentTypeError(f"dtype must be a numpy dtype, got {dtype!r}") from None
@@ -118,6 +121,24 @@ def real_array(value: Any, dtype: Any = None) -> np.ndarray:
             f"dtype {array.dtype}"
         )
     return array
+
+
+def _big_integers(array: np.ndarray) -> np.ndarray:
+    """Python integers beyond int64 (10**20) make an object array; they are real numbers, so
+    they become float64. Any other object array is left for the caller to refuse."""
+    if array.dtype.kind == "O" and array.size and all(type(v) in (int, float) for v in array.flat):
+        return array.astype(np.float64)
+    return array
+
+
+def float_dtype(owner: str, value: Any) -> np.dtype:
+    """A floating dtype (float32 or float64), the dtype of a network's parameters."""
+    if not _is_dtype(value):
+        raise ArgumentTypeError(f"{owner}: dtype must be a numpy dtype, got {value!r:.60}")
+    dtype = np.dtype(value)
+    if dtype.kind != "f":
+        raise refuse(owner, "dtype", "a floating dtype (float32 or float64)", dtype)
+    return dtype
 
 
 def _is_dtype(dtype: Any) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.checks import refuse
+from chainrule.checks import float_dtype, refuse
 from chainrule.errors import ArgumentTypeError, ConfigError, ShapeError
 from chainrule.tensor import ArrayLike, Tensor
 
@@ -105,9 +105,7 @@ class Module:
 
     def to(self, dtype: Any) -> Module:
         """Cast every parameter to `dtype` (np.float32 or np.float64), in place; returns self."""
-        floating = np.dtype(dtype)
-        if floating.kind != "f":
-            raise refuse("Module.to", "dtype", "a floating dtype (float32 or float64)", floating)
+        floating = float_dtype("Module.to", dtype)
         for p in self.parameters():
             p.data = p.data.astype(floating)
             p.grad = None
