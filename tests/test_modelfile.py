@@ -371,3 +371,10 @@ def test_mutated_architecture_loads_or_is_one_model_file_error(tmp_path, data):
         model(np.zeros((2, 2)))
     except cr.ModelFileError:
         pass
+
+
+def test_a_header_not_in_utf8_is_refused(tmp_path):
+    text = json.dumps({"__metadata__": {"format": "chainrule"}}).encode("utf-16")
+    path = tmp_path / "wide.model"
+    path.write_bytes(struct.pack("<Q", len(text)) + text)
+    refused(path, "header: not valid JSON")

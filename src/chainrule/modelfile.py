@@ -188,12 +188,13 @@ def depth(valid_json: bytes) -> int:
 def parse_json(raw: str | bytes, where: str) -> Any:
     """JSON nested at most MAX_DEPTH deep (json itself gives up at the recursion limit)."""
     try:
-        value = json.loads(raw)
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw  # safetensors' encoding
+        value = json.loads(text)
     except RecursionError:
         raise ModelFileError(f"{where}: JSON nested more than {MAX_DEPTH} deep") from None
     except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
         raise ModelFileError(f"{where}: not valid JSON ({err})") from None
-    if depth(raw.encode() if isinstance(raw, str) else raw) > MAX_DEPTH:
+    if depth(text.encode()) > MAX_DEPTH:  # UTF-8: no byte of a wider character is a bracket
         raise ModelFileError(f"{where}: JSON nested more than {MAX_DEPTH} deep")
     return value
 
@@ -305,18 +306,23 @@ class Header:
 def read_header(path: Path) -> Header:
     """The header of the safetensors file `path`, each tensor's byte range checked against
     the bytes the file holds, nothing of the tensors read yet."""
-    size = path.stat().st_size
-    with path.open("rb") as f:
-        start = f.read(8)
-        (length,) = struct.unpack("<Q", start) if len(start) == 8 else (None,)
-        if length is None or length > size - 8:
-            raise ModelFileError(
-                f"{path} is not a chainrule model file (not a readable safetensors file: its "
-                f"header is cut short)"
-            )
-        if length > MAX_HEADER_BYTES:
-            raise ModelFileError(f"{path}: header of {length} bytes, over {MAX_HEADER_BYTES}")
-        raw = f.read(length)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            start = f.read(8)
+            (length,) = struct.unpack("<Q", start) if len(start) == 8 else (None,)
+            if length is None or length > size - 8:
+                raise ModelFileError(
+                    f"{path} is not a chainrule model file (not a readable safetensors file: "
+                    f"its header is cut short)"
+                )
+            if length > MAX_HEADER_BYTES:
+                raise ModelFileError(f"{path}: header of {length} bytes, over {MAX_HEADER_BYTES}")
+            raw = f.read(length)
+    except ModelFileError:
+        raise
+    except OSError as err:  # unreadable: permissions, a folder, a vanished file
+        raise ModelFileError(f"cannot read {path}: {err.strerror or err}") from None
     header = parse_json(raw, f"{path}: header")
     if not isinstance(header, dict):
         raise refuse(f"{path}: header", "a JSON object", header)

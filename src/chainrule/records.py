@@ -104,7 +104,17 @@ def check_estimator(metadata: dict[str, Any], where: str, n_in: int, n_out: int)
             "classes_dtype": text,
             "out_activation_": one_of(*OUT_ACTIVATIONS),
         },
-        required=("n_features_in_", "n_outputs_", "loss_curve_", "stop_reason_"),
+        required=(  # all that _fitted_state always writes: partial_fit reads each
+            "n_features_in_",
+            "n_outputs_",
+            "loss_curve_",
+            "best_loss_",
+            "n_iter_",
+            "t_",
+            "stop_reason_",
+            "_no_improvement_count",
+            "out_activation_",
+        ),
     )
     record(
         {
@@ -117,8 +127,10 @@ def check_estimator(metadata: dict[str, Any], where: str, n_in: int, n_out: int)
         closed=False,
     )(metadata, where)
     state = metadata["fitted"]
+    outputs = ("logistic", "softmax") if metadata["estimator"] == "MLPClassifier" else ("identity",)
+    one_of(*outputs)(state["out_activation_"], f"{where}.fitted.out_activation_")
     if metadata["estimator"] == "MLPClassifier":
-        for key in ("classes_", "classes_dtype", "out_activation_"):
+        for key in ("classes_", "classes_dtype"):
             if key not in state:
                 raise refuse(f"{where}.fitted.{key}", "a classifier's fitted attribute", None)
         _check_classes(state, f"{where}.fitted", n_out)

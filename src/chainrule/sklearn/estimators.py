@@ -237,7 +237,7 @@ def load(path: str | os.PathLike) -> MLPClassifier | MLPRegressor:
     """The estimator `est.save(path)` wrote, fitted, rebuilt without pickle."""
     model, metadata = io.load_with_metadata(path)
     kind = metadata.get("estimator")
-    if kind not in ESTIMATORS or not isinstance(model, nn.Sequential):
+    if not isinstance(kind, str) or kind not in ESTIMATORS or not isinstance(model, nn.Sequential):
         raise ModelFileError(
             f"{path} holds a chainrule model but no scikit-learn estimator; load it with "
             f"chainrule.load, or save one with MLPClassifier/MLPRegressor.save"
