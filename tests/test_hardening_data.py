@@ -4,6 +4,7 @@ one clear chainrule error (or warning) naming what was wrong, never a silent wro
 from __future__ import annotations
 
 import gzip
+import math
 import re
 import tracemalloc
 import warnings
@@ -12,10 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule import data, idx
 from chainrule.cli import main
+from chainrule.csvfile import strict_float
 from chainrule.errors import DataError, DataWarning, DivergedError
 from chainrule.preprocess import Preprocessing
 from chainrule.train import DIVERGENCE_FLOOR, DIVERGENCE_GROWTH
@@ -78,6 +82,27 @@ def test_numbers_are_parsed_strictly(tmp_path, bad):
 def test_plain_decimal_notation_is_accepted(tmp_path, text, value):
     ds = data.load(write(tmp_path, f'a,b,label\n1,2,0\n3,"{text}",1\n'))
     assert ds.X[1, 1] == value
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_every_float_as_python_and_numpy_write_it_reads_back(x):
+    for text in (repr(x), f"{x:e}", f"{x:.17g}", str(np.float64(x)), f" {x!r}\t"):
+        assert strict_float(text) == float(text.strip())
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.text(min_size=1, max_size=8))
+def test_strict_numbers_are_ascii_and_have_no_underscores(text):
+    value = strict_float(text)
+    if value is not None:
+        assert text.isascii() and "_" not in text
+        assert value == float(text) or math.isnan(value)
+
+
+def test_a_folder_given_as_a_csv_is_named(tmp_path):
+    with pytest.raises(DataError, match="is a folder; expected a CSV file"):
+        data.read_csv(tmp_path)
 
 
 def test_an_overflowing_feature_is_named(tmp_path):

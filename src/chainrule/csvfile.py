@@ -72,6 +72,10 @@ def read_table(
         )
     try:
         if text is None:
+            if path.is_dir():
+                raise DataError(
+                    f"{path} is a folder; expected a CSV file (or mnist:{path} for IDX files)"
+                )
             if not path.is_file():
                 raise DataError(f"no such file: {path}")
             with path.open(newline="", encoding="utf-8-sig") as f:
