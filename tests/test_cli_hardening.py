@@ -266,6 +266,7 @@ def test_hidden_takes_plain_ascii_digits_only(capsys, text):
         ["train", "--max-parameters"],
         ["explain", "M", "--data", "moons", "--layer", "1", "--j", "0", "--example"],
         ["exercise", "--seed"],
+        ["playground", "--port"],
     ],
 )
 def test_typers_integer_options_are_strict_too(capsys, command, text):
