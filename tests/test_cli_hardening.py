@@ -643,3 +643,13 @@ def test_only_the_command_takes_over_ctrl_c_at_import():
             text=True,
         )
         assert done.stdout.strip() == expected, done.stderr
+
+
+def test_python_dash_m_chainrule_is_the_command(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "chainrule", "train", "--hidden", "1_6"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2 and done.stderr.startswith("chainrule: error: --hidden must be")

@@ -10,7 +10,17 @@ import os
 import sys
 from types import TracebackType
 
-COMMAND = os.path.basename(sys.argv[0]) == "chainrule" or "chainrule.cli" in sys.orig_argv[1:3]
+
+def _run_module() -> str | None:
+    """The module `python -m NAME` runs, if that is how this process started."""
+    argv = sys.orig_argv
+    return next((name for flag, name in zip(argv, argv[1:], strict=False) if flag == "-m"), None)
+
+
+COMMAND = os.path.basename(sys.argv[0]) == "chainrule" or _run_module() in (
+    "chainrule",
+    "chainrule.cli",
+)
 
 
 def _interrupted(
