@@ -79,7 +79,7 @@ def run_hypothesis(scale: float) -> tuple[dict[str, int], list[str]]:
     for line in result.stdout.splitlines():
         if line.startswith("tests/test_fuzz.py::"):
             test = line
-        found = re.search(r"(\d+) passing examples, (\d+) failing", line)
+        found = re.search(r"(\d+) passing(?: examples)?, (\d+) failing", line)
         if found:
             for target, name in HYPOTHESIS.items():
                 if name in test:
