@@ -185,7 +185,7 @@ def _array(value: ArrayLike, name: str) -> np.ndarray:
     if array.ndim == 0:
         raise DataError(f"fit: {name} must have one row per example, got a scalar")
     if len(array) == 0:
-        raise DataError(f"fit: {name} has no rows: no examples to train on; expected at least one")
+        raise DataError(f"fit: {name} has no rows: no examples to train on; expected X and Y rows")
     if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
         raise DataError(f"fit: {name} contains NaN or infinity; clean or impute it first")
     return array
