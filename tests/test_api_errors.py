@@ -71,6 +71,7 @@ ROWS: list[Row] = [
      ValueError, "do not broadcast"),
     ("matmul shapes", lambda: t() @ cr.tensor([1.0, 2.0, 3.0]), errors.ShapeError, ValueError,
      "do not multiply"),
+    ("clip to text", lambda: t().clip("a", 1), errors.DTypeError, TypeError, "<U1"),
     ("item of many", lambda: t().item(), errors.ShapeError, ValueError, "one element"),
     ("truth of many", lambda: bool(t()), errors.ShapeError, ValueError, "ambiguous"),
     ("len of 0-d", lambda: len(cr.tensor(1.0)), errors.ArgumentTypeError, TypeError, "0-d"),
