@@ -42,32 +42,42 @@ HYPOTHESIS = {
 }
 
 
-def run_harness(target: str, seconds: int, rss_mb: int) -> tuple[int, list[str]]:
-    """(executions, problems) of one harness run for `seconds`."""
+def run_harness(target: str, seconds: int, rss_mb: int, segment: int) -> tuple[int, list[str]]:
+    """(executions, problems) of a harness run for `seconds` in all: fresh processes of at
+    most `segment` seconds each, on one growing corpus (atheris's instrumentation holds on to
+    a little memory per execution, see README.md, which a fresh process gives back)."""
     corpus = WORK / "corpus" / target
     corpus.mkdir(parents=True, exist_ok=True)
     for seed in (FUZZ / "corpus" / target).iterdir():
         shutil.copy(seed, corpus / seed.name)
     artifacts = WORK / "artifacts" / target
     artifacts.mkdir(parents=True, exist_ok=True)
-    command = [
-        "nice", "-n", "19", sys.executable, str(FUZZ / HARNESS[target]), str(corpus),
-        f"-max_total_time={seconds}", f"-rss_limit_mb={rss_mb}",
-        f"-timeout={TIMEOUT.get(target, 10)}", "-print_final_stats=1",
-        f"-artifact_prefix={artifacts}/",
-    ]  # fmt: skip
-    if target in DICTS:
-        command.append(f"-dict={FUZZ / DICTS[target]}")
-    log = WORK / f"{target}.log"
-    with log.open("w") as f:
-        subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, env=ENV, check=False)
-    text = log.read_text(errors="replace")
-    counts = re.findall(r"stat::number_of_executed_units: (\d+)", text)
-    if not counts:  # a run that a bound ended early prints no final stats, only its progress
-        counts = re.findall(r"^#(\d+)\s", text, re.MULTILINE)[-1:] or ["0"]
-    problems = [line for line in text.splitlines() if line.startswith("FINDING")]
-    problems += [m.group(0) + f" (see {log})" for m in BOUND_BROKEN.finditer(text)]
-    return int(counts[-1]), problems
+    total, problems, left, part = 0, [], seconds, 0
+    while left > 0:
+        part += 1
+        run = min(segment, left)
+        left -= run
+        command = [
+            "nice", "-n", "19", sys.executable, str(FUZZ / HARNESS[target]), str(corpus),
+            f"-max_total_time={run}", f"-rss_limit_mb={rss_mb}",
+            f"-timeout={TIMEOUT.get(target, 10)}", "-print_final_stats=1",
+            f"-artifact_prefix={artifacts}/",
+        ]  # fmt: skip
+        if target in DICTS:
+            command.append(f"-dict={FUZZ / DICTS[target]}")
+        log = WORK / f"{target}-{part}.log"
+        with log.open("w") as f:
+            subprocess.run(
+                command, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, env=ENV, check=False
+            )
+        text = log.read_text(errors="replace")
+        counts = re.findall(r"stat::number_of_executed_units: (\d+)", text)
+        if not counts:  # a run that a bound ended early prints no final stats, only progress
+            counts = re.findall(r"^#(\d+)\s", text, re.MULTILINE)[-1:] or ["0"]
+        total += int(counts[-1])
+        problems += [line for line in text.splitlines() if line.startswith("FINDING")]
+        problems += [m.group(0) + f" (see {log})" for m in BOUND_BROKEN.finditer(text)]
+    return total, sorted(set(problems))
 
 
 def run_hypothesis(scale: float) -> tuple[dict[str, int], list[str]]:
@@ -98,13 +108,14 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=240, help="per harness")
     parser.add_argument("--targets", nargs="+", default=["model", "csv", "idx", "cli"])
     parser.add_argument("--rss-limit-mb", type=int, default=2048)
+    parser.add_argument("--segment", type=int, default=120, help="seconds per fresh process")
     parser.add_argument("--hypothesis-scale", type=float, default=1.0, help="0: skip")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     total: dict[str, int] = {}
     problems: list[str] = []
     for target in args.targets:
-        count, found = run_harness(target, args.seconds, args.rss_limit_mb)
+        count, found = run_harness(target, args.seconds, args.rss_limit_mb, args.segment)
         print(f"atheris {target}: {count:,} executions in {args.seconds} s", flush=True)
         total[target] = count
         problems += found
