@@ -8,7 +8,8 @@ or 2 with one line "chainrule: error: ..." that is not "internal error" (130 on 
 Paths that a command may write (--save, --output, --plot, --resume) come from a fixed list
 inside the scratch folder, never from the fuzzer's text: the list holds the traps (the input
 data itself, a folder, a symlink, a missing folder). Values that ask for long legitimate work
-(--epochs, --n above a few hundred) are cut down, so that a run over the -timeout is a finding.
+(--epochs, --n, --max-parameters above a few) are cut down, so that a run over the -timeout
+is a finding.
 
     python fuzz/fuzz_cli_options.py fuzz/corpus/cli -max_total_time=3600 \
         -rss_limit_mb=2048 -timeout=20 -print_final_stats=1
@@ -90,7 +91,7 @@ TRICKY = [
     "é",
     "a,b",
 ]
-INT_OPTIONS_CAPPED = {"--epochs": 3, "--n": 200, "--checkpoint-every": 3}
+INT_OPTIONS_CAPPED = {"--epochs": 3, "--n": 200, "--checkpoint-every": 3, "--max-parameters": 10**6}
 TEXT_OPTIONS = {
     "train": [
         "--target",
@@ -112,6 +113,7 @@ TEXT_OPTIONS = {
         "--dtype",
         "--test-split",
         "--checkpoint-every",
+        "--max-parameters",
     ],
     "evaluate": ["--target"],
     "predict": [],
@@ -169,6 +171,7 @@ def argv_for(fdp: atheris.FuzzedDataProvider) -> list[str]:
     argv = [command]
     if command == "train":
         argv += ["--data", str(HOME / fdp.PickValueInList(DATA)), "--quiet"]
+        argv += ["--overwrite-worse"] if fdp.ConsumeIntInRange(0, 4) == 0 else []
         if fdp.ConsumeBool():  # a built-in set by name, not as a path
             argv[2] = fdp.PickValueInList(DATA[1:5])
     else:

@@ -653,11 +653,12 @@ TRICKY = ["", " ", "0", "-1", "1", "2", " 16", "16 ", "1_6", "١٦", "１６", "
           "100000000", "sgd", "adam", "momentum", "tanh", "relu", "softmax", "ce", "bce",
           "squared", "auto", "float32", "float16", "classification", "regression", "xavier",
           "label", "x1", "x9", "--quiet", "-", "é", "a,b"]  # fmt: skip
-CAPPED = {"--epochs": 3, "--n": 200, "--checkpoint-every": 3}  # long work asked for, not a bug
+# long work that the user asked for is not a bug: these are cut down to a few
+CAPPED = {"--epochs": 3, "--n": 200, "--checkpoint-every": 3, "--max-parameters": 10**6}
 TRAIN_OPTIONS = ["--target", "--task", "--n", "--noise", "--hidden", "--activation", "--loss",
                  "--init", "--optimizer", "--lr", "--momentum", "--weight-decay", "--epochs",
                  "--batch-size", "--until", "--seed", "--dtype", "--test-split",
-                 "--checkpoint-every"]  # fmt: skip
+                 "--checkpoint-every", "--max-parameters"]  # fmt: skip
 SOURCES = ["data.csv", "missing.csv", "folder", "model.model"]  # --data as a path
 WRITTEN = ["out.model", "out.png", "out.csv", "data.csv", "model.model", "link.model", "folder",
            "folder/", "missing/out.model", "out.txt"]  # fmt: skip
@@ -688,6 +689,7 @@ def command_lines(draw: st.DrawFn, folder: Path) -> list[str]:
     if command == "train":
         source = draw(st.sampled_from(["xor", "and", "moons", "blobs", *map(here, SOURCES)]))
         argv = ["train", "--data", source, "--quiet"]
+        argv += ["--overwrite-worse"] if draw(st.integers(0, 4)) == 0 else []
         for _ in range(draw(st.integers(0, 6))):
             if draw(st.integers(0, 3)):
                 option = draw(st.sampled_from(TRAIN_OPTIONS))
