@@ -185,6 +185,14 @@ def test_a_header_declaring_too_much_is_refused_before_reading(tmp_path):
         idx.read_idx(path, idx.IDX_IMAGES_MAGIC)
 
 
+def test_zero_images_of_impossible_size_are_refused_by_the_header(tmp_path):
+    # 0 bytes in all, but no array has shape (0, 2^32 - 1, 2^32 - 1)
+    path = tmp_path / "t10k-images-idx3-ubyte"
+    path.write_bytes(idx_header(idx.IDX_IMAGES_MAGIC, (0, 2**32 - 1, 2**32 - 1)))
+    with pytest.raises(DataError, match="bytes per item, over the limit"):
+        idx.read_idx(path, idx.IDX_IMAGES_MAGIC)
+
+
 def test_short_decompressed_data_is_named(tmp_path):
     path = tmp_path / "x.gz"
     path.write_bytes(gzip.compress(idx_header(idx.IDX_IMAGES_MAGIC, (2, 28, 28)) + bytes(100)))

@@ -20,13 +20,19 @@ from chainrule.errors import ArgumentTypeError, ConfigError, DTypeError, ShapeEr
 def refuse(owner: str, name: str, expected: str, value: Any) -> ConfigError:
     """The ConfigError for `name` of `owner` that should have been `expected`."""
     where = f"{owner}: " if owner else ""
-    return ConfigError(f"{where}{name} must be {expected}, got {value!r}")
+    shown = repr(value)
+    if len(shown) > 80:  # a 400-digit number or a long list: its start is enough
+        shown = shown[:60] + f"... ({len(shown):,} characters)"
+    return ConfigError(f"{where}{name} must be {expected}, got {shown}")
 
 
 def _real(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond float64 (10**400) is not a finite number
+        return math.inf
 
 
 def positive_int(owner: str, name: str, value: Any) -> int:

@@ -81,9 +81,13 @@ def _read_body(
     shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
     size = math.prod(shape)
     expected = header + size
-    if size > max_bytes:
+    # one item's size too: zero images of 2^32 × 2^32 pixels declare 0 bytes, but no array
+    # can have that shape
+    item = math.prod(shape[1:])
+    if max(size, item) > max_bytes:
+        what = f"{size:,} bytes" if size > max_bytes else f"{item:,} bytes per item"
         raise DataError(
-            f"{path}: IDX header declares shape {shape}, {size:,} bytes, over the limit of "
+            f"{path}: IDX header declares shape {shape}, {what}, over the limit of "
             f"{max_bytes:,} (read_idx's max_bytes)"
         )
     kind = "file" if file_size is not None else "decompressed data"
