@@ -123,7 +123,8 @@ def test_a_file_of_another_format_version_is_refused_naming_both_versions(tmp_pa
 
 def test_a_file_without_a_format_version_is_refused(tmp_path):
     path = _model_file_with_header(tmp_path, format_version=None)
-    with pytest.raises(cr.ModelFileError, match=r"hand.model has no model format version.*expected format version 2"):
+    expected = r"hand.model has no model format version.*expected format version 2"
+    with pytest.raises(cr.ModelFileError, match=expected):
         cr.load(path)
 
 
