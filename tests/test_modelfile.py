@@ -378,3 +378,27 @@ def test_a_header_not_in_utf8_is_refused(tmp_path):
     path = tmp_path / "wide.model"
     path.write_bytes(struct.pack("<Q", len(text)) + text)
     refused(path, "header: not valid JSON")
+
+
+def _nesting(value: Any) -> int:
+    if not isinstance(value, dict | list):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((_nesting(v) for v in items), default=0)
+
+
+TRICKY = st.text(alphabet='[]{}"\\x', max_size=6)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.integers() | TRICKY,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TRICKY, inner, max_size=3),
+        max_leaves=12,
+    ),
+    st.booleans(),
+)
+def test_the_depth_count_skips_brackets_inside_strings(value, ascii_only):
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    assert modelfile.depth(text.encode()) == _nesting(value)

@@ -152,8 +152,13 @@ def _contents(path: Path, max_parameters: int | None, max_layers: int | None) ->
     strings = header.strings
     if "architecture" not in strings:
         raise ModelFileError(f"{path}: architecture: missing")
-    spec = modelfile.parse_json(strings["architecture"], f"{path}: architecture")
     limit = modelfile.MAX_LAYERS if max_layers is None else max_layers
+    if strings["architecture"].count("{") > limit:  # each layer is one object: before parsing
+        raise ModelFileError(
+            f"{path}: architecture: more than {limit} layers (max_layers; raise it to load a "
+            f"larger network)"
+        )
+    spec = modelfile.parse_json(strings["architecture"], f"{path}: architecture")
     found = modelfile.check_architecture(spec, f"{path}: architecture", LAYER_TYPES, limit)
     most = modelfile.MAX_PARAMETERS if max_parameters is None else max_parameters
     count = modelfile.parameter_count(found.tensors)
