@@ -327,7 +327,12 @@ def test_non_finite_optimizer_state_is_refused_when_it_is_loaded(tmp_path):
 # ---- hypothesis: structured mutations of a valid file ------------------------------------------
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.just(10**400)
+    | st.floats()
+    | st.text(max_size=5),
     lambda inner: (
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
     ),  # fmt: skip
@@ -402,3 +407,8 @@ TRICKY = st.text(alphabet='[]{}"\\x', max_size=6)
 def test_the_depth_count_skips_brackets_inside_strings(value, ascii_only):
     text = json.dumps(value, ensure_ascii=ascii_only)
     assert modelfile.depth(text.encode()) == _nesting(value)
+
+
+def test_an_integer_beyond_float64_is_not_a_number_here(tmp_path):
+    architecture = layers({"type": "LeakyReLU", "negative_slope": 10**400})
+    refused(forge(tmp_path / "big-int.model", architecture), "negative_slope: expected a finite")

@@ -92,13 +92,15 @@ def number(
     wanted = f"a finite number{bounds}" if finite else "a number"
 
     def check(value: Any, where: str) -> None:
-        if not _real(value):
+        try:  # JSON integers have no bound; chainrule writes none beyond float64
+            real = float(value) if _real(value) else None
+        except OverflowError:
+            real = None
+        if real is None or (finite and not math.isfinite(real)):
             raise refuse(where, wanted, value)
-        if not finite and not math.isfinite(value):
-            return
-        below = value <= low if open_low else value < low
-        above = value >= high if open_high else value > high
-        if not math.isfinite(value) or below or above:
+        below = real <= low if open_low else real < low
+        above = real >= high if open_high else real > high
+        if math.isfinite(real) and (below or above):
             raise refuse(where, wanted, value)
 
     return check
