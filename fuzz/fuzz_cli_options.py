@@ -186,8 +186,9 @@ def argv_for(fdp: atheris.FuzzedDataProvider) -> list[str]:
             argv += [fdp.PickValueInList(PATH_OPTIONS[command]), fdp.PickValueInList(paths())]
         elif command == "predict" and fdp.ConsumeBool():
             argv.append("--proba")
-    if "--epochs" not in argv and command == "train":
-        argv += ["--epochs", "2"]
+    if command == "train":  # the defaults, made small (a 10^8-parameter network is asked for)
+        argv += [] if "--epochs" in argv else ["--epochs", "2"]
+        argv += [] if "--max-parameters" in argv else ["--max-parameters", str(10**6)]
     return argv
 
 
