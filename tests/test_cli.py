@@ -323,9 +323,9 @@ def test_checkpoints_are_written_during_training(tmp_path, monkeypatch):
     saved_epochs = []
     real_save = chainrule.io.save
 
-    def spy(model, path, metadata):
+    def spy(model, path, metadata, **more):
         saved_epochs.append(len(metadata["history"]["loss"]))
-        real_save(model, path, metadata=metadata)
+        real_save(model, path, metadata=metadata, **more)
 
     monkeypatch.setattr(chainrule.io, "save", spy)
     assert (
@@ -432,6 +432,14 @@ BAD_VALUES = [
         "--test-split must be a fraction in [0, 1), got 1.5",
     ),
     ("train", "--save", ["--save", "none/m.model"], 1, "folder none does not exist"),
+    ("train", "--overwrite-worse", ["--overwrite-worse=x"], 2, "does not take a value"),
+    (
+        "train",
+        "--max-parameters",
+        ["--max-parameters", "0"],
+        2,
+        "--max-parameters must be a positive integer, got 0",
+    ),
     ("train", "--plot", ["--plot", "loss.jpg"], 2, "--plot must be a file name ending in .png"),
     ("train", "--plot", ["--plot", "none/loss.png"], 1, "folder none does not exist"),
     (

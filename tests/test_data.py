@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from chainrule import data, idx
-from chainrule.errors import ConfigError, DataError
+from chainrule.errors import ConfigError, DataError, DataWarning
 from chainrule.preprocess import Preprocessing, confusion_matrix, decode, head, resolve_loss
 
 MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
@@ -279,7 +279,8 @@ def test_standardisation_is_fitted_on_training_rows_and_round_trips():
 
 def test_constant_feature_keeps_std_one(tmp_path):
     path = write(tmp_path, "a,b,c\n1,5,x\n2,5,y\n3,5,x\n")
-    prep = Preprocessing.fit(data.read_csv(path))
+    with pytest.warns(DataWarning, match="feature column"):  # issue 16: a constant warns
+        prep = Preprocessing.fit(data.read_csv(path))
     assert prep.std[1] == 1.0
     np.testing.assert_array_equal(prep.features(np.array([[2.0, 5.0]]))[0], [0.0, 0.0])
 

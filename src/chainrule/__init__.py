@@ -5,9 +5,15 @@ A reverse-mode autodiff engine on numpy (`tensor`, `ops`), the networks it train
 """
 
 import sys
+
+# First, before numpy: Ctrl-C while the `chainrule` command starts is its one line (start.py).
+from chainrule.cli import start  # noqa: F401
+
+# isort: split
 from importlib.metadata import PackageNotFoundError, version
 
 from chainrule import callbacks, lecture, nn, ops, optim
+from chainrule.compile import compile
 from chainrule.errors import (
     ChainruleError,
     ConfigError,
@@ -17,7 +23,6 @@ from chainrule.errors import (
     ModelFileError,
     ShapeError,
 )
-from chainrule.compile import compile
 from chainrule.function import Function
 from chainrule.gradcheck import GradcheckReport, gradcheck
 from chainrule.io import load, save

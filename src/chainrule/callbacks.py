@@ -45,9 +45,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from chainrule import io
+from chainrule import files, io
 from chainrule.checks import at_least, one_of, positive_int, refuse
-from chainrule.errors import ModelFileError
 from chainrule.liveplot import LivePlot
 from chainrule.nn.losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
 from chainrule.optim import SGD, Optimizer
@@ -172,7 +171,8 @@ def _chance(run: Run) -> dict[str, Any]:
 
 
 class Checkpoint(Callback):
-    """Every `every` epochs, `cr.save(model, path, metadata)`: written to a temporary file and
+    """Every `every` epochs, `cr.save(model, path, metadata, optimizer=...)` with the run's
+    optimizer, so a run resumed from it steps on exactly: written to a temporary file and
     renamed, so a crash mid-write leaves the previous checkpoint whole. `metadata(run)` gives
     the JSON metadata to store; by default the epoch and the History so far."""
 
@@ -185,13 +185,12 @@ class Checkpoint(Callback):
         self.path = Path(path)
         self.every = positive_int("Checkpoint", "every", every)
         self.metadata = metadata if metadata is not None else _epoch_and_history
-        folder = self.path.parent
-        if not folder.is_dir():  # found now, not after the first `every` epochs of training
-            raise ModelFileError(f"Checkpoint: cannot write {path}: folder {folder} does not exist")
+        # a missing folder, a folder or a device at `path`: found now, not after `every` epochs
+        files.target(self.path, "Checkpoint:")
 
     def on_epoch_end(self, run: Run) -> None:
         if run.epoch % self.every == 0:
-            io.save(run.model, self.path, metadata=self.metadata(run))
+            io.save(run.model, self.path, metadata=self.metadata(run), optimizer=run.optimizer)
 
 
 def _epoch_and_history(run: Run) -> dict[str, Any]:

@@ -15,8 +15,6 @@ Class labels are kept as integers 0..K−1 in `y` with their names in `class_nam
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -26,13 +24,22 @@ from pathlib import Path
 import numpy as np
 
 from chainrule.checks import at_least, fraction, int_at_least, one_of, refuse
-from chainrule.errors import ConfigError, DataError
+from chainrule.csvfile import (  # the CSV reader; its names stay reachable as data.X
+    MAX_NUMERIC_CLASSES as MAX_NUMERIC_CLASSES,
+)
+from chainrule.csvfile import (
+    class_order,
+    is_class_column,
+    label_text,
+    numeric_rows,
+    read_table,
+    suggest_target,
+    target_index,
+    warn_constant,
+)
+from chainrule.errors import ArgumentTypeError, ConfigError, DataError
 from chainrule.fetch import SOURCES
 from chainrule.fetch import fetch as fetch  # cr.data.fetch("mnist"), beside load
-
-# A numeric target column with at most this many distinct whole numbers is read as class
-# labels (0/1, digits 0-9, ...); anything else numeric is a regression target.
-MAX_NUMERIC_CLASSES = 20
 
 
 @dataclass(repr=False)
@@ -88,7 +95,21 @@ def _xy(name: str, X: np.ndarray, y: np.ndarray, classes: list[str]) -> Dataset:
     return Dataset(name, X.astype(np.float64), y.astype(np.intp), ["x1", "x2"], classes, "label")
 
 
-def _rng(seed: int | None) -> np.random.Generator:
+# The most rows a generated set makes (8 bytes × 2 features each: 160 MB of X): a larger n is
+# a typo, which would otherwise end in a MemoryError.
+MAX_GENERATED_ROWS = 10_000_000
+
+
+def _rows(owner: str, n: int, low: int) -> int:
+    n = int_at_least(owner, "n", n, low)
+    if n > MAX_GENERATED_ROWS:
+        raise refuse(owner, "n", f"at most {MAX_GENERATED_ROWS:,} rows", n)
+    return n
+
+
+def _rng(owner: str, seed: int | None) -> np.random.Generator:
+    if seed is not None:
+        seed = int_at_least(owner, "seed", seed, 0)
     return np.random.default_rng(seed)
 
 
@@ -102,21 +123,21 @@ def logic_gate(gate: str, n: int = 4, noise: float = 0.0, seed: int | None = 0) 
     jitter of that standard deviation to the inputs.
     """
     gate = one_of("logic_gate", "gate", gate, _GATES)
-    n = int_at_least(gate, "n", n, 4)
+    n = _rows(gate, n, 4)
     noise = at_least(gate, "noise", noise, 0.0)
     repeats = math.ceil(n / 4)
     X = np.tile(np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64), (repeats, 1))
     y = np.tile(np.array(_GATES[gate]), repeats)
     if noise:
-        X = X + _rng(seed).normal(0.0, noise, X.shape)
+        X = X + _rng(gate, seed).normal(0.0, noise, X.shape)
     return _xy(gate, X, y, ["0", "1"])
 
 
 def moons(n: int = 400, noise: float = 0.1, seed: int | None = 0) -> Dataset:
     """Two interleaving half circles: the upper one class 0, the lower (shifted) one class 1."""
-    n = int_at_least("moons", "n", n, 2)
+    n = _rows("moons", n, 2)
     noise = at_least("moons", "noise", noise, 0.0)
-    g = _rng(seed)
+    g = _rng("moons", seed)
     upper = n // 2
     angle = np.concatenate([np.linspace(0, np.pi, upper), np.linspace(0, np.pi, n - upper)])
     X = np.column_stack([np.cos(angle), np.sin(angle)])
@@ -128,9 +149,9 @@ def moons(n: int = 400, noise: float = 0.1, seed: int | None = 0) -> Dataset:
 
 def circles(n: int = 400, noise: float = 0.05, seed: int | None = 0) -> Dataset:
     """A ring (class 0) around a smaller concentric circle (class 1, half the radius)."""
-    n = int_at_least("circles", "n", n, 2)
+    n = _rows("circles", n, 2)
     noise = at_least("circles", "noise", noise, 0.0)
-    g = _rng(seed)
+    g = _rng("circles", seed)
     outer = n // 2
     angle = g.uniform(0, 2 * np.pi, n)
     radius = np.where(np.arange(n) < outer, 1.0, 0.5)
@@ -142,9 +163,9 @@ def circles(n: int = 400, noise: float = 0.05, seed: int | None = 0) -> Dataset:
 
 def spirals(n: int = 400, noise: float = 0.1, seed: int | None = 0) -> Dataset:
     """Two spirals wound into each other (the hardest of the playground's sets)."""
-    n = int_at_least("spirals", "n", n, 2)
+    n = _rows("spirals", n, 2)
     noise = at_least("spirals", "noise", noise, 0.0)
-    g = _rng(seed)
+    g = _rng("spirals", seed)
     first = n // 2
     X, y = [], []
     for label, (count, phase) in enumerate([(first, 0.0), (n - first, np.pi)]):
@@ -160,9 +181,9 @@ def spirals(n: int = 400, noise: float = 0.1, seed: int | None = 0) -> Dataset:
 
 def blobs(n: int = 300, noise: float = 1.0, seed: int | None = 0) -> Dataset:
     """Three round Gaussian clusters (three classes), `noise` their standard deviation."""
-    n = int_at_least("blobs", "n", n, 3)
+    n = _rows("blobs", n, 3)
     noise = at_least("blobs", "noise", noise, 0.0)
-    g = _rng(seed)
+    g = _rng("blobs", seed)
     centres = np.array([[-4.0, -2.0], [4.0, -2.0], [0.0, 4.0]])
     y = np.arange(n) % 3
     X = centres[y] + g.normal(0.0, noise, (n, 2))
@@ -171,9 +192,9 @@ def blobs(n: int = 300, noise: float = 1.0, seed: int | None = 0) -> Dataset:
 
 def gauss(n: int = 200, noise: float = 1.0, seed: int | None = 0) -> Dataset:
     """Two Gaussian clusters (the playground's "Gaussian" set): centres (2, 2) and (−2, −2)."""
-    n = int_at_least("gauss", "n", n, 2)
+    n = _rows("gauss", n, 2)
     noise = at_least("gauss", "noise", noise, 0.0)
-    g = _rng(seed)
+    g = _rng("gauss", seed)
     y = np.arange(n) % 2
     centres = np.array([[2.0, 2.0], [-2.0, -2.0]])
     X = centres[y] + g.normal(0.0, noise, (n, 2))
@@ -300,132 +321,6 @@ def load(
 # --- CSV ----------------------------------------------------------------------------------------
 
 
-def _number(text: str, line: int, column: str, path: Path) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise DataError(
-            f"{path}: line {line}, column {column!r}: {text.strip()!r} is not a number; "
-            f"expected numeric features"
-        ) from None
-    if not math.isfinite(value):
-        raise DataError(
-            f"{path}: line {line}, column {column!r}: {text.strip()} is not a finite number; "
-            f"remove or impute NaN and infinity first"
-        )
-    return value
-
-
-def read_table(
-    path: str | os.PathLike[str], text: str | None = None
-) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header and the (line number, fields) of each non-blank row of a CSV file, after
-    checking the file exists, has a header and data rows, and every row has the header's width.
-    Given `text` (an upload), that text is the CSV, nothing is read and `path` only names it."""
-    path = Path(path)
-    try:
-        if text is None:
-            if not path.is_file():
-                raise DataError(f"no such file: {path}")
-            with path.open(newline="", encoding="utf-8-sig") as f:
-                text = f.read()
-        reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-        lines = [(i, row) for i, row in enumerate(reader, start=1) if any(row)]
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"{path} is not a readable CSV text file: {err}") from None
-    if not lines:
-        raise DataError(f"{path} is empty; expected a header row and data rows")
-    header = [h.strip() for h in lines[0][1]]
-    rows = lines[1:]
-    if not rows:
-        raise DataError(f"{path} has a header but no data rows")
-    for line, row in rows:
-        if len(row) != len(header):
-            raise DataError(
-                f"{path}: line {line} has {len(row)} fields but the header has "
-                f"{len(header)}; expected every row to have {len(header)}"
-            )
-    return header, rows
-
-
-def target_index(header: list[str], target: str | None) -> int:
-    """The position of the target column: by name, else by (possibly negative) index;
-    the last column when `target` is None."""
-    if target is None:
-        return len(header) - 1
-    if target in header:
-        return header.index(target)
-    try:
-        index = int(target)
-    except ValueError:
-        index = None
-    if index is not None and -len(header) <= index < len(header):
-        return index % len(header)
-    raise DataError(
-        f"target column {target!r} is not in the file; columns are {', '.join(header)} "
-        f"(give a name or an index 0..{len(header) - 1})"
-    )
-
-
-def numeric_rows(
-    path: Path, header: list[str], rows: list[tuple[int, list[str]]], columns: list[int]
-) -> np.ndarray:
-    """The fields at `columns` of every row as floats; a bad field names its line and column."""
-    return np.array(
-        [[_number(fields[c], line, header[c], path) for c in columns] for line, fields in rows],
-        dtype=np.float64,
-    ).reshape(len(rows), len(columns))
-
-
-def label_text(value: str) -> str:
-    """A class label as stored: whole numbers in their plain form ("1.0" -> "1"), text stripped."""
-    text = value.strip()
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return str(int(number)) if math.isfinite(number) and number == int(number) else text
-
-
-def _is_class_column(values: list[str]) -> bool:
-    try:
-        numbers = [float(v) for v in values]
-    except ValueError:
-        return True
-    whole = all(math.isfinite(x) and x == int(x) for x in numbers)
-    return whole and len(set(numbers)) <= MAX_NUMERIC_CLASSES
-
-
-def _class_order(names: set[str]) -> list[str]:
-    try:
-        return sorted(names, key=float)
-    except ValueError:
-        return sorted(names)
-
-
-def _suggest_target(
-    path: Path, header: list[str], rows: list[tuple[int, list[str]]], features: list[int]
-) -> None:
-    """Refuse, suggesting --target, a feature column of text only: a label column that is not
-    the last (the target's default place) would otherwise read as a bad number."""
-    for c in features:
-        if not any(_is_number(fields[c]) for _, fields in rows):
-            line, fields = rows[0]
-            raise DataError(
-                f"{path}: column {header[c]!r} is text ({fields[c].strip()!r} on line {line}), "
-                f"not a number; if it is the label, give --target {header[c]} (target= from "
-                f"Python): the target is the last column unless told"
-            )
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def read_csv(
     path: str | os.PathLike[str], target: str | None = None, text: str | None = None
 ) -> Dataset:
@@ -439,16 +334,17 @@ def read_csv(
     t = target_index(header, target)
     features = [c for c in range(len(header)) if c != t]
     if target is None:
-        _suggest_target(path, header, rows, features)
+        suggest_target(path, header, rows, features)
     X = numeric_rows(path, header, rows, features)
     values = [fields[t] for _, fields in rows]
     feature_names = [header[c] for c in features]
-    if _is_class_column(values):
+    warn_constant(path, X, feature_names)
+    if is_class_column(values):
         labels = [label_text(v) for v in values]
         if any(not v for v in labels):
             line = rows[labels.index("")][0]
             raise DataError(f"{path}: line {line}: the target {header[t]!r} is empty")
-        classes = _class_order(set(labels))
+        classes = class_order(set(labels))
         if len(classes) < 2:
             raise DataError(
                 f"{path}: the target {header[t]!r} has only one class ({classes[0]!r}); "
@@ -466,6 +362,10 @@ def split(
 ) -> tuple[Dataset, Dataset | None]:
     """Shuffled (train, test) parts with round(test_fraction · n) test rows (None when 0);
     a dataset with a published split (`n_train`) keeps it."""
+    if not isinstance(dataset, Dataset):
+        raise ArgumentTypeError(
+            f"split: dataset must be a Dataset (data.load(...)), got {dataset!r:.60}"
+        )
     share = fraction("split", "test split", test_fraction)
     n = len(dataset)
     if dataset.n_train is not None:

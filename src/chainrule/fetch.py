@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from chainrule.checks import one_of
+from chainrule.checks import one_of, refuse
 from chainrule.errors import DataError
 
 CACHE_VARIABLE = "CHAINRULE_DATA"
@@ -116,6 +116,8 @@ def fetch(
     mirrors. Raises DataError, in one line naming the URL and the folder, when a file cannot
     be had from any mirror."""
     source = _source(name)
+    if mirror is not None and not isinstance(mirror, str):
+        raise refuse("fetch", "mirror", "a base URL (str) or None", mirror)
     folder = Path(folder) if folder is not None else cache_folder(name)
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from chainrule.checks import at_least, positive
-from chainrule.errors import GradError
-from chainrule.tensor import ArrayLike, Tensor, no_grad
+from chainrule.errors import ArgumentTypeError, GradError
+from chainrule.tensor import ArrayLike, Tensor, as_array, no_grad
 
 
 @dataclass
@@ -84,10 +84,9 @@ def gradcheck(
     rtol = at_least("gradcheck", "rtol", rtol, 0.0)
     # C order, so that `reshape(-1)` below is a view and nudging it nudges the input: a
     # transposed (Fortran-ordered) input would otherwise be nudged in a copy, and read as flat
-    arrays = [
-        np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64, order="C")
-        for x in inputs
-    ]
+    if not callable(f):
+        raise ArgumentTypeError(f"gradcheck: f must be a function of tensors, got {f!r:.60}")
+    arrays = [np.array(as_array(x, np.float64), order="C") for x in inputs]
     leaves = [Tensor(a, requires_grad=True) for a in arrays]
     out = f(*leaves)
     if not isinstance(out, Tensor):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable
-from typing import ClassVar
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
-from chainrule.checks import at_least, fraction, positive, refuse
+from chainrule.checks import at_least, fraction, int_at_least, positive, refuse
 from chainrule.compile import observed
+from chainrule.errors import ConfigError, ShapeError
 from chainrule.tensor import Tensor, parameters_of
 
 
@@ -62,6 +63,75 @@ class Optimizer:
     def _grads(self) -> list[tuple[Tensor, np.ndarray]]:
         return [(p, p.grad) for p in self.params if p.grad is not None]
 
+    # ---- state: what a resumed run needs to step exactly as an uninterrupted one --------
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The constructor's settings (JSON data): `type(self)(params, **these)` rebuilds it."""
+        return {"lr": self.lr}
+
+    def buffers(self) -> dict[str, dict[int, np.ndarray]]:
+        """The per-parameter arrays the update keeps between steps, by PyTorch's names, each
+        keyed by id(parameter); none for plain gradient descent."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """PyTorch's name: the optimizer's type, hyperparameters and buffers (copies), the
+        buffers keyed by the parameter's index in `params`, as PyTorch keys them."""
+        state: dict[int, dict[str, np.ndarray]] = {}
+        for i, p in enumerate(self.params):
+            entry = {
+                name: kept[id(p)].copy() for name, kept in self.buffers().items() if id(p) in kept
+            }
+            if entry:
+                state[i] = entry
+        return {
+            "type": type(self).__name__,
+            "hyperparameters": self.hyperparameters(),
+            "state": state,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from `state_dict()`'s data: the hyperparameters (checked as the constructor
+        checks them) and a copy of every buffer, whose shape and dtype must be its parameter's."""
+        owner = f"{type(self).__name__}.load_state_dict"
+        if state.get("type") != type(self).__name__:
+            raise refuse(owner, "type", repr(type(self).__name__), state.get("type"))
+        try:
+            fresh = type(self)(self.params, **state.get("hyperparameters", {}))
+        except TypeError as err:
+            raise ConfigError(f"{owner}: hyperparameters do not fit ({err})") from None
+        arrays = self._checked_buffers(owner, state.get("state", {}))
+        vars(self).update({k: v for k, v in vars(fresh).items() if k != "params"})
+        for i, entry in arrays.items():
+            for name, array in entry.items():
+                self.buffers()[name][id(self.params[i])] = array
+
+    def _checked_buffers(self, owner: str, state: Any) -> dict[int, dict[str, np.ndarray]]:
+        """`state`'s buffers as owned copies, once every index, name, shape and dtype fits."""
+        names = set(self.buffers())
+        if not isinstance(state, Mapping):
+            raise refuse(owner, "state", "a dict {parameter index: {buffer: array}}", state)
+        checked: dict[int, dict[str, np.ndarray]] = {}
+        for key, entry in state.items():
+            i = int_at_least(owner, "state index", key, 0)
+            if i >= len(self.params):
+                raise refuse(owner, "state index", f"< {len(self.params)} (the parameters)", i)
+            if not isinstance(entry, Mapping) or set(entry) != names:
+                raise refuse(owner, f"state[{i}]", f"a dict of {sorted(names)}", entry)
+            p = self.params[i].data
+            checked[i] = {}
+            for name, value in entry.items():
+                array = np.asarray(value.data if isinstance(value, Tensor) else value)
+                if array.shape != p.shape:
+                    raise ShapeError(
+                        f"{owner}: state[{i}][{name!r}] has shape {array.shape}, expected "
+                        f"{p.shape} (its parameter's)"
+                    )
+                if array.dtype != p.dtype:
+                    raise refuse(owner, f"state[{i}][{name!r}].dtype", str(p.dtype), array.dtype)
+                checked[i][name] = array.copy()
+        return checked
+
 
 class SGD(Optimizer):
     """Gradient descent, the lecture's rule:  W ← W − η ∇C(W).
@@ -85,6 +155,18 @@ class SGD(Optimizer):
             raise refuse("SGD", "momentum", "> 0 for Nesterov momentum (nesterov=True)", momentum)
         self.nesterov = nesterov
         self.velocity: dict[int, np.ndarray] = {}
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "weight_decay": self.weight_decay,
+            "nesterov": self.nesterov,
+        }
+
+    def buffers(self) -> dict[str, dict[int, np.ndarray]]:
+        """v, the velocity (PyTorch's momentum_buffer), once the first step has made it."""
+        return {"momentum_buffer": self.velocity}
 
     def step(self) -> None:
         lr, mu, decay = self.lr, self.momentum, self.weight_decay
@@ -129,6 +211,28 @@ class Adam(Optimizer):
         self.t = 0
         self.m: dict[int, np.ndarray] = {}
         self.v: dict[int, np.ndarray] = {}
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "betas": [self.beta1, self.beta2],
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+        }
+
+    def buffers(self) -> dict[str, dict[int, np.ndarray]]:
+        """m and v, the moments (PyTorch's exp_avg and exp_avg_sq)."""
+        return {"exp_avg": self.m, "exp_avg_sq": self.v}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Optimizer.state_dict() and t, the steps taken, which the bias corrections 1 − βᵗ use."""
+        return {**super().state_dict(), "step": self.t}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        owner = f"{type(self).__name__}.load_state_dict"
+        step = int_at_least(owner, "step", state.get("step"), 0)
+        super().load_state_dict(state)
+        self.t = step
 
     def step(self) -> None:
         self.t += 1

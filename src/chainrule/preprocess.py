@@ -36,8 +36,20 @@ class Preprocessing:
 
     @classmethod
     def fit(cls, train: Dataset) -> Preprocessing:
-        """Standardisation fitted on the training rows `train`."""
-        std = train.X.std(axis=0)
+        """Standardisation fitted on the training rows `train`.
+
+        DataError when a mean or standard deviation overflows float64 (features near 1e154
+        and above, whose squares do). A feature whose values are all equal keeps std 1."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = train.X.mean(axis=0)
+            std = train.X.std(axis=0)
+        overflow = ~(np.isfinite(mean) & np.isfinite(std))
+        if overflow.any():
+            raise DataError(
+                f"{train.name}: features {_names(_picked(train.feature_names, overflow))} are "
+                f"too large to standardise (their mean or squares overflow float64); rescale "
+                f"them first"
+            )
         std[std == 0] = 1.0
         target_mean, target_std = 0.0, 1.0
         if not train.is_classification:
@@ -45,7 +57,7 @@ class Preprocessing:
             target_std = float(train.y.std()) or 1.0
         return cls(
             list(train.feature_names),
-            train.X.mean(axis=0),
+            mean,
             std,
             train.class_names,
             train.target_name,
@@ -118,6 +130,10 @@ class Preprocessing:
             )
         except (KeyError, TypeError, ValueError) as err:
             raise DataError(f"damaged preprocessing record in the model file ({err})") from None
+
+
+def _picked(names: list[str], mask: np.ndarray) -> list[str]:
+    return [name for name, hit in zip(names, mask, strict=True) if hit]
 
 
 def _names(names: list[str]) -> str:

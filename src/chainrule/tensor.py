@@ -18,7 +18,8 @@ from typing import Any, ParamSpec, TypeVar
 import numpy as np
 
 from chainrule import tensor_methods
-from chainrule.errors import GradError, ShapeError
+from chainrule.checks import real_array
+from chainrule.errors import ArgumentTypeError, GradError, ShapeError
 
 ArrayLike = Any
 VJP = Callable[[np.ndarray], np.ndarray]
@@ -87,11 +88,15 @@ def is_grad_enabled() -> bool:
     return _grad_mode.enabled
 
 
+def numeric_array(value: ArrayLike, dtype: Any = None) -> np.ndarray:
+    """`value` (a Tensor's data, or anything numpy takes) as an array of real numbers:
+    checks.real_array, which refuses strings, None, complex numbers and objects."""
+    return real_array(value.data if isinstance(value, Tensor) else value, dtype)
+
+
 def as_array(value: ArrayLike, dtype: Any = None) -> np.ndarray:
     """`value` as a floating numpy array: float32/float64 kept, anything else float64."""
-    if isinstance(value, Tensor):
-        value = value.data
-    array = np.asarray(value, dtype=dtype)
+    array = numeric_array(value, dtype)
     if dtype is None and array.dtype.kind != "f":
         array = array.astype(np.float64)
     return array
@@ -206,7 +211,7 @@ class Tensor(tensor_methods.TensorMethods):
     def __len__(self) -> int:
         """The length of the first axis; a 0-d tensor has none (TypeError, as numpy's)."""
         if not self.data.ndim:
-            raise TypeError("len() of a 0-d tensor")
+            raise ArgumentTypeError("len() of a 0-d tensor")
         return len(self.data)
 
     def __contains__(self, value: ArrayLike) -> bool:
@@ -216,7 +221,7 @@ class Tensor(tensor_methods.TensorMethods):
     def __bool__(self) -> bool:
         """The truth of a one-element tensor (`if t > 0:`); more elements are ambiguous."""
         if self.data.size != 1:
-            raise ValueError(
+            raise ShapeError(
                 f"the truth value of a tensor of shape {self.data.shape} is ambiguous: it has "
                 f"{self.data.size} elements; reduce it first (.any(), .all()) or compare by "
                 f"identity with `is`"
@@ -224,6 +229,12 @@ class Tensor(tensor_methods.TensorMethods):
         return bool(self.data)
 
     def item(self) -> float:
+        """The number in a one-element tensor."""
+        if self.data.size != 1:
+            raise ShapeError(
+                f"item() needs a tensor of one element, got shape {self.data.shape}; reduce it "
+                f"first (.sum(), .mean()) or index one element"
+            )
         return self.data.item()
 
     def numpy(self) -> np.ndarray:
@@ -348,7 +359,7 @@ class Tensor(tensor_methods.TensorMethods):
         """The sub-tensors along the first axis (`for row in t`, `a, b = t`), as numpy and
         PyTorch iterate; each is `t[i]`, so gradients flow back through it."""
         if self.data.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor (use t.item() for its number)")
+            raise ArgumentTypeError("iteration over a 0-d tensor (use t.item() for its number)")
         return (ops.getitem(self, i) for i in range(len(self.data)))
 
 
@@ -488,10 +499,14 @@ def _accumulate(t: Tensor, grad: np.ndarray, owned: bool) -> None:
 
 def parameters_of(values: Iterable[Tensor]) -> list[Tensor]:
     """The list of tensors in `values`, checked to be Tensors."""
+    if not isinstance(values, Iterable):
+        raise ArgumentTypeError(
+            f"expected an iterable of Tensors (model.parameters()), got {type(values).__name__}"
+        )
     out = list(values)
     for v in out:
         if not isinstance(v, Tensor):
-            raise TypeError(f"expected Tensors (parameters), got {type(v).__name__}")
+            raise ArgumentTypeError(f"expected Tensors (parameters), got {type(v).__name__}")
     return out
 
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from chainrule.errors import ArgumentTypeError
+
 if TYPE_CHECKING:
     from chainrule.tensor import ArrayLike, Tensor
 
@@ -320,11 +322,9 @@ class TensorMethods:
 
 def _dims(args: tuple[int | Sequence[int], ...]) -> tuple[int, ...]:
     """numpy's two spellings of a shape or an axis order: integers, or one sequence of them."""
-    if len(args) == 1 and not isinstance(args[0], int | np.integer):
-        return tuple(int(d) for d in args[0])
-    dims = []
-    for d in args:
-        if not isinstance(d, int | np.integer):
-            raise TypeError(f"expected integers or one sequence of them, got {args}")
-        dims.append(int(d))
-    return tuple(dims)
+    given: Any = args[0] if len(args) == 1 and not isinstance(args[0], int | np.integer) else args
+    if isinstance(given, str | bytes) or not isinstance(given, Sequence | np.ndarray):
+        raise ArgumentTypeError(f"expected integers or one sequence of them, got {args}")
+    if not all(isinstance(d, int | np.integer) and not isinstance(d, bool) for d in given):
+        raise ArgumentTypeError(f"expected integers or one sequence of them, got {args}")
+    return tuple(int(d) for d in given)

@@ -13,25 +13,33 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
-from chainrule.checks import positive_int, refuse
+from chainrule.checks import int_at_least, positive_int, refuse
 from chainrule.compile import CompiledStep
-from chainrule.errors import ConfigError, DataError, DivergedError, ShapeError
+from chainrule.errors import ArgumentTypeError, ConfigError, DataError, DivergedError, ShapeError
+from chainrule.nn.cross_entropy import whole
 from chainrule.nn.losses import LOSSES, BCELoss, CrossEntropyLoss, Loss, SquaredError
 from chainrule.nn.module import Module
 from chainrule.optim import SGD, Optimizer
-from chainrule.tensor import ArrayLike, Tensor, no_grad
+from chainrule.tensor import ArrayLike, Tensor, no_grad, numeric_array
 from chainrule.threads import for_fit
 
 # Why a run ended: fit's own bounds ("until", "epochs"), a NaN loss ("diverged"), Ctrl-C
 # ("interrupted"), callbacks.EarlyStopping ("tol"), or any other callback's stop ("callback").
 STOP_REASONS = ("until", "epochs", "tol", "callback", "diverged", "interrupted")
+
+# A finite loss can still be a blow-up (1e20 after 0.3): an epoch loss above both
+# DIVERGENCE_GROWTH times the best epoch loss of the run so far and DIVERGENCE_FLOOR stops
+# training as a NaN does. Noisy mini-batch training moves the loss by a few times at most, and
+# the floor keeps a loss already near 0 (best 1e-9) from tripping on a harmless 1e-5.
+DIVERGENCE_GROWTH = 1e4
+DIVERGENCE_FLOOR = 1.0
 
 # sampler(n) -> the indices of the rows one epoch visits, in the order it visits them.
 Sampler = Callable[[int], ArrayLike]
@@ -175,9 +183,11 @@ def _loss_hint(loss: Callable, y: np.ndarray) -> str:
 
 
 def _array(value: ArrayLike, name: str) -> np.ndarray:
-    array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    array = numeric_array(value)
     if array.ndim == 0:
         raise DataError(f"fit: {name} must have one row per example, got a scalar")
+    if len(array) == 0:
+        raise DataError(f"fit: {name} has no rows: no examples to train on; expected X and Y rows")
     if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
         raise DataError(f"fit: {name} contains NaN or infinity; clean or impute it first")
     return array
@@ -192,7 +202,7 @@ def prepare(X: ArrayLike, Y: ArrayLike, loss: Callable, dtype: np.dtype) -> tupl
         raise DataError(f"fit: X has {len(x)} rows but Y has {len(y)}; expected one target per row")
     x = x.astype(dtype, copy=False)
     labels = isinstance(loss, CrossEntropyLoss) and y.ndim == 1
-    y = y.astype(np.intp, copy=False) if labels else y.astype(dtype, copy=False)
+    y = whole(type(loss).__name__, y) if labels else y.astype(dtype, copy=False)
     return x, y
 
 
@@ -267,7 +277,11 @@ def _hooks(
     chainrule.callbacks is imported here, not at the top, because that room stands on this
     module (and its HealthMonitor on the lecture room): the spine imports no room above it."""
     callbacks = () if callbacks is None else callbacks
-    if isinstance(callbacks, Callback) or not all(isinstance(c, Callback) for c in callbacks):
+    if (
+        isinstance(callbacks, Callback)
+        or not isinstance(callbacks, Iterable)
+        or not all(isinstance(c, Callback) for c in callbacks)
+    ):
         raise refuse("fit", "callbacks", "a list of callbacks.Callback objects", callbacks)
     hooks = list(callbacks)
     if health_every is None and not progress:
@@ -306,7 +320,11 @@ def fit(
     in order, and the batches are consecutive slices of it. Stops when the epoch's training
     loss is <= `until` ("until total error is small enough"), after `epochs` epochs, when a
     callback calls `run.stop(reason)`, or on Ctrl-C after the current batch. A NaN or infinite
-    loss raises DivergedError naming the epoch. The optimizer defaults to SGD(lr=0.1).
+    epoch loss raises DivergedError naming the epoch, and so does a finite one that has grown
+    above both 10⁴ × the run's best epoch loss and 1.0 (DIVERGENCE_GROWTH, DIVERGENCE_FLOOR):
+    a loss of 1e20 after 0.3 is a blow-up, not noise. Empty X raises DataError, and so do
+    class labels that are not whole numbers (never rounded). The optimizer defaults to
+    SGD(lr=0.1).
 
     `loss="auto"` chooses as the command line does: CrossEntropyLoss for class labels (Y one
     integer per row), SquaredError for real targets. A loss that refuses the output's shape
@@ -322,13 +340,15 @@ def fit(
     is the output a^{(L)} as a detached tensor. A loss given as a plain function is not
     compiled, since the replay would skip whatever else it does besides its ops.
     """
+    _check_arguments(model, optimizer, seed, sampler, validation)
     given = _array(Y, "Y")
     loss_fn = loss_module(loss, given)
     epochs = positive_int("fit", "epochs", epochs)
     if batch_size is not None:
         batch_size = positive_int("fit", "batch_size", batch_size)
-    if until is not None and not until >= 0:
-        raise ConfigError(f"fit: until must be a loss >= 0, got {until!r}")
+    real = isinstance(until, int | float | np.integer | np.floating) and not isinstance(until, bool)
+    if until is not None and not (real and until >= 0):
+        raise refuse("fit", "until", "a loss >= 0", until)
     hooks = _hooks(callbacks, progress, health_every)
     optimizer = optimizer if optimizer is not None else SGD(model.parameters(), lr=0.1)
     x, y = prepare(X, Y, loss_fn, model.dtype)
@@ -356,6 +376,25 @@ def fit(
     return run.history
 
 
+def _check_arguments(model: Any, optimizer: Any, seed: Any, sampler: Any, validation: Any) -> None:
+    """Refuse, before any work, arguments that would fail deep inside the loop."""
+    if not isinstance(model, Module):
+        raise ArgumentTypeError(f"fit: model must be a chainrule.nn.Module, got {model!r:.60}")
+    if optimizer is not None and not isinstance(optimizer, Optimizer):
+        raise ArgumentTypeError(
+            f"fit: optimizer must be a chainrule.optim optimizer (optim.SGD(model.parameters(), "
+            f"lr=0.1)) or None, got {optimizer!r:.60}"
+        )
+    if seed is not None:
+        int_at_least("fit", "seed", seed, 0)
+    if sampler is not None and not callable(sampler):
+        raise ArgumentTypeError(f"fit: sampler must be a function of n, got {sampler!r:.60}")
+    if validation is not None and (
+        not isinstance(validation, tuple | list) or len(validation) != 2
+    ):
+        raise refuse("fit", "validation", "a pair (X_val, Y_val)", validation)
+
+
 @dataclass
 class _Loop:
     """One fit call's loop over epochs and batches, calling the hooks at each step."""
@@ -370,6 +409,7 @@ class _Loop:
     until: float | None
     ctrl_c: list[bool] = field(default_factory=lambda: [False])
     compiled: CompiledStep | None = None
+    best: tuple[float, int] = (math.inf, 0)  # the lowest epoch loss so far, and its epoch
 
     def train(self) -> None:
         run = self.run
@@ -447,14 +487,7 @@ class _Loop:
         history.loss.append(epoch_loss)
         if epoch_accuracy is not None:
             history.accuracy.append(epoch_accuracy)
-        if not np.isfinite(epoch_loss):
-            run.stop_reason = history.stop_reason = "diverged"
-            raise DivergedError(
-                f"training diverged at epoch {run.epoch}: the loss is {epoch_loss} (first "
-                f"non-finite values in {_first_non_finite(run.model)}); try a smaller "
-                f"learning rate (lr={getattr(run.optimizer, 'lr', '?')} now)",
-                history,
-            )
+        self._check_divergence(epoch_loss)
         if self.val is not None:
             v_loss, v_acc = evaluate(run.model, *self.val, run.loss)
             history.val_loss.append(v_loss)
@@ -464,3 +497,28 @@ class _Loop:
             run.stop("until")
         for hook in self.hooks:
             hook.on_epoch_end(run)
+
+    def _check_divergence(self, epoch_loss: float) -> None:
+        """DivergedError for a NaN or infinite epoch loss, or a finite one far above the best."""
+        run = self.run
+        best, best_epoch = self.best
+        if np.isfinite(epoch_loss):
+            if epoch_loss < best:
+                self.best = (epoch_loss, run.epoch)
+            if epoch_loss <= max(DIVERGENCE_GROWTH * best, DIVERGENCE_FLOOR):
+                return
+            why = (
+                f"the loss grew to {epoch_loss:.4g}, over {DIVERGENCE_GROWTH:g} times its best "
+                f"({best:.4g} at epoch {best_epoch})"
+            )
+        else:
+            why = (
+                f"the loss is {epoch_loss} (first non-finite values in "
+                f"{_first_non_finite(run.model)})"
+            )
+        run.stop_reason = run.history.stop_reason = "diverged"
+        raise DivergedError(
+            f"training diverged at epoch {run.epoch}: {why}; try a smaller learning rate "
+            f"(lr={getattr(run.optimizer, 'lr', '?')} now)",
+            run.history,
+        )

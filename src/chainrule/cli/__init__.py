@@ -2,130 +2,135 @@
 the shell, on built-in data or your own CSV.
 
 One module per command group (train, evaluate, explain, plot, info, lecture), the options they
-share in `options`, a saved model's wrapper in `trained`. This module holds the Typer `app`
-and `main`, which turns every error into one line on stderr and an exit code chosen by the
-error's type, in EXIT_CODES. `--debug` (anywhere on the line) shows the traceback.
+share in `options`, a saved model's wrapper in `trained`, the Typer `app` and EXIT_CODES in
+`commands` (imported lazily, and reachable here: `from chainrule.cli import app`). This module
+holds only `main`, which turns every error into one line on stderr and an exit code chosen by
+the error's type, numpy's warnings into at most one line, and Ctrl-C at any moment into
+"chainrule: error: interrupted" and exit 130. It imports nothing heavy itself, so the handling
+is in place before typer, the commands and their libraries load. `--debug` (anywhere on the
+line) shows the traceback.
 """
 
 from __future__ import annotations
 
+from chainrule.cli import start  # noqa: F401  (first of all: see start.py)
+
+# isort: split
+import signal
 import sys
-import traceback
-from typing import Annotated
-
-import typer
-
-from chainrule.cli.evaluate import evaluate_command, predict_command
-from chainrule.cli.explain import explain_command
-from chainrule.cli.info import datasets_command, info_command
-from chainrule.cli.lecture import exercise_command, walkthrough_command
-from chainrule.cli.playground import playground_command
-from chainrule.cli.plot import plot_command
-from chainrule.cli.train import HELP as HELP_TRAIN
-from chainrule.cli.train import train_command
-from chainrule.errors import ChainruleError, ConfigError, DataError, ModelFileError, ShapeError
+import threading
+import warnings
+from typing import Any
 
 EXIT_BAD_INPUT = 1
 EXIT_BAD_OPTION = 2
 EXIT_INTERRUPTED = 130
 
-# The exit code of each kind of error, first match wins. typer.TyperException is the base of
-# typer's usage errors (an unknown option, a missing argument, "many" for an integer).
-# A ShapeError reaching the command line comes from rows whose shape does not fit the model
-# (every option that sets a shape is checked first), so it is bad input, like DataError.
-# ChainruleError covers the rest: DivergedError (the run's numbers) and GradError.
-EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
-    (ConfigError, EXIT_BAD_OPTION),
-    (typer.TyperException, EXIT_BAD_OPTION),
-    (DataError, EXIT_BAD_INPUT),
-    (ShapeError, EXIT_BAD_INPUT),
-    (ModelFileError, EXIT_BAD_INPUT),
-    (OSError, EXIT_BAD_INPUT),
-    (ChainruleError, EXIT_BAD_INPUT),
-    # Ctrl-C outside training (typer itself may return it as the bare exit code 130)
-    (typer.Abort, EXIT_INTERRUPTED),
-    (KeyboardInterrupt, EXIT_INTERRUPTED),
-)
-
-app = typer.Typer(
-    name="chainrule",
-    help="Backpropagation done right: train, evaluate, explain and draw neural networks.\n\n"
-    "Errors are one line on stderr (exit 2: a bad option; exit 1: bad data or a bad file); "
-    "add --debug anywhere on the line to see the traceback.",
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+# Names that live in chainrule.cli.commands, loaded on first use: `from chainrule.cli import app`.
+_LAZY = ("app", "EXIT_CODES", "exit_code", "COMMANDS")
 
 
-def _print_version(value: bool) -> None:
-    if value:
-        from chainrule import __version__
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from chainrule.cli import commands as module
 
-        print(f"chainrule {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _options(
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_print_version, is_eager=True, help="print the version"),
-    ] = False,
-) -> None:
-    """Backpropagation done right: train, evaluate, explain and draw neural networks."""
+        return getattr(module, name)
+    raise AttributeError(f"module 'chainrule.cli' has no attribute {name!r}")
 
 
-app.command("train", help=HELP_TRAIN)(train_command)
-app.command("evaluate")(evaluate_command)
-app.command("predict")(predict_command)
-app.command("explain")(explain_command)
-app.command("plot")(plot_command)
-app.command("info")(info_command)
-app.command("datasets")(datasets_command)
-app.command("walkthrough")(walkthrough_command)
-app.command("exercise")(exercise_command)
-app.command("playground")(playground_command)
+def interrupt_once(signum: int, frame: Any) -> None:
+    """Ctrl-C: stop what runs now; a second Ctrl-C while it unwinds is ignored, so the exit
+    stays clean (never a traceback, never a bare signal exit)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
-def exit_code(err: BaseException) -> int | None:
-    """The exit code for `err` from EXIT_CODES; None for an error no table row expects (a bug)."""
-    return next((code for kind, code in EXIT_CODES if isinstance(err, kind)), None)
+def _ignore_ctrl_c() -> None:
+    """From here to the process's exit nothing may be interrupted (only main() run as the
+    program calls this)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _message(err: BaseException) -> str:
-    """The error's one line: what was wrong and what was expected."""
-    if isinstance(err, typer.TyperException):
-        ctx = getattr(err, "ctx", None)  # the command a usage error belongs to
-        command = getattr(ctx, "info_name", "chainrule")
-        hint = "" if command == "chainrule" else f" (see 'chainrule {command} --help')"
-        return err.format_message() + hint
-    if isinstance(err, typer.Abort | KeyboardInterrupt):
-        return "interrupted"
-    lines = str(err).strip().splitlines()
-    return lines[0] if lines else type(err).__name__
+def _numeric_line(numeric: list[str]) -> str:
+    """numpy's RuntimeWarnings (overflow, invalid value, ...) as one line: the first, and how
+    many more."""
+    more = f" (and {len(numeric) - 1} more numeric warnings)" if len(numeric) > 1 else ""
+    return f"numpy: {numeric[0]}{more}; the numbers may be inaccurate"
+
+
+def _first_line(message: Any, category: type[Warning]) -> str:
+    text = str(message).strip().splitlines()
+    return text[0] if text else category.__name__
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the `chainrule` command line on `argv` (sys.argv[1:] by default); the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    """Run the `chainrule` command line on `argv` (sys.argv[1:] by default); the exit code.
+
+    Called with no `argv` it is the program itself (the console script, `python -m
+    chainrule.cli`): it then owns the process's Ctrl-C, and once it has its answer nothing can
+    interrupt the exit. Called with `argv` (from Python, from tests) it leaves signals alone."""
+    program = argv is None and threading.current_thread() is threading.main_thread()
+    if program:
+        signal.signal(signal.SIGINT, interrupt_once)
+    try:
+        code = _run(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:  # between _run's own handlers: still the one line
+        code = _fail(KeyboardInterrupt(), debug=False)
+    if program:
+        _ignore_ctrl_c()
+    return code
+
+
+def _run(args: list[str]) -> int:
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"] or ["--help"]
-    try:
-        result = app(args=args, prog_name="chainrule", standalone_mode=False)
-    except (Exception, KeyboardInterrupt) as err:
-        if debug:
-            traceback.print_exc()
-        code = exit_code(err)
-        message = _message(err)
-        if code is None:  # a bug: still one line, with the way to see more
-            code = EXIT_BAD_INPUT
-            message = (
-                f"internal error: {type(err).__name__}: {message} (run again with --debug "
-                f"for the traceback)"
-            )
-        print(f"chainrule: error: {message}", file=sys.stderr)
-        return code
+    numeric: list[str] = []
+
+    def show(message: Any, category: type[Warning], *rest: Any, **more: Any) -> None:
+        """Each warning as one line of chainrule's own, at once; numpy's numeric ones are
+        kept and summed up in one line at the end (or dropped when the run fails: its error
+        line says what went wrong)."""
+        if issubclass(category, RuntimeWarning):
+            numeric.append(_first_line(message, category))
+        else:
+            print(f"chainrule: warning: {_first_line(message, category)}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        try:
+            from chainrule.cli.commands import run
+
+            result = run(args)
+        except (Exception, KeyboardInterrupt) as err:
+            return _fail(err, debug)
+    if numeric:
+        print(f"chainrule: warning: {_numeric_line(numeric)}", file=sys.stderr)
     if result == EXIT_INTERRUPTED:  # typer turns Ctrl-C in a command into this bare exit code
-        print("chainrule: error: interrupted", file=sys.stderr)
+        return _fail(KeyboardInterrupt(), debug=False)
     return result if isinstance(result, int) else 0
+
+
+def _fail(err: BaseException, debug: bool) -> int:
+    """Print `err` as one line on stderr; its exit code."""
+    on_main = threading.current_thread() is threading.main_thread()
+    if on_main and signal.getsignal(signal.SIGINT) is interrupt_once:
+        _ignore_ctrl_c()  # the program is ending: a further Ctrl-C must not cut the line short
+    if debug:
+        import traceback
+
+        traceback.print_exception(err)
+    code: int | None
+    if isinstance(err, KeyboardInterrupt):  # also at start-up, before the app has loaded
+        code, line = EXIT_INTERRUPTED, str(err) or "interrupted"
+    else:
+        from chainrule.cli.commands import exit_code, message
+
+        code, line = exit_code(err), message(err)
+    if code is None:  # a bug: still one line, with the way to see more
+        code = EXIT_BAD_INPUT
+        line = (
+            f"internal error: {type(err).__name__}: {line} (run again with --debug for the "
+            f"traceback)"
+        )
+    print(f"chainrule: error: {line}", file=sys.stderr)
+    return code

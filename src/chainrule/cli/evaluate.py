@@ -16,7 +16,7 @@ from chainrule.cli import show
 from chainrule.cli.options import ModelFile, Target, writable
 from chainrule.cli.trained import Trained
 from chainrule.errors import DataError
-from chainrule.io import atomic_write
+from chainrule.files import atomic_write
 from chainrule.preprocess import confusion_matrix, decode
 from chainrule.tensor import Tensor
 from chainrule.train import predicting
@@ -63,7 +63,7 @@ def predict_command(
         typer.Argument(help="CSV of raw rows with the model's feature columns", show_default=False),
     ],
     output: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             help="write the rows with a 'prediction' column here (else print predictions)"
         ),
@@ -75,7 +75,7 @@ def predict_command(
 ) -> None:
     """One prediction per row of a CSV file (raw values: the model standardises them)."""
     if output is not None:
-        writable("--output", output)
+        writable("--output", output, [model, file])
     trained = Trained.load(model)
     names = trained.prep.class_names
     if proba and names is None:
@@ -101,7 +101,7 @@ def predict_command(
     writer.writerow([*header, *extra])
     for (_, fields), row in zip(rows, table, strict=True):
         writer.writerow([*fields, *row])
-    atomic_write(output, text.getvalue().encode())
+    atomic_write(output, text.getvalue().encode(), "--output")
     print(f"wrote {len(table)} predictions to {output}")
 
 
@@ -124,8 +124,11 @@ def _feature_columns(
     """Where the model's features are in `header`: by name (extra columns, such as the
     target, are ignored); for a network saved from Python, which knows no names, the
     columns in order when their number fits."""
-    if all(name in header for name in features):
-        return [header.index(name) for name in features]
+    # one dict, not header.index per feature: linear in the columns (read_table refuses a
+    # name used twice, so each name has one place)
+    position = {name: i for i, name in enumerate(header)}
+    if all(name in position for name in features):
+        return [position[name] for name in features]
     if by_position and len(header) == len(features):
         return list(range(len(header)))
     expected = ", ".join(features) if len(features) <= 8 else f"{len(features)} features"

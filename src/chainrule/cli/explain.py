@@ -9,19 +9,26 @@ import typer
 from chainrule import data as datasets
 from chainrule import nn
 from chainrule.checks import refuse
-from chainrule.cli.options import ModelFile, Target
+from chainrule.cli.options import ModelFile, Target, strict_int
 from chainrule.cli.trained import Trained
 
 
 def explain_command(
     model: ModelFile,
     data: Annotated[str, typer.Option(help=f"dataset: {datasets.known_names()}")],
-    example: Annotated[int, typer.Option(help="which row of the data (from 0)")],
-    layer: Annotated[int, typer.Option(help="Linear layer l, counted from 1 (the last is L)")],
-    j: Annotated[int, typer.Option("--j", help="neuron j of layer l")],
+    example: Annotated[int, typer.Option(help="which row of the data (from 0)", parser=strict_int)],
+    layer: Annotated[
+        int,
+        typer.Option(help="Linear layer l, counted from 1 (the last is L)", parser=strict_int),
+    ],
+    j: Annotated[int, typer.Option("--j", help="neuron j of layer l", parser=strict_int)],
     k: Annotated[
         int | None,
-        typer.Option("--k", help="neuron k of layer l-1 (w_jk); leave out for the bias b_j"),
+        typer.Option(
+            "--k",
+            help="neuron k of layer l-1 (w_jk); leave out for the bias b_j",
+            parser=strict_int,
+        ),
     ] = None,
     target: Target = None,
 ) -> None:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -41,8 +43,20 @@ def info_command(model: ModelFile) -> None:
     if "preprocessing" not in metadata:
         print("no training record (saved from Python without metadata)")
         return
-    for key, value in _record(metadata):
+    for key, value in [*_record(metadata), ("resume", _resume(model))]:
         print(f"{key + ':':<15}{value}")
+
+
+def _resume(path: Path) -> str:
+    """Whether --resume continues exactly: the optimizer's state the file holds, if any."""
+    from chainrule import modelfile
+
+    saved = modelfile.read_header(path).strings.get("optimizer")
+    if saved is None:
+        return "the optimizer restarts (its state was not saved)"
+    record = json.loads(saved)  # checked by load_network: a record of one of the optimizers
+    held = "velocity" if record["type"] == "SGD" else f"moments after step {record['step']}"
+    return f"exact ({record['type']}'s {held} saved)"
 
 
 def _record(metadata: dict[str, Any]) -> list[tuple[str, Any]]:

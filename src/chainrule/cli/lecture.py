@@ -18,8 +18,9 @@ from typing import Annotated
 import typer
 
 from chainrule.checks import one_of
-from chainrule.errors import ConfigError
-from chainrule.io import atomic_write
+from chainrule.cli.options import strict_float, strict_int, whole, writable
+from chainrule.errors import ConfigError, DataError
+from chainrule.files import atomic_write
 from chainrule.lecture.exercise import BIAS, Asked, activations, exercise
 from chainrule.lecture.plain import plain
 from chainrule.lecture.walkthrough import walkthrough
@@ -28,19 +29,31 @@ from chainrule.lecture.walkthrough import walkthrough
 def walkthrough_command(
     a: Annotated[
         float | None,
-        typer.Option("--a", help="a^{(L)}, the network's output; default the slide's 0.88"),
+        typer.Option(
+            "--a",
+            help="a^{(L)}, the network's output; default the slide's 0.88",
+            parser=strict_float,
+        ),
     ] = None,
-    y: Annotated[float, typer.Option("--y", help="the target y")] = 1.0,
+    y: Annotated[float, typer.Option("--y", help="the target y", parser=strict_float)] = 1.0,
     a_prev: Annotated[
-        float | None, typer.Option("--a-prev", help="a^{(L−1)}, the hidden neuron; default 0.7")
+        float | None,
+        typer.Option(
+            "--a-prev", help="a^{(L−1)}, the hidden neuron; default 0.7", parser=strict_float
+        ),
     ] = None,
     a_prev2: Annotated[
-        float, typer.Option("--a-prev2", help="a^{(L−2)}, the network's input")
+        float, typer.Option("--a-prev2", help="a^{(L−2)}, the network's input", parser=strict_float)
     ] = 0.5,
-    lr: Annotated[float, typer.Option("--lr", help="the learning rate η")] = 0.1,
-    w: Annotated[float | None, typer.Option("--w", help="w^{(L)}, instead of --a")] = None,
+    lr: Annotated[
+        float, typer.Option("--lr", help="the learning rate η", parser=strict_float)
+    ] = 0.1,
+    w: Annotated[
+        float | None, typer.Option("--w", help="w^{(L)}, instead of --a", parser=strict_float)
+    ] = None,
     w_prev: Annotated[
-        float | None, typer.Option("--w-prev", help="w^{(L−1)}, instead of --a-prev")
+        float | None,
+        typer.Option("--w-prev", help="w^{(L−1)}, instead of --a-prev", parser=strict_float),
     ] = None,
     markdown: Annotated[
         bool, typer.Option("--markdown", help="print Markdown tables with LaTeX")
@@ -50,12 +63,16 @@ def walkthrough_command(
     result = walkthrough(a=a, y=y, a_prev=a_prev, a_prev2=a_prev2, lr=lr, w=w, w_prev=w_prev)
     print(result._repr_markdown_() if markdown else str(result))
     if not (result.agrees and result.nudges_agree):
-        raise typer.Exit(1)
+        checks = "autodiff" if not result.agrees else "the small changes (± 0.001)"
+        raise DataError(
+            f"walkthrough: with these numbers {checks} do not agree with the chain rule (see "
+            f"above): float64 runs out of digits; values nearer the slide's keep them"
+        )
 
 
 def _sizes(text: str) -> list[int]:
     try:
-        return [int(part) for part in text.split(",")]
+        return [whole(part) for part in text.split(",")]
     except ValueError:
         raise ConfigError(
             f"--sizes {text!r} is not a list of layer sizes; expected whole numbers separated "
@@ -68,7 +85,7 @@ def _ask(text: str) -> Asked:
     try:
         if len(parts) != 3:
             raise ValueError
-        return int(parts[0]), int(parts[1]), parts[2] if parts[2] == BIAS else int(parts[2])
+        return whole(parts[0]), whole(parts[1]), parts[2] if parts[2] == BIAS else whole(parts[2])
     except ValueError:
         raise ConfigError(
             f"--ask {text!r} is not a weight; expected layer,j,k such as 1,0,2 "
@@ -159,8 +176,12 @@ def exercise_command(
     sizes: Annotated[
         str, typer.Option("--sizes", help="layer sizes, inputs first, e.g. 2,3,2")
     ] = "2,3,2",
-    seed: Annotated[int, typer.Option("--seed", help="the same seed gives the same sheet")] = 0,
-    lr: Annotated[float, typer.Option("--lr", help="the learning rate η")] = 0.5,
+    seed: Annotated[
+        int, typer.Option("--seed", help="the same seed gives the same sheet", parser=strict_int)
+    ] = 0,
+    lr: Annotated[
+        float, typer.Option("--lr", help="the learning rate η", parser=strict_float)
+    ] = 0.5,
     activation: Annotated[
         str,
         typer.Option("--activation", help=f"{', '.join(activations())}; sigmoid is the lecture's"),
@@ -179,7 +200,7 @@ def exercise_command(
         str | None, typer.Option("--format", help="md, tex or html; default the --out suffix")
     ] = None,
     out: Annotated[
-        Path | None,
+        str | None,
         typer.Option("--out", help="write the sheet here and the key beside it (sheet-key.md)"),
     ] = None,
 ) -> None:
@@ -188,18 +209,21 @@ def exercise_command(
     On a terminal the Markdown is rendered with its formulas in Unicode; redirected
     (`> sheet.md`) it is written as is. With --out both files are written.
     """
+    sheet_path = None if out is None else writable("--out", out)
+    if sheet_path is not None:
+        writable("--out", key_path(sheet_path))
     asked = [_ask(entry) for entry in ask] if ask else None
     sheet = exercise(_sizes(sizes), seed, lr=lr, activation=activation, ask=asked)
     if format is None:
-        suffix = out.suffix.lstrip(".") if out else ""
+        suffix = sheet_path.suffix.lstrip(".") if sheet_path else ""
         format = suffix if suffix in FORMATS else "md"
     format = one_of("exercise", "--format", format, FORMATS)
-    if out is not None:
+    if sheet_path is not None:
         if answers:
             raise ConfigError("exercise: --answers prints the key; with --out both are written")
-        atomic_write(out, _document(sheet.questions, format).encode())
-        atomic_write(key_path(out), _document(sheet.answers, format).encode())
-        print(f"wrote {out} and {key_path(out)}")
+        atomic_write(sheet_path, _document(sheet.questions, format).encode(), "--out")
+        atomic_write(key_path(sheet_path), _document(sheet.answers, format).encode(), "--out")
+        print(f"wrote {sheet_path} and {key_path(sheet_path)}")
         return
     text = sheet.answers if answers else sheet.questions
     if format != "md" or raw or not sys.stdout.isatty():

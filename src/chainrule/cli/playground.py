@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from chainrule.checks import refuse
+from chainrule.cli.options import strict_int
 from chainrule.errors import ConfigError
 
 
@@ -14,7 +15,7 @@ def playground_command(
     host: Annotated[
         str, typer.Option(help="address to listen on; 0.0.0.0 lets other machines connect")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port")] = 8765,
+    port: Annotated[int, typer.Option(help="TCP port", parser=strict_int)] = 8765,
     no_browser: Annotated[
         bool, typer.Option("--no-browser", help="do not open the page in a browser")
     ] = False,

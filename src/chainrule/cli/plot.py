@@ -12,7 +12,7 @@ import typer
 from chainrule import nn
 from chainrule.checks import refuse
 from chainrule.cli import show
-from chainrule.cli.options import ModelFile, Target, choice, png, writable
+from chainrule.cli.options import ModelFile, Target, choice, data_file, png, writable
 from chainrule.cli.trained import Trained
 from chainrule.errors import DataError
 from chainrule.preprocess import confusion_matrix
@@ -25,7 +25,7 @@ PLOT_KINDS = ("loss", "boundary", "network", "confusion")
 def plot_command(
     model: ModelFile,
     kind: Annotated[str, typer.Option(help=f"{', '.join(PLOT_KINDS)}")],
-    out: Annotated[Path, typer.Option(help="the PNG file to write")],
+    out: Annotated[str, typer.Option(help="the PNG file to write")],
     data: Annotated[
         str | None,
         typer.Option(
@@ -40,7 +40,7 @@ def plot_command(
 ) -> None:
     """Draw a saved model: loss curves, 2-D decision boundary, the network, confusion matrix."""
     choice("--kind", kind, PLOT_KINDS)
-    writable("--out", png("--out", out))
+    writable("--out", png("--out", out), [model, data_file(data)])
     needs_data = kind in ("boundary", "confusion") or (kind == "network" and gradients)
     if needs_data and data is None:
         drawn_alone = "loss or network (without --gradients)"
@@ -53,7 +53,7 @@ def plot_command(
     else:
         assert data is not None  # needs_data
         figure = _classes(trained, kind, model, data, target)
-    show.save_png(figure, out)
+    show.save_png(figure, Path(out), "--out")
     print(f"drew {kind} to {out}")
 
 

@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from chainrule.io import atomic_write
+from chainrule.files import atomic_write
 
 
 def console() -> Any:
@@ -20,8 +20,9 @@ def percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def save_png(figure: Any, path: Path) -> None:
-    """A matplotlib figure written to `path` as PNG, atomically."""
+def save_png(figure: Any, path: Path, option: str | None = None) -> None:
+    """A matplotlib figure written to `path` as PNG, atomically (`option` names the path in
+    an error: "--plot loss.png: ...")."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    atomic_write(path, buffer.getvalue())
+    atomic_write(path, buffer.getvalue(), option)

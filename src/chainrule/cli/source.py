@@ -14,12 +14,17 @@ from chainrule.checks import at_least, positive_int, refuse
 from chainrule.cli.options import DEFAULT_SEED
 from chainrule.errors import DataError
 
+# A generated set holds n rows of 2 features: 10 million of them are 160 MB in float64.
+MAX_GENERATED_ROWS = 10_000_000
+
 
 def lasting(source: str) -> str:
     """A data source as the model file keeps it: files and folders as absolute paths, so
     --resume finds them from any working directory."""
     if source in datasets.DATASETS:
         return source
+    if not source.strip():
+        raise refuse("", "--data", "a dataset name or a file", source)
     name, _, folder = source.partition(":")
     if folder and name in datasets.SOURCES:
         return f"{name}:{Path(folder).resolve()}"
@@ -40,6 +45,8 @@ def data_options(
     options: dict[str, Any] = {"seed": DEFAULT_SEED if seed is None else seed}
     if n is not None:
         options["n"] = positive_int("", "--n", n)
+        if n > MAX_GENERATED_ROWS:
+            raise refuse("", "--n", f"at most {MAX_GENERATED_ROWS:,} rows", n)
     if noise is not None:
         options["noise"] = at_least("", "--noise", noise, 0.0)
     return options

@@ -12,9 +12,9 @@ import typer
 
 from chainrule import data as datasets
 from chainrule import io, nn
-from chainrule.callbacks import Callback, Checkpoint, ProgressBar, Run
+from chainrule.callbacks import Callback, ProgressBar, Run
 from chainrule.checks import at_least, fraction, int_at_least, positive, positive_int, refuse
-from chainrule.cli import show, source
+from chainrule.cli import interrupt, report, show, source
 from chainrule.cli.options import (
     DEFAULT_ACTIVATION,
     DEFAULT_BATCH,
@@ -38,13 +38,17 @@ from chainrule.cli.options import (
     make_optimizer,
     parse_batch,
     parse_hidden,
-    png,
+    strict_float,
+    strict_int,
+    within_budget,
     writable,
 )
+from chainrule.cli.outputs import OVERWRITE_OPTION, Outputs, checked
 from chainrule.cli.trained import Trained
-from chainrule.preprocess import Preprocessing, decode, head, resolve_loss
-from chainrule.tensor import Tensor
-from chainrule.train import History, fit, predicting
+from chainrule.modelfile import MAX_PARAMETERS
+from chainrule.optim import Optimizer
+from chainrule.preprocess import Preprocessing, head, resolve_loss
+from chainrule.train import History, Sampler, fit
 
 # Fewer rows than this (the 4-row logic gates) are all trained on and evaluated on.
 MIN_ROWS_TO_SPLIT = 20
@@ -77,9 +81,12 @@ def train_command(
             "20 whole numbers are classes]"
         ),
     ] = None,
-    n: Annotated[int | None, typer.Option("--n", help="rows of a generated set")] = None,
+    n: Annotated[
+        int | None, typer.Option("--n", help="rows of a generated set", parser=strict_int)
+    ] = None,
     noise: Annotated[
-        float | None, typer.Option(help="noise of a generated set (its own scale)")
+        float | None,
+        typer.Option(help="noise of a generated set (its own scale)", parser=strict_float),
     ] = None,
     hidden: Annotated[
         str | None,
@@ -107,37 +114,58 @@ def train_command(
         typer.Option(help=f"initial weights: {', '.join(INIT_NAMES)} [default: {DEFAULT_INIT}]"),
     ] = None,
     optimizer: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help=f"{', '.join(OPTIMIZER_NAMES)} (momentum = SGD with momentum {MOMENTUM})"
+            help=f"{', '.join(OPTIMIZER_NAMES)} (momentum = SGD with momentum {MOMENTUM}) "
+            f"[default: {DEFAULT_OPTIMIZER}, or the resumed run's]"
         ),
-    ] = DEFAULT_OPTIMIZER,
-    lr: Annotated[float, typer.Option(help="learning rate η, > 0")] = DEFAULT_LR,
+    ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            help=f"learning rate η, > 0 [default: {DEFAULT_LR}, or the resumed run's]",
+            parser=strict_float,
+        ),
+    ] = None,
     momentum: Annotated[
         float | None,
-        typer.Option(help=f"SGD's momentum, 0 <= m < 1 (sgd or momentum) [default: 0, {MOMENTUM}]"),
+        typer.Option(
+            help=f"SGD's momentum, 0 <= m < 1 (sgd or momentum) [default: 0, {MOMENTUM}]",
+            parser=strict_float,
+        ),
     ] = None,
     weight_decay: Annotated[
         float | None,
-        typer.Option(help="L2 penalty λ >= 0: each step adds λW to the gradient [default: 0]"),
+        typer.Option(
+            help="L2 penalty λ >= 0: each step adds λW to the gradient [default: 0]",
+            parser=strict_float,
+        ),
     ] = None,
     epochs: Annotated[
         int | None,
         typer.Option(
             help=f"epochs in total (an upper bound with --until) [default: {DEFAULT_EPOCHS}, "
-            "or the dataset's]"
+            "or the dataset's]",
+            parser=strict_int,
         ),
     ] = None,
     batch_size: Annotated[
-        str, typer.Option(help="examples per update, or 'full' for the lecture's full batch")
-    ] = DEFAULT_BATCH,
+        str | None,
+        typer.Option(
+            help="examples per update, or 'full' for the lecture's full batch "
+            f"[default: {DEFAULT_BATCH}, or the resumed run's]"
+        ),
+    ] = None,
     until: Annotated[
-        float | None, typer.Option(help="stop when the epoch's loss is <= this")
+        float | None,
+        typer.Option(help="stop when the epoch's loss is <= this", parser=strict_float),
     ] = None,
     seed: Annotated[
         int | None,
         typer.Option(
-            help=f"seed for weights, split, shuffling and a generated set [default: {DEFAULT_SEED}]"
+            help="seed for weights, split, shuffling and a generated set "
+            f"[default: {DEFAULT_SEED}]",
+            parser=strict_int,
         ),
     ] = None,
     dtype: Annotated[
@@ -145,31 +173,46 @@ def train_command(
     ] = None,
     test_split: Annotated[
         float | None,
-        typer.Option(help=f"fraction held out for the test [default: {DEFAULT_TEST_SPLIT}]"),
+        typer.Option(
+            help=f"fraction held out for the test [default: {DEFAULT_TEST_SPLIT}]",
+            parser=strict_float,
+        ),
     ] = None,
-    save_path: Annotated[Path | None, typer.Option("--save", help="write the model here")] = None,
+    save_path: Annotated[str | None, typer.Option("--save", help="write the model here")] = None,
     plot_path: Annotated[
-        Path | None, typer.Option("--plot", help="draw loss curves to this PNG")
+        str | None, typer.Option("--plot", help="draw loss curves to this PNG")
     ] = None,
     checkpoint_every: Annotated[
-        int | None, typer.Option(help="also save the model every N epochs (needs --save)")
+        int | None,
+        typer.Option(help="also save the model every N epochs (needs --save)", parser=strict_int),
     ] = None,
     resume: Annotated[
         Path | None, typer.Option(help="continue the run saved in this model file")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
+    overwrite_worse: Annotated[
+        bool,
+        typer.Option(
+            OVERWRITE_OPTION,
+            help="let an interrupted run or a checkpoint replace a --save file that holds a "
+            "better model (by default it is kept)",
+        ),
+    ] = False,
+    max_parameters: Annotated[
+        int,
+        typer.Option(help="refuse a bigger network before allocating it", parser=strict_int),
+    ] = MAX_PARAMETERS,
 ) -> None:
     # Every option is checked before any data is read or any epoch is trained.
+    chosen = (optimizer, lr, momentum, weight_decay)
     run_settings = {
-        "optimizer": _optimizer_settings(optimizer, lr, momentum, weight_decay),
+        "optimizer": None if resume else _optimizer_settings(*chosen),
         "epochs": None if epochs is None else positive_int("", "--epochs", epochs),
-        "batch_size": parse_batch(batch_size),
+        "batch_size": parse_batch(_given(batch_size, DEFAULT_BATCH)),
         "until": None if until is None else at_least("", "--until", until, 0.0),
     }
-    if plot_path is not None:
-        writable("--plot", png("--plot", plot_path))
-    if save_path is not None:
-        writable("--save", save_path)
+    most = positive_int("", "--max-parameters", max_parameters)
+    outputs = checked(save_path, plot_path, data, resume)
     if checkpoint_every is not None:
         positive_int("", "--checkpoint-every", checkpoint_every)
         if save_path is None and resume is None:
@@ -178,10 +221,14 @@ def train_command(
         fixed = (data, target, task, n, noise, hidden, activation, init, loss, seed, dtype)
         trained = _resumed(resume, *fixed, test_split)
         settings = dict(trained.metadata)
+        run_settings["optimizer"] = _optimizer_settings(*chosen, settings.get("optimizer"))
+        if batch_size is None:  # the saved run's, as the optimizer's settings
+            run_settings["batch_size"] = settings.get("batch_size", run_settings["batch_size"])
         history = History.from_dict(settings.get("history", {}))
-        save_path = save_path or resume
+        outputs.save = outputs.save or writable("--save", resume)
+        outputs.check_inputs(settings.get("data"), resume)
     else:
-        lasting = source.lasting(data or DEFAULT_DATA)
+        lasting = source.lasting(DEFAULT_DATA if data is None else data)
         entry = datasets.DATASETS.get(lasting)
         settings = {
             "data": lasting,
@@ -192,22 +239,31 @@ def train_command(
             if hidden is not None
             else list(entry.hidden if entry and entry.hidden else parse_hidden(DEFAULT_HIDDEN)),
             "activation": choice(
-                "--activation", activation or DEFAULT_ACTIVATION, HIDDEN_ACTIVATIONS
+                "--activation", _given(activation, DEFAULT_ACTIVATION), HIDDEN_ACTIVATIONS
             ),
-            "init": choice("--init", init or DEFAULT_INIT, INIT_NAMES),
-            "loss": choice("--loss", loss or "auto", LOSS_NAMES),
+            "init": choice("--init", _given(init, DEFAULT_INIT), INIT_NAMES),
+            "loss": choice("--loss", _given(loss, "auto"), LOSS_NAMES),
             "seed": DEFAULT_SEED if seed is None else int_at_least("", "--seed", seed, 0),
-            "dtype": choice("--dtype", dtype or DEFAULT_DTYPE, DTYPES),
+            "dtype": choice("--dtype", _given(dtype, DEFAULT_DTYPE), DTYPES),
             "test_split": DEFAULT_TEST_SPLIT
             if test_split is None
             else fraction("", "--test-split", test_split),
         }
+        # the smallest network these hidden layers make (one input, one output), before data
+        within_budget(settings["hidden"], most)
         trained, history = None, History()
     settings.update(run_settings)
     if settings["epochs"] is None:
         entry = datasets.DATASETS.get(settings["data"])
         settings["epochs"] = entry.epochs if entry and entry.epochs else DEFAULT_EPOCHS
-    _train(settings, history, trained, save_path, plot_path, checkpoint_every, quiet)
+    outputs.checkpoint_every, outputs.overwrite_worse = checkpoint_every, overwrite_worse
+    _train(settings, history, trained, outputs, quiet, most)
+
+
+def _given(value: str | None, default: str) -> str:
+    """An option's value, or its default when it was left out (an empty one is refused by
+    the registry's check: '' is not a name)."""
+    return default if value is None else value
 
 
 # The options a resumed run takes from its model file, in train_command's order.
@@ -233,15 +289,27 @@ def _resumed(resume: Path, *fixed_options: Any) -> Trained:
         if value is not None:
             expected = f"left out with --resume (the run's data, network and seed are {resume}'s)"
             raise refuse("", name, expected, value)
-    return Trained.load(resume)
+    return Trained.resumable(resume)
 
 
 def _optimizer_settings(
-    name: str, lr: float, momentum: float | None, weight_decay: float | None
+    name: str | None,
+    lr: float | None,
+    momentum: float | None,
+    weight_decay: float | None,
+    saved: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The optimizer as the model file records it; --momentum belongs to SGD only."""
-    name = choice("--optimizer", name, OPTIMIZER_NAMES)
+    """The optimizer as the model file records it; --momentum belongs to SGD only. A resumed
+    run's `saved` settings stand for the options left out, unless --optimizer changes it."""
+    if saved is None or (name is not None and name != saved["name"]):
+        saved = {}
+    name = choice(
+        "--optimizer", _given(name, saved.get("name", DEFAULT_OPTIMIZER)), OPTIMIZER_NAMES
+    )
+    lr = saved.get("lr", DEFAULT_LR) if lr is None else lr
     settings: dict[str, Any] = {"name": name, "lr": positive("", "--lr", lr)}
+    momentum = saved.get("momentum") if momentum is None else momentum
+    weight_decay = saved.get("weight_decay") if weight_decay is None else weight_decay
     if momentum is not None:
         if name not in ("sgd", "momentum"):
             raise refuse("", "--momentum", "given with --optimizer sgd or momentum", momentum)
@@ -277,10 +345,9 @@ def _train(
     settings: dict[str, Any],
     earlier: History,
     trained: Trained | None,
-    save_path: Path | None,
-    plot_path: Path | None,
-    checkpoint_every: int | None,
+    outputs: Outputs,
     quiet: bool,
+    most: int,
 ) -> None:
     """Train to settings["epochs"] in all (`earlier` epochs are behind a resumed run)."""
     full = source.load(settings)
@@ -288,12 +355,16 @@ def _train(
         print(full.note)
     fraction = settings["test_split"] if len(full) >= MIN_ROWS_TO_SPLIT else 0.0
     train_ds, test_ds = datasets.split(full, fraction, settings["seed"])
+    if trained is None:
+        n_out = len(full.class_names) if full.class_names is not None else 1
+        within_budget(settings["hidden"], most, (full.X.shape[1], n_out))
     trained = trained or _network(settings, full, train_ds)
     settings["loss"] = trained.loss
+    outputs.watch(settings)
     X, y = trained.prepared(train_ds.X, train_ds.y)
     test = None if test_ds is None else (test_ds, *trained.prepared(test_ds.X, test_ds.y))
     if not quiet:
-        _announce(settings, trained, full, train_ds, test_ds)
+        report.announce(settings, trained, full, train_ds, test_ds)
 
     def record(history: History) -> dict[str, Any]:
         """The model file's metadata: settings, preprocessing, the whole history, the test."""
@@ -303,7 +374,7 @@ def _train(
             **settings,
             "preprocessing": trained.prep.to_dict(),
             "history": history.to_dict(),
-            "test": _score(trained, test),
+            "test": report.score(trained, test),
             "chainrule_version": __version__,
         }
 
@@ -312,11 +383,12 @@ def _train(
         callbacks.append(
             ProgressBar(settings["epochs"], earlier.epochs, transient=True, held_out="test")
         )
-    if checkpoint_every is not None and save_path is not None:
-        callbacks.append(
-            Checkpoint(save_path, checkpoint_every, lambda run: record(_whole(earlier, run)))
-        )
-    optimizer = settings["optimizer"]
+    checkpoint = outputs.checkpoint(
+        lambda run: record(_whole(earlier, run)), lambda run: _whole(earlier, run)
+    )
+    if checkpoint is not None:
+        callbacks.append(checkpoint)
+    optimizer = _optimizer(settings["optimizer"], trained)
     history = _whole(earlier)
     if earlier.epochs < settings["epochs"]:
         history.extend(
@@ -325,37 +397,76 @@ def _train(
                 X,
                 y,
                 loss=trained.loss_fn,
-                optimizer=make_optimizer(
-                    optimizer["name"],
-                    trained.model.parameters(),
-                    optimizer["lr"],
-                    optimizer.get("momentum"),
-                    optimizer.get("weight_decay", 0.0),
-                ),
+                optimizer=optimizer,
                 epochs=settings["epochs"] - earlier.epochs,
                 batch_size=settings["batch_size"],
                 until=settings["until"],
-                # a resumed run shuffles on from where the saved one stopped, not from the start
-                seed=settings["seed"] + earlier.epochs,
+                seed=settings["seed"],
+                sampler=_shuffle(settings["seed"], earlier.epochs, len(X), settings["batch_size"]),
                 validation=None if test is None else test[1:],
                 progress=False,
                 callbacks=callbacks,
             )
         )
-    if save_path is not None:
-        io.save(trained.model, save_path, metadata=record(history))
-    train_score, test_score = _score(trained, (train_ds, X, y)), _score(trained, test)
-    _summary(trained, history, train_score, test_score)
-    if trained.prep.is_classification:
-        scored = (test_ds, test_score) if test_ds is not None else (train_ds, train_score)
-        _chance_hint(settings, scored[1]["accuracy"], scored[0].y)
-    if plot_path is not None:
-        from chainrule import plot
+    closing, done = outputs.save_model(
+        lambda path: io.save(trained.model, path, metadata=record(history), optimizer=optimizer),
+        history,
+    )
+    with interrupt.after(done):
+        train_score = report.score(trained, (train_ds, X, y))
+        test_score = report.score(trained, test)
+        report.summary(trained, history, train_score, test_score)
+        if trained.prep.is_classification:
+            scored = (test_ds, test_score) if test_ds is not None else (train_ds, train_score)
+            report.chance_hint(settings, scored[1]["accuracy"], scored[0].y)
+        if outputs.plot is not None:
+            from chainrule import plot
 
-        show.save_png(plot.loss_curves(history, title=full.name, held_out="test"), plot_path)
-        print(f"loss curves drawn to {plot_path}")
-    if save_path is not None:
-        print(f"saved model to {save_path}")
+            figure = plot.loss_curves(history, title=full.name, held_out="test")
+            show.save_png(figure, outputs.plot, "--plot")
+            print(f"loss curves drawn to {outputs.plot}")
+        if closing:
+            print(closing)
+
+
+def _optimizer(chosen: dict[str, Any], trained: Trained) -> Optimizer:
+    """The run's optimizer. A resumed run's carries on from the state its file holds (the
+    momentum velocity, Adam's moments and step count), with the hyperparameters chosen now,
+    so that with the same options it steps exactly as the uninterrupted run would have."""
+    optimizer = make_optimizer(
+        chosen["name"],
+        trained.model.parameters(),
+        chosen["lr"],
+        chosen.get("momentum"),
+        chosen.get("weight_decay", 0.0),
+    )
+    if trained.source is None:
+        return optimizer
+    saved = io.load_optimizer(trained.source, trained.model)
+    if saved is None or type(saved) is not type(optimizer):
+        held = (
+            "no optimizer state (saved by an older chainrule or from Python)"
+            if saved is None
+            else f"the state of {type(saved).__name__}, not {type(optimizer).__name__}"
+        )
+        print(f"note: {trained.source} holds {held}: the optimizer starts afresh")
+        return optimizer
+    optimizer.load_state_dict(
+        {**saved.state_dict(), "hyperparameters": optimizer.hyperparameters()}
+    )
+    return optimizer
+
+
+def _shuffle(seed: int, done: int, n: int, batch_size: int | None) -> Sampler | None:
+    """fit's shuffle, default_rng(seed).permutation(n) each epoch, moved past the `done`
+    epochs of a resumed run, so it visits the rows in the order the uninterrupted run would
+    have; None for the full batch, which is never shuffled."""
+    if batch_size is None or batch_size >= n:
+        return None
+    rng = np.random.default_rng(seed)
+    for _ in range(done):
+        rng.permutation(n)
+    return rng.permutation
 
 
 def _whole(earlier: History, run: Run | None = None) -> History:
@@ -365,92 +476,3 @@ def _whole(earlier: History, run: Run | None = None) -> History:
     if run is not None:
         history.extend(run.history)
     return history
-
-
-def _announce(
-    settings: dict[str, Any],
-    trained: Trained,
-    full: datasets.Dataset,
-    train: datasets.Dataset,
-    test: datasets.Dataset | None,
-) -> None:
-    linears = [block.linear for block in nn.blocks(trained.model)]
-    held = (
-        f", {len(test)} held out" + (" (the published test set)" if full.n_train else "")
-        if test is not None
-        else " (all rows; too few to hold out a test split)"
-    )
-    sizes = [linears[0].in_features] + [linear.out_features for linear in linears]
-    optimizer = settings["optimizer"]
-    print(
-        f"training on {full.name}: {len(train)} rows{held}; network "
-        f"{'-'.join(map(str, sizes))} ({settings['activation']}), loss {trained.loss}, "
-        f"{optimizer['name']} lr {optimizer['lr']}",
-        flush=True,
-    )
-
-
-def _score(
-    trained: Trained, rows: tuple[datasets.Dataset, np.ndarray, np.ndarray] | None
-) -> dict[str, Any]:
-    """Loss (in the trained form) and accuracy of the model on (dataset, X, y) prepared rows;
-    {} when there are none (no test split)."""
-    if rows is None:
-        return {}
-    ds, X, y = rows
-    with predicting(trained.model):
-        out = trained.model(Tensor(X))
-        loss = float(trained.loss_fn(out, y).data)
-    result: dict[str, Any] = {"rows": len(X), "loss": loss}
-    if trained.prep.is_classification:
-        predicted = decode(out.data, trained.loss, trained.n_classes, trained.prep)
-        result["accuracy"] = float(np.mean(predicted == ds.y))
-    return result
-
-
-def _summary(
-    trained: Trained, history: History, train: dict[str, Any], test: dict[str, Any]
-) -> None:
-    """The table printed after training, from _score's train and test records."""
-    from rich.table import Table
-
-    table = Table(title="training summary", show_header=True)
-    table.add_column("")
-    table.add_column("train", justify="right")
-    table.add_column("test", justify="right")
-    table.add_row("rows", str(train["rows"]), str(test.get("rows", "-")))
-    table.add_row("loss", f"{train['loss']:.4g}", f"{test['loss']:.4g}" if test else "-")
-    if trained.prep.is_classification:
-        table.add_row(
-            "accuracy", show.percent(train.get("accuracy")), show.percent(test.get("accuracy"))
-        )
-    table.add_row("epochs", str(history.epochs), "")
-    table.add_row("stopped by", history.stop_reason, "")
-    table.add_row("time", f"{history.wall_time:.2f} s", "")
-    show.console().print(table)
-    if trained.prep.is_classification:
-        where = "test" if test else "training"
-        accuracy = (test or train)["accuracy"]
-        print(f"{where} accuracy: {show.percent(accuracy)}")
-
-
-# Within this of always answering the most common class, training has learnt nothing useful.
-CHANCE_MARGIN = 0.05
-
-
-def _chance_hint(settings: dict[str, Any], accuracy: float, labels: np.ndarray) -> None:
-    """One line on what to change when the accuracy is no better than chance."""
-    majority = float(np.bincount(labels).max() / len(labels))
-    if accuracy > majority + CHANCE_MARGIN:
-        return
-    chance = f"{show.percent(accuracy)} is about chance (always the most common class: " + (
-        f"{show.percent(majority)})"
-    )
-    if not settings["hidden"]:
-        change = (
-            "with no hidden layer the boundary is one straight line, which this data cannot "
-            "follow (XOR is not linearly separable): try --hidden 8"
-        )
-    else:
-        change = "try more neurons or layers (--hidden 32,32), more --epochs, or another --lr"
-    print(f"hint: {chance}; {change}")

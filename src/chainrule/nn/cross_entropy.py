@@ -9,12 +9,13 @@ classes last, and puts the gradient back in z's layout.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
 
 from chainrule.errors import DataError, GradError, ShapeError
-from chainrule.tensor import VJP, ArrayLike, Tensor, node
+from chainrule.tensor import VJP, ArrayLike, Tensor, node, numeric_array
 
 Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the loss and its local rules
 
@@ -27,8 +28,14 @@ def target_array(target: ArrayLike) -> ArrayLike:
 def whole(owner: str, y: np.ndarray) -> np.ndarray:
     """Class labels as integers; floats must be whole numbers."""
     if y.dtype.kind == "f":
-        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-            raise DataError(f"{owner}: class labels must be whole numbers")
+        bad = ~np.isfinite(y) | (y != np.round(y))
+        if np.any(bad):
+            where = np.argwhere(bad)[0]
+            raise DataError(
+                f"{owner}: class labels must be whole numbers (0..K−1), got {y[tuple(where)]} "
+                f"at index {tuple(int(i) for i in where) if y.ndim > 1 else int(where[0])}; "
+                f"labels are never rounded"
+            )
     elif y.dtype.kind not in "iu":
         raise DataError(f"{owner}: labels must be integers, got dtype {y.dtype}")
     return y.astype(np.intp, copy=False)
@@ -70,6 +77,18 @@ def labels_of(owner: str, z: np.ndarray, target: ArrayLike) -> np.ndarray | None
 def example_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     """The shape of one value per example (and position): z's without its class axis."""
     return () if len(shape) == 1 else shape[:1] + shape[2:]
+
+
+def lines_up(target_shape: tuple[int, ...], shape: tuple[int, ...]) -> bool:
+    """Whether a target of `target_shape` holds one value per element of a prediction of
+    `shape` in the same order: flat, or the same shape with axes of size 1 added or dropped
+    ((n,) fits (n, 1)). Another shape of the same size, (3, 2) for (2, 3), would pair values
+    with the wrong predictions, so it is refused."""
+    if math.prod(target_shape) != math.prod(shape):
+        return False
+    if len(target_shape) == 1:
+        return True
+    return [d for d in target_shape if d != 1] == [d for d in shape if d != 1]
 
 
 def _shape(target: ArrayLike) -> tuple[int, ...]:
@@ -210,9 +229,9 @@ def _general_cross_entropy(
 
 def _probabilities(owner: str, z: np.ndarray, target: ArrayLike) -> np.ndarray:
     """Class probabilities in z's dtype and shape (a flat target of z's size is reshaped)."""
-    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    y = numeric_array(target)
     if y.shape != z.shape:
-        if y.size != z.size:
+        if not lines_up(y.shape, z.shape):
             raise ShapeError(
                 f"{owner}: prediction has shape {z.shape} but target has shape {y.shape}; "
                 f"expected one label per example or class probabilities shaped like it"

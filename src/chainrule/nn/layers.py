@@ -9,8 +9,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule import ops
-from chainrule.checks import positive_int
-from chainrule.errors import ConfigError
+from chainrule.checks import float_dtype, positive_int
+from chainrule.errors import ArgumentTypeError, ConfigError, IndexingError
 from chainrule.nn import init as inits
 from chainrule.nn.activations import (
     ACTIVATIONS,
@@ -78,9 +78,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = positive_int("Linear", "in_features", in_features)
         self.out_features = positive_int("Linear", "out_features", out_features)
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise ConfigError(f"Linear: dtype must be float32 or float64, got {dtype}")
+        dtype = float_dtype("Linear", dtype)
         self.weight = Parameter(np.zeros((self.out_features, self.in_features), dtype))
         self.bias = Parameter(np.zeros(self.out_features, dtype)) if bias else None
         inits.get(init)(self.weight, self.bias, rng)
@@ -126,6 +124,15 @@ class Sequential(Module):
         layers = list(self.children())
         if isinstance(index, slice):
             return Sequential(*layers[index])
+        if isinstance(index, bool) or not isinstance(index, int | np.integer):
+            raise ArgumentTypeError(
+                f"Sequential: index must be an integer or a slice, got {index!r}"
+            )
+        if not -len(layers) <= index < len(layers):
+            raise IndexingError(
+                f"Sequential: layer {index} is out of range for {len(layers)} layers "
+                f"(0..{len(layers) - 1}, or negative from the end)"
+            )
         return layers[index]
 
     def __len__(self) -> int:

@@ -21,6 +21,7 @@ from chainrule.nn.cross_entropy import (
     cross_entropy,
     flat_picks,
     general_cross_entropy,
+    lines_up,
     needs_grad,
     nll,
     target_array,
@@ -28,7 +29,7 @@ from chainrule.nn.cross_entropy import (
 )
 from chainrule.nn.layers import Activation, Sigmoid, Softmax
 from chainrule.nn.module import Module
-from chainrule.tensor import VJP, ArrayLike, Tensor, node, tracing
+from chainrule.tensor import VJP, ArrayLike, Tensor, node, numeric_array, tracing
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -43,11 +44,11 @@ def _examples(a: np.ndarray) -> int:
 
 def _numeric_target(name: str, a: np.ndarray, target: ArrayLike) -> np.ndarray:
     """The target as an array of the prediction's dtype and shape ((n,) fits (n, 1))."""
-    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    y = numeric_array(target)
     if y.dtype != a.dtype:
         y = y.astype(a.dtype)
     if y.shape != a.shape:
-        if y.size != a.size:
+        if not lines_up(y.shape, a.shape):
             raise ShapeError(
                 f"{name}: prediction has shape {a.shape} but target has shape {y.shape}; "
                 f"expected one target value per prediction"

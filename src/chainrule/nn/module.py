@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.checks import refuse
+from chainrule.checks import float_dtype, refuse
 from chainrule.compile import observed
-from chainrule.errors import ConfigError, ShapeError
+from chainrule.errors import ArgumentTypeError, ConfigError, ShapeError
 from chainrule.tensor import ArrayLike, Tensor, tracing
 
 
@@ -109,9 +109,7 @@ class Module:
 
     def to(self, dtype: Any) -> Module:
         """Cast every parameter to `dtype` (np.float32 or np.float64), in place; returns self."""
-        floating = np.dtype(dtype)
-        if floating.kind != "f":
-            raise refuse("Module.to", "dtype", "a floating dtype (float32 or float64)", floating)
+        floating = float_dtype("Module.to", dtype)
         for p in self.parameters():
             p.data = p.data.astype(floating)
             p.grad = None
@@ -131,6 +129,11 @@ class Module:
 
     def load_state_dict(self, state: Mapping[str, ArrayLike]) -> None:
         """Copy arrays (or Tensors) into the parameters; names and shapes must match exactly."""
+        if not isinstance(state, Mapping):
+            raise ArgumentTypeError(
+                f"load_state_dict: state must map names to arrays (model.state_dict()), got "
+                f"{type(state).__name__}"
+            )
         params = dict(self.named_parameters())
         missing = sorted(set(params) - set(state))
         unexpected = sorted(set(state) - set(params))

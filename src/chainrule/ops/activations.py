@@ -9,6 +9,7 @@ import numpy as np
 from chainrule.checks import finite, one_of, refuse
 from chainrule.ops.base import apply
 from chainrule.ops.elementwise import erf_of
+from chainrule.ops.shape import axis_index
 from chainrule.tensor import VJP, Tensor, node
 
 Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rule
@@ -238,6 +239,7 @@ def _softsign(z: np.ndarray) -> Rule:
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """softmax(z)_i = e^{z_i} / Σ_j e^{z_j}; ∂C/∂z = a ⊙ (g − Σ_j g_j a_j)."""
+    axis_index("softmax", axis, x.data.ndim)
     return apply(_softmax, "softmax", (x,), axis)
 
 
@@ -250,6 +252,7 @@ def _softmax(a: np.ndarray, axis: int) -> Rule:
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log softmax(z)_i = z_i − log Σ_j e^{z_j}; ∂C/∂z = g − softmax(z) Σ_j g_j."""
+    axis_index("log_softmax", axis, x.data.ndim)
     return apply(_log_softmax, "log_softmax", (x,), axis)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.errors import ShapeError
-from chainrule.tensor import ArrayLike, Kernel, Tensor, node
+from chainrule.tensor import ArrayLike, Kernel, Tensor, node, numeric_array
 
 Axis = int | tuple[int, ...] | None
 
@@ -13,7 +13,7 @@ Axis = int | tuple[int, ...] | None
 def constant(value: ArrayLike, dtype: np.dtype) -> Tensor:
     """`value` as a tensor that needs no gradient; Python scalars and integer arrays take
     `dtype` so that `2 * t` keeps a float32 `t` float32."""
-    array = np.asarray(value)
+    array = numeric_array(value)  # strings, None and complex numbers refused, as by cr.tensor
     if array.dtype.kind != "f" or array.ndim == 0:
         array = array.astype(dtype)
     return Tensor(array)

@@ -15,7 +15,7 @@ import numpy as np
 
 from chainrule.checks import refuse
 from chainrule.ops.base import ArrayLike, apply, broadcast_error, lift
-from chainrule.tensor import VJP, Tensor, node
+from chainrule.tensor import VJP, Tensor, node, numeric_array
 
 Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rule
 
@@ -286,6 +286,9 @@ def clip(x: Tensor, low: float | None = None, high: float | None = None) -> Tens
     """
     if low is None and high is None:
         raise refuse("clip", "low or high", "given (at least one of the two)", None)
+    for bound in (low, high):
+        if bound is not None:
+            numeric_array(bound)  # text or None inside a bound: DTypeError, not numpy's error
     a = x.data
     return node(np.clip(a, low, high), (x,), "clip", (lambda g: g * _within(a, low, high),))
 

@@ -9,7 +9,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from chainrule.checks import one_of, refuse
-from chainrule.errors import ShapeError
+from chainrule.errors import AxisError, IndexingError, ShapeError
 from chainrule.ops.base import Axis
 from chainrule.tensor import VJP, Tensor, node, unbroadcast
 
@@ -84,7 +84,7 @@ def _index_array(part: Any) -> Any:
     if not isinstance(part, Tensor):
         return part
     if part.data.dtype.kind not in "biu":
-        raise IndexError(
+        raise IndexingError(
             f"getitem: an index tensor must hold integers or booleans, got {part.data.dtype} "
             f"(cr.tensor makes floats: index with a list, a numpy integer array or "
             f"cr.tensor(..., dtype=int))"
@@ -106,7 +106,9 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     try:
         out, vjps = _getitem(x.data, index)
     except IndexError as err:
-        raise IndexError(f"getitem: {err} (the tensor has shape {x.data.shape})") from None
+        raise IndexingError(f"getitem: {err} (the tensor has shape {x.data.shape})") from None
+    except ValueError as err:  # a slice step of 0
+        raise refuse("getitem", "index", f"a valid index ({err})", index) from None
     return node(out, (x,), "getitem", vjps, _getitem, (x, index))
 
 
@@ -141,7 +143,7 @@ def axis_index(op: str, axis: Any, ndim: int) -> int:
     if not _whole(axis):
         raise refuse(op, "axis", "an integer", axis)
     if not -ndim <= axis < ndim:
-        raise ShapeError(
+        raise AxisError(
             f"{op}: axis {axis} is out of range for a tensor of {ndim} dimension(s) "
             f"(valid axes: {-ndim} to {ndim - 1})"
             if ndim

@@ -399,15 +399,18 @@ class _MLP(BaseEstimator):
 
     def __getstate__(self) -> dict[str, Any]:
         # The engine's optimizers key their state by id(parameter), which a copy or an
-        # unpickled object does not share; the next partial_fit starts a fresh optimizer.
+        # unpickled object does not share; the next partial_fit starts a fresh optimizer
+        # (save and load keep it: the file holds it by parameter name).
         state = super().__getstate__()
         state.pop("_optimizer", None)
         return state
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted estimator to a chainrule model file (safetensors + JSON; no
-        pickle). Parameters that are not JSON data (a callable loss or optimizer) are stored
-        as None and named in the file, so `load` can say which to set again."""
+        pickle), with its optimizer's state, so that partial_fit after `load` continues
+        bit for bit as it would have without the save. Parameters that are not JSON data (a
+        callable loss or optimizer) are stored as None and named in the file, so `load` can
+        say which to set again."""
         check_is_fitted(self)
         params, dropped = {}, []
         for key, value in self.get_params().items():
@@ -422,7 +425,7 @@ class _MLP(BaseEstimator):
             "dropped_params": dropped,
             "fitted": self._fitted_state(),
         }
-        io.save(self.model_, path, metadata=metadata)
+        io.save(self.model_, path, metadata=metadata, optimizer=getattr(self, "_optimizer", None))
 
     def _fitted_state(self) -> dict[str, Any]:
         state = {

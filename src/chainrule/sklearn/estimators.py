@@ -17,6 +17,7 @@ from sklearn.utils.validation import column_or_1d, validate_data
 from chainrule import io, nn
 from chainrule.checks import refuse
 from chainrule.errors import ConfigError, DataError, ModelFileError
+from chainrule.records import check_estimator, widths
 from chainrule.sklearn.base import _MLP, _is_cross_entropy, binary_log_loss, half_squared_error
 
 
@@ -236,16 +237,18 @@ def load(path: str | os.PathLike) -> MLPClassifier | MLPRegressor:
     """The estimator `est.save(path)` wrote, fitted, rebuilt without pickle."""
     model, metadata = io.load_with_metadata(path)
     kind = metadata.get("estimator")
-    if kind not in ESTIMATORS or not isinstance(model, nn.Sequential):
+    if not isinstance(kind, str) or kind not in ESTIMATORS or not isinstance(model, nn.Sequential):
         raise ModelFileError(
             f"{path} holds a chainrule model but no scikit-learn estimator; load it with "
             f"chainrule.load, or save one with MLPClassifier/MLPRegressor.save"
         )
+    check_estimator(metadata, f"{path}: metadata", *widths(model, f"{path}: metadata"))
     params = dict(metadata["params"])
     if isinstance(params.get("hidden_layer_sizes"), list):
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     estimator = ESTIMATORS[kind](**params)
     estimator._restore(model, dict(metadata["fitted"]))
+    estimator._optimizer = io.load_optimizer(path, model)  # partial_fit continues exactly
     if metadata.get("dropped_params"):
         warnings.warn(
             f"{path}: parameters {metadata['dropped_params']} were callables and not saved; "
