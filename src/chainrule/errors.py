@@ -31,3 +31,7 @@ class ModelFileError(ChainruleError, OSError):
 
 class DataError(ChainruleError, ValueError):
     """Bad input data: a malformed CSV row, NaN features, too few classes."""
+
+
+class ClusterError(ChainruleError, ConnectionError):
+    """A Dask cluster that cannot be reached, or that lost the workers a distributed fit needs."""

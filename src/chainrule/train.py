@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -33,6 +33,17 @@ STOP_REASONS = ("until", "epochs", "tol", "callback", "diverged", "interrupted")
 
 # sampler(n) -> the indices of the rows one epoch visits, in the order it visits them.
 Sampler = Callable[[int], ArrayLike]
+
+
+class Step(Protocol):
+    """step(rows): one update on the batch of those rows (None: all n), setting run.batch_loss;
+    returns the batch's row count and accuracy (None for regression). fit's own is _LocalStep;
+    chainrule.distributed's adds up the gradients of shards of the rows on Dask workers."""
+
+    @property
+    def n(self) -> int: ...  # the rows the batches are drawn from
+
+    def __call__(self, rows: np.ndarray | None) -> tuple[int, float | None]: ...
 
 
 @dataclass(repr=False)
@@ -194,8 +205,9 @@ def prepare(X: ArrayLike, Y: ArrayLike, loss: Callable, dtype: np.dtype) -> tupl
     return x, y
 
 
-def accuracy(loss: Callable, output: np.ndarray, y: np.ndarray) -> float | None:
-    """Fraction classified right, for classification losses (None for regression)."""
+def correct(loss: Callable, output: np.ndarray, y: np.ndarray) -> tuple[int, int] | None:
+    """How many outputs are classified right, and of how many, for classification losses
+    (None for regression): counts, so that shards of a batch add up to the batch's."""
     # count_nonzero / size is np.mean of the booleans without its Python-level wrapper: fit
     # calls this after every batch
     if isinstance(loss, CrossEntropyLoss):
@@ -205,7 +217,13 @@ def accuracy(loss: Callable, output: np.ndarray, y: np.ndarray) -> float | None:
         right = (output > 0.5) == (y.reshape(output.shape) > 0.5)
     else:
         return None
-    return float(np.count_nonzero(right) / right.size)
+    return int(np.count_nonzero(right)), right.size
+
+
+def accuracy(loss: Callable, output: np.ndarray, y: np.ndarray) -> float | None:
+    """Fraction classified right, for classification losses (None for regression)."""
+    counts = correct(loss, output, y)
+    return None if counts is None else counts[0] / counts[1]
 
 
 @contextmanager
@@ -294,6 +312,7 @@ def fit(
     health_every: int | None = None,
     callbacks: Sequence[Callback] | None = (),
     sampler: Sampler | None = None,
+    client: Any = None,
 ) -> History:
     """Train `model` on rows X with targets Y by gradient descent; returns the History.
 
@@ -312,8 +331,13 @@ def fit(
     `callbacks` see every batch and epoch (see Callback). `progress=True` adds a
     callbacks.ProgressBar, and `health_every=N` a callbacks.HealthMonitor(N), which checks
     gradient health every N epochs into History.health and warns when it looks bad.
+
+    `client`, a dask.distributed Client, trains on its cluster (chainrule.distributed): X and
+    Y (numpy or dask arrays) in shards on the workers, each summing ∂C_i/∂w over its rows of
+    the batch; the same batches, History and callbacks, with run.x/y/output None. Dask pickles
+    what it sends, so use only a cluster of your own.
     """
-    given = _array(Y, "Y")
+    given = Y if _lazy(Y) else _array(Y, "Y")
     loss_fn = loss_module(loss, given)
     epochs = positive_int("fit", "epochs", epochs)
     if batch_size is not None:
@@ -322,12 +346,12 @@ def fit(
         raise ConfigError(f"fit: until must be a loss >= 0, got {until!r}")
     hooks = _hooks(callbacks, progress, health_every)
     optimizer = optimizer if optimizer is not None else SGD(model.parameters(), lr=0.1)
-    x, y = prepare(X, Y, loss_fn, model.dtype)
-    val = prepare(*validation, loss_fn, model.dtype) if validation is not None else None
-    if sampler is None and batch_size is not None and batch_size < len(x):
-        sampler = np.random.default_rng(seed).permutation
     run = Run(model, optimizer, loss_fn, History(), epochs)
-    loop = _Loop(run, hooks, x, y, val, batch_size or len(x), sampler, until)
+    step = _step(run, X, Y, client)
+    val = prepare(*validation, loss_fn, model.dtype) if validation is not None else None
+    if sampler is None and batch_size is not None and batch_size < step.n:
+        sampler = np.random.default_rng(seed).permutation
+    loop = _Loop(run, hooks, step, val, batch_size or step.n, sampler, until)
     model.train()
     start = time.perf_counter()
     try:
@@ -344,14 +368,55 @@ def fit(
     return run.history
 
 
+def _lazy(value: object) -> bool:
+    """A dask collection (a dask.array): its rows are on a cluster, not in this process."""
+    return hasattr(value, "__dask_graph__")
+
+
+def _step(run: Run, X: ArrayLike, Y: ArrayLike, client: Any) -> Step:
+    """This machine's step on (X, Y), or chainrule.distributed's on `client`'s workers: a room
+    above the spine, imported only when a client asks for it."""
+    if client is not None:
+        from chainrule.distributed import DaskStep
+
+        return DaskStep(client, run, X, Y)
+    if _lazy(X) or _lazy(Y):
+        raise ConfigError("fit: X and Y are dask arrays; pass client= to train on their cluster")
+    return _LocalStep(run, *prepare(X, Y, run.loss, run.model.dtype))
+
+
+@dataclass
+class _LocalStep:
+    """Forward, loss, backward and update on the batch's rows of x and y, in this process."""
+
+    run: Run
+    x: np.ndarray
+    y: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.x)
+
+    def __call__(self, rows: np.ndarray | None) -> tuple[int, float | None]:
+        run = self.run
+        xb, yb = (self.x, self.y) if rows is None else (self.x[rows], self.y[rows])
+        run.x, run.y = xb, yb
+        run.output = run.model(Tensor(xb))
+        c = run.loss(run.output, yb)
+        run.optimizer.zero_grad()
+        c.backward()
+        run.optimizer.step()
+        run.batch_loss = float(c.data)
+        return len(xb), accuracy(run.loss, run.output.data, yb)
+
+
 @dataclass
 class _Loop:
     """One fit call's loop over epochs and batches, calling the hooks at each step."""
 
     run: Run
     hooks: list[Callback]
-    x: np.ndarray
-    y: np.ndarray
+    step: Step
     val: tuple[np.ndarray, np.ndarray] | None
     size: int
     sampler: Sampler | None
@@ -374,30 +439,29 @@ class _Loop:
         """This epoch's row order from the sampler; None for the full batch in row order."""
         if self.sampler is None:
             return None
-        order = np.asarray(self.sampler(len(self.x)))
+        order = np.asarray(self.sampler(self.step.n))
         if order.ndim != 1 or order.dtype.kind not in "iu" or len(order) == 0:
             raise refuse("fit", "sampler(n)", "a non-empty 1-D array of row indices", order)
         return order
 
-    def _batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _batches(self) -> Iterator[np.ndarray | None]:
+        """Each batch's row indices; None for the full batch."""
         order = self._order()
         if order is None:
-            yield self.x, self.y
+            yield None
             return
         for lo in range(0, len(order), self.size):
-            rows = order[lo : lo + self.size]
-            yield self.x[rows], self.y[rows]
+            yield order[lo : lo + self.size]
 
     def _epoch(self) -> None:
         run = self.run
         total, right, seen, acc = 0.0, 0.0, 0, None
-        for batch, (xb, yb) in enumerate(self._batches()):
+        for batch, rows in enumerate(self._batches()):
             run.batch = batch
-            output = self._step(xb, yb)
-            total += run.batch_loss * len(xb)
-            acc = accuracy(run.loss, output, yb)
-            right += (acc or 0.0) * len(xb)
-            seen += len(xb)
+            size, acc = self.step(rows)
+            total += run.batch_loss * size
+            right += (acc or 0.0) * size
+            seen += size
             for hook in self.hooks:
                 hook.on_batch_end(run)
             if self.ctrl_c[0]:
@@ -405,18 +469,6 @@ class _Loop:
             if run.stop_reason is not None:
                 break
         self._record(total / seen, None if acc is None else right / seen)
-
-    def _step(self, xb: np.ndarray, yb: np.ndarray) -> np.ndarray:
-        """Forward, loss, backward, update on one batch; returns the output a^{(L)}."""
-        run = self.run
-        run.x, run.y = xb, yb
-        run.output = run.model(Tensor(xb))
-        c = run.loss(run.output, yb)
-        run.optimizer.zero_grad()
-        c.backward()
-        run.optimizer.step()
-        run.batch_loss = float(c.data)
-        return run.output.data
 
     def _record(self, epoch_loss: float, epoch_accuracy: float | None) -> None:
         run, history = self.run, self.run.history

@@ -1,0 +1,100 @@
+"""The rows in shards on the workers, and how each shard is made again when a worker that held
+it dies: from the numpy rows kept in this process, or from a dask array's graph."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import dask
+import numpy as np
+from distributed import Client, Future
+
+from chainrule.checks import refuse
+from chainrule.errors import ConfigError, DataError
+from chainrule.nn.losses import Loss
+from chainrule.train import prepare
+
+
+class Shards:
+    """The rows in shards on the workers: shard s holds rows starts[s] .. starts[s+1] − 1 as a
+    future of (x, y), and `make(s)` makes it again from its source."""
+
+    def __init__(self, starts: list[int], make: Callable[[int], Future]) -> None:
+        self.starts = np.asarray(starts)
+        self.make = make
+        self.futures = [make(s) for s in range(len(starts) - 1)]
+
+    @property
+    def n(self) -> int:
+        return int(self.starts[-1])
+
+    def mend(self) -> None:
+        """Make again every shard a dead worker took with it."""
+        for s, future in enumerate(self.futures):
+            if future.status in ("cancelled", "lost", "error"):
+                self.futures[s] = self.make(s)
+
+    def split(self, rows: np.ndarray | None) -> list[tuple[int, np.ndarray | None]]:
+        """The shards that hold rows of the batch, each with those rows as indices into it, in
+        the batch's order (None: every shard, all its rows)."""
+        if rows is None:
+            return [(s, None) for s in range(len(self.futures))]
+        rows = np.asarray(rows)
+        if rows.min() < 0 or rows.max() >= self.n:
+            raise refuse("fit", "sampler(n)", f"row indices in 0..{self.n - 1}", rows)
+        shard = np.searchsorted(self.starts, rows, side="right") - 1
+        return [(int(s), rows[shard == s] - self.starts[s]) for s in np.unique(shard)]
+
+
+def numpy_shards(client: Client, x: np.ndarray, y: np.ndarray) -> Shards:
+    """One shard of contiguous rows per worker, scattered to it once; x and y stay here, the
+    source a lost shard is made again from."""
+    workers = list(client.scheduler_info(n_workers=-1)["workers"])
+    k = max(1, min(len(workers), len(x)))
+    starts = [len(x) * s // k for s in range(k + 1)]
+    placed: set[int] = set()
+
+    def make(s: int) -> Future:
+        # the first time, shard s goes to worker s; again (its worker died), where Dask likes
+        where = None if s in placed else [workers[s]]
+        placed.add(s)
+        rows = slice(starts[s], starts[s + 1])
+        return client.scatter([(x[rows], y[rows])], workers=where, hash=False)[0]
+
+    return Shards(starts, make)
+
+
+def _rows(value: Any, name: str) -> Any:
+    """A dask array with whole rows in each chunk (one chunk across every other axis)."""
+    chunks = value.chunks[0]
+    if any(np.isnan(c) for c in chunks):
+        raise ConfigError(
+            f"fit: {name} is a dask array of unknown chunk sizes; call "
+            f"{name}.compute_chunk_sizes() first"
+        )
+    return value.rechunk({axis: -1 for axis in range(1, value.ndim)})
+
+
+def array_shards(client: Client, X: Any, Y: Any, loss: Loss, dtype: np.dtype) -> Shards:
+    """One shard per chunk of rows, made on the workers from the chunks (checked and cast
+    there, as `prepare` does here); the arrays' graph is the source a lost shard is made
+    again from, and no row comes to this process."""
+    import dask.array as da
+
+    X = _rows(X if dask.is_dask_collection(X) else da.from_array(np.asarray(X)), "X")
+    Y = Y if dask.is_dask_collection(Y) else da.from_array(np.asarray(Y))
+    if X.shape[0] != Y.shape[0]:
+        raise DataError(
+            f"fit: X has {X.shape[0]} rows but Y has {Y.shape[0]}; expected one target per row"
+        )
+    Y = _rows(Y, "Y").rechunk({0: X.chunks[0]})
+    kept = [i for i, size in enumerate(X.chunks[0]) if size]
+    xs, ys = X.to_delayed().ravel(), Y.to_delayed().ravel()
+    starts = [0, *np.cumsum([X.chunks[0][i] for i in kept]).tolist()]
+
+    def make(s: int) -> Future:
+        i = kept[s]
+        return client.compute(dask.delayed(prepare)(xs[i], ys[i], loss, dtype))
+
+    return Shards(starts, make)
