@@ -14,7 +14,7 @@ from chainrule import data as datasets
 from chainrule import io, nn
 from chainrule.callbacks import Callback, Checkpoint, ProgressBar, Run
 from chainrule.checks import at_least, fraction, int_at_least, positive, positive_int, refuse
-from chainrule.cli import show, source
+from chainrule.cli import cluster, show, source
 from chainrule.cli.options import (
     DEFAULT_ACTIVATION,
     DEFAULT_BATCH,
@@ -158,6 +158,8 @@ def train_command(
         Path | None, typer.Option(help="continue the run saved in this model file")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
+    scheduler: Annotated[str | None, typer.Option(help=cluster.HELP_SCHEDULER)] = None,
+    workers: Annotated[int | None, typer.Option(help=cluster.HELP_WORKERS)] = None,
 ) -> None:
     # Every option is checked before any data is read or any epoch is trained.
     run_settings = {
@@ -174,6 +176,7 @@ def train_command(
         positive_int("", "--checkpoint-every", checkpoint_every)
         if save_path is None and resume is None:
             raise refuse("", "--checkpoint-every", "given with --save FILE", checkpoint_every)
+    cluster.check(scheduler, workers)
     if resume is not None:
         fixed = (data, target, task, n, noise, hidden, activation, init, loss, seed, dtype)
         trained = _resumed(resume, *fixed, test_split)
@@ -207,7 +210,8 @@ def train_command(
     if settings["epochs"] is None:
         entry = datasets.DATASETS.get(settings["data"])
         settings["epochs"] = entry.epochs if entry and entry.epochs else DEFAULT_EPOCHS
-    _train(settings, history, trained, save_path, plot_path, checkpoint_every, quiet)
+    with cluster.connected(scheduler, workers) as client:
+        _train(settings, history, trained, save_path, plot_path, checkpoint_every, quiet, client)
 
 
 # The options a resumed run takes from its model file, in train_command's order.
@@ -281,8 +285,10 @@ def _train(
     plot_path: Path | None,
     checkpoint_every: int | None,
     quiet: bool,
+    client: Any = None,
 ) -> None:
-    """Train to settings["epochs"] in all (`earlier` epochs are behind a resumed run)."""
+    """Train to settings["epochs"] in all (`earlier` epochs are behind a resumed run), on the
+    Dask cluster of `client` when there is one."""
     full = source.load(settings)
     if full.note:
         print(full.note)
@@ -340,6 +346,7 @@ def _train(
                 validation=None if test is None else test[1:],
                 progress=False,
                 callbacks=callbacks,
+                client=client,
             )
         )
     if save_path is not None:
