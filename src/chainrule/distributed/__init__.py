@@ -33,7 +33,7 @@ from __future__ import annotations
 from distributed import Client
 
 from chainrule.checks import positive
-from chainrule.distributed.step import DaskStep, step_bytes
+from chainrule.distributed.step import DaskStep, WorkerLostWarning, step_bytes
 from chainrule.distributed.worker import ShardSum, shard_sum, terms
 from chainrule.errors import ClusterError
 
@@ -46,6 +46,7 @@ __all__ = [
     "shard_sum",
     "step_bytes",
     "terms",
+    "WorkerLostWarning",
 ]
 
 

@@ -50,7 +50,7 @@ class Shards:
 def numpy_shards(client: Client, x: np.ndarray, y: np.ndarray) -> Shards:
     """One shard of contiguous rows per worker, scattered to it once; x and y stay here, the
     source a lost shard is made again from."""
-    workers = list(client.scheduler_info(n_workers=-1)["workers"])
+    workers = list(client.nthreads())
     k = max(1, min(len(workers), len(x)))
     starts = [len(x) * s // k for s in range(k + 1)]
     placed: set[int] = set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 from concurrent.futures import CancelledError
 from typing import Any
 
@@ -38,11 +39,18 @@ SPLITTABLE = (SquaredError, MSELoss, BCELoss, BCEWithLogitsLoss, CrossEntropyLos
 
 # A part of a step is tried this many times (a dead worker's part again on another worker).
 ATTEMPTS = 5
+# Weights up to this size travel inside each task; larger ones are scattered (Dask warns of
+# large task graphs, and one copy a worker is fewer bytes once there are more tasks than workers).
+EMBED_BYTES = 1 << 20
 # How often a step that is waited for checks that the cluster is still there, in seconds.
 POLL = 1.0
 # What a lost worker or lost data looks like from here: its task cancelled, a worker killed
 # too often, a closed connection or a timeout (OSError covers the last two).
 LOST = (CancelledError, KilledWorker, OSError)
+
+
+class WorkerLostWarning(RuntimeWarning):
+    """A worker was lost during a distributed fit, and its part of a step computed again."""
 
 
 def _summed(loss: Any) -> Loss:
@@ -82,8 +90,8 @@ def _running(client: Any) -> Client:
         raise refuse("fit", "client", "a dask.distributed Client (not asynchronous)", client)
     if client.status != "running":
         raise ClusterError(
-            f"fit: the Dask client is {client.status}, not running; connect again "
-            f"(chainrule.distributed.connect(address))"
+            f"fit: no Dask scheduler: the client is {client.status} (its futures are gone); "
+            f"connect again (chainrule.distributed.connect(address)) and train again"
         )
     try:
         client.wait_for_workers(1, timeout=_patience())
@@ -135,7 +143,7 @@ class DaskStep:
         again (its shard made again first), up to ATTEMPTS times, from the same weights."""
         for attempt in range(ATTEMPTS):
             try:
-                self._mend()
+                self._mend(again=attempt > 0)
                 w = self._send(weights, len(parts))
                 futures = [
                     self.client.submit(
@@ -144,57 +152,51 @@ class DaskStep:
                     for s, r in parts
                 ]
                 self._wait(futures)
-                return self.client.gather(futures)
+                sums = self.client.gather(futures)
             except ChainruleError:
                 raise
             except LOST as err:
                 lost = err
                 time.sleep(0.2 * 2**attempt)  # time for the scheduler to see the worker gone
+                continue
+            if attempt:
+                warnings.warn(
+                    f"fit: a worker was lost in epoch {self.run.epoch}, batch {self.run.batch} "
+                    f"({lost!r}); its shards were made again and the step computed again",
+                    WorkerLostWarning,
+                    stacklevel=2,
+                )
+            return sums
         raise ClusterError(
             f"fit: a step failed {ATTEMPTS} times as workers were lost ({lost!r}); is the "
             f"cluster losing workers? {_workers(self.client)} are left"
         )
 
     def _send(self, weights: list[np.ndarray], parts: int) -> Any:
-        """The weights, for the step's tasks: in the tasks themselves when there is one a worker
-        (numpy shards; one hop fewer), else scattered once to every worker for all its tasks."""
-        if parts <= self.workers:
+        """The weights, for the step's tasks: inside the tasks when each worker has one task and
+        the weights are small (one round trip fewer), else scattered once to every worker."""
+        if parts <= self.workers and sum(w.nbytes for w in weights) <= EMBED_BYTES:
             return weights
         return self.client.scatter([weights], broadcast=True, hash=False)[0]
 
-    def _mend(self) -> None:
-        """Before a step is tried again: the client still connected, and what a dead worker
-        took made again."""
-        if self.client.status != "running":
-            raise ClusterError(
-                f"fit: lost the Dask scheduler (the client is {self.client.status}); its futures "
-                f"went with it, so train again once it is back"
-            )
+    def _mend(self, again: bool) -> None:
+        """Before a step is tried: the scheduler still there (and, trying again, a worker), and
+        what a dead worker took made again."""
+        if again or self.client.status != "running":
+            _running(self.client)
         if self.net.status != "finished":
             self.net = self._send_net()
         self.shards.mend()
 
     def _wait(self, futures: list[Future]) -> None:
         """Wait for the step, checking every POLL seconds that the cluster is still there: a
-        closed connection, or no worker for the patience, is a ClusterError, not a hang."""
-        alone_since = None
+        lost scheduler, or no worker within the patience, is a ClusterError, not a hang."""
         while True:
             try:
                 wait(futures, timeout=POLL)
                 return
             except TimeoutError:
-                if self.client.status != "running":
-                    raise ClusterError(
-                        f"fit: lost the Dask scheduler (the client is {self.client.status})"
-                    ) from None
-                if _workers(self.client):
-                    alone_since = None
-                    continue
-                alone_since = alone_since or time.monotonic()
-                if time.monotonic() - alone_since > _patience():
-                    raise ClusterError(
-                        f"fit: the Dask cluster has had no workers for {_patience():g} s"
-                    ) from None
+                _running(self.client)
 
 
 def _mean(grads: list[np.ndarray], divisor: int) -> np.ndarray:
@@ -215,7 +217,7 @@ def _accuracy(sums: list[ShardSum]) -> float | None:
 
 
 def _workers(client: Client) -> int:
-    return len(client.scheduler_info(n_workers=-1)["workers"])
+    return len(client.nthreads())
 
 
 def step_bytes(model: Module, workers: int, shards: int | None = None) -> int:
