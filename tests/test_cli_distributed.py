@@ -1,13 +1,16 @@
 """`chainrule train --workers N | --scheduler ADDRESS`: the same run on a Dask cluster.
 
-`--workers 2` trains to the weights the same command trains to without it (to 1e-10, float64)
-and writes a model file of the same format, keys and metadata fields. The bad options and an
-unreachable or empty cluster are one line and a non-zero exit, and none of them hangs.
+`--workers 2`, and `--scheduler` of a running cluster, train to the weights the same command
+trains to without them (to 1e-10, float64) and write a model file of the same format, keys and
+metadata fields. The bad options and an unreachable or empty cluster are one line and a
+non-zero exit, and none of them hangs. Also here: docs/distributed.md's examples run, and the
+scaling benchmark (benchmarks/distributed.py) runs at its --tiny size so it cannot rot.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from safetensors import safe_open
+from sklearn.model_selection import ParameterGrid
 
 from chainrule.cli import cluster, main
 
@@ -68,12 +72,22 @@ def _same_file(local: Path, on_cluster: Path) -> None:
         np.testing.assert_allclose(their_metadata["test"][key], metadata["test"][key], rtol=1e-10)
 
 
-def test_workers_train_to_the_weights_of_the_same_command_without_them(tmp_path):
+def test_workers_or_a_scheduler_train_to_the_weights_of_the_same_command_without_them(
+    tmp_path, capsys
+):
     # mini-batches: the same seed draws the same batches on the cluster as here
     run = ("--batch-size", "64", "--epochs", "2")
     local = _train(tmp_path, "local", *run)
-    on_cluster = _train(tmp_path, "cluster", *run, "--workers", "2")
-    _same_file(local, on_cluster)
+    _same_file(local, _train(tmp_path, "workers", *run, "--workers", "2"))
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+    ) as running:
+        path = tmp_path / "scheduler.model"
+        assert (
+            main([*RUN, *run, "--save", str(path), "--scheduler", running.scheduler_address]) == 0
+        )
+    assert f"saved model to {path}" in capsys.readouterr().out
+    _same_file(local, path)
     losses = json.loads(_read(local)[1]["metadata"])["history"]["loss"]
     assert losses[-1] < losses[0], "the run should have trained"
 
@@ -152,3 +166,15 @@ def test_the_scaling_benchmark_runs_at_a_tiny_size(capsys, tmp_path):
             assert r["scatter_bytes"] >= results["data_bytes"]
             assert r["expected_step_bytes"] <= r["step_bytes"] < 1.5 * r["expected_step_bytes"]
     assert [r["shard"] for r in results["break_even"]] == [64, 256]
+
+
+def test_the_distributed_docs_examples_run_and_train_to_the_local_weights(capsys):
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "distributed.md").read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```", doc, flags=re.S | re.M)
+    assert len(blocks) == 2, "the fit example, then the search"
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/distributed.md", "exec"), namespace)  # noqa: S102
+    assert namespace["gap"] <= 1e-10 and namespace["history"].epochs == 5
+    assert namespace["search"].best_params_ in list(ParameterGrid(namespace["grid"]))
+    assert "largest weight gap" in capsys.readouterr().out
