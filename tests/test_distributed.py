@@ -238,14 +238,16 @@ def test_a_killed_worker_costs_nothing_but_time(client):
     cluster's nanny starts a new worker, which the other tests find in its place."""
     settings = {"epochs": 3, "batch_size": 40, "seed": 5}
     kill = KillAWorker(client)
-    with pytest.warns(WorkerLostWarning, match="a worker was lost in epoch 2, batch 1"):
-        (local, lh), (remote, rh) = _pair(
-            {**settings, "client": client},
-            optimizer=OPTIMIZERS["sgd momentum"],
-            callbacks=[None, kill],
-        )
+    try:
+        with pytest.warns(WorkerLostWarning, match="a worker was lost in epoch 2, batch 1"):
+            (local, lh), (remote, rh) = _pair(
+                {**settings, "client": client},
+                optimizer=OPTIMIZERS["sgd momentum"],
+                callbacks=[None, kill],
+            )
+    finally:
+        client.wait_for_workers(2, timeout=60)
     assert kill.killed is not None and kill.killed not in client.run(os.getpid).values()
-    client.wait_for_workers(2, timeout=60)
     assert rh.stop_reason == "epochs" and rh.epochs == 3
     assert _max_relative(local, remote) <= 1e-10
     np.testing.assert_allclose(rh.loss, lh.loss, rtol=1e-10)
@@ -312,13 +314,19 @@ def test_bad_rows_in_a_dask_array_are_named_as_locally(client):
         cr.fit(_net(), da.from_array(X, chunks=(40, 4)), y, progress=False, client=client)
 
 
-def test_one_step_moves_the_weights_out_and_the_gradients_back(client):
+def test_a_step_moves_weights_and_gradients_but_never_a_shard(client):
+    """Each shard stays on the one worker it was scattered to, step after step: the tasks run
+    where the rows are, so only the weights go out and the gradients come back."""
     model = _net()
     X, y = _data()
     sgd = cr.optim.SGD(model.parameters(), 0.1)
-    run = Run(model, sgd, cr.nn.CrossEntropyLoss(), History(), epochs=1)
-    step = DaskStep(client, run, X, y)
-    size = sum(p.data.nbytes for p in model.parameters())
+    step = DaskStep(client, Run(model, sgd, cr.nn.CrossEntropyLoss(), History(), 1), X, y)
     assert len(step.shards.futures) == 2 and step.n == N
+    for rows in (None, np.arange(0, N, 2), np.arange(N - 1, -1, -3)):
+        assert step(rows)[0] == (N if rows is None else len(rows))
+    holders = client.who_has(step.shards.futures)
+    assert [holders[f.key] for f in step.shards.futures] == [(w,) for w in step.shards.where]
+    assert len(set(step.shards.where)) == 2
+    size = sum(p.data.nbytes for p in model.parameters())
     assert step_bytes(model, workers=2) == 4 * size
     assert step_bytes(model, workers=2, shards=4) == 6 * size

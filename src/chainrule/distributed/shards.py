@@ -3,7 +3,7 @@ it dies: from the numpy rows kept in this process, or from a dask array's graph.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dask
@@ -11,6 +11,7 @@ import numpy as np
 from distributed import Client, Future
 
 from chainrule.checks import refuse
+from chainrule.distributed.cluster import patient_wait
 from chainrule.errors import ConfigError, DataError
 from chainrule.nn.losses import Loss
 from chainrule.train import prepare
@@ -18,12 +19,34 @@ from chainrule.train import prepare
 
 class Shards:
     """The rows in shards on the workers: shard s holds rows starts[s] .. starts[s+1] − 1 as a
-    future of (x, y), and `make(s)` makes it again from its source."""
+    future of (x, y) on worker where[s], and `make(s)` makes it again from its source.
 
-    def __init__(self, starts: list[int], make: Callable[[int], Future]) -> None:
+    A step's task for shard s runs on where[s] (`place(s)`), so that no shard is ever copied to
+    another worker: only weights and gradients travel, and a worker that dies takes its shards
+    with it, to be made again, rather than leaving a stray copy.
+    """
+
+    def __init__(self, client: Client, starts: list[int], make: Callable[[int], Future]) -> None:
+        self.client = client
         self.starts = np.asarray(starts)
         self.make = make
         self.futures = [make(s) for s in range(len(starts) - 1)]
+        self.where: list[str | None] = [None] * len(self.futures)
+        self._locate(range(len(self.futures)))
+
+    def _locate(self, shards: Sequence[int]) -> None:
+        """Wait for the shards to be made and note the worker that holds each."""
+        futures = [self.futures[s] for s in shards]
+        patient_wait(self.client, futures)
+        holders = self.client.who_has(futures)
+        for s, future in zip(shards, futures, strict=True):
+            self.where[s] = next(iter(holders.get(future.key, ())), None)
+
+    def place(self, s: int) -> dict[str, Any]:
+        """submit's options that run a task for shard s only where the shard is (not even by
+        work stealing): if that worker dies, the shard goes with it and the task is cancelled."""
+        where = self.where[s]
+        return {"workers": [where], "allow_other_workers": False} if where else {}
 
     @property
     def n(self) -> int:
@@ -31,9 +54,11 @@ class Shards:
 
     def mend(self) -> None:
         """Make again every shard a dead worker took with it."""
-        for s, future in enumerate(self.futures):
-            if future.status in ("cancelled", "lost", "error"):
-                self.futures[s] = self.make(s)
+        lost = [s for s, f in enumerate(self.futures) if f.status in ("cancelled", "lost", "error")]
+        for s in lost:
+            self.futures[s] = self.make(s)
+        if lost:
+            self._locate(lost)
 
     def split(self, rows: np.ndarray | None) -> list[tuple[int, np.ndarray | None]]:
         """The shards that hold rows of the batch, each with those rows as indices into it, in
@@ -62,7 +87,7 @@ def numpy_shards(client: Client, x: np.ndarray, y: np.ndarray) -> Shards:
         rows = slice(starts[s], starts[s + 1])
         return client.scatter([(x[rows], y[rows])], workers=where, hash=False)[0]
 
-    return Shards(starts, make)
+    return Shards(client, starts, make)
 
 
 def _rows(value: Any, name: str) -> Any:
@@ -97,4 +122,4 @@ def array_shards(client: Client, X: Any, Y: Any, loss: Loss, dtype: np.dtype) ->
         i = kept[s]
         return client.compute(dask.delayed(prepare)(xs[i], ys[i], loss, dtype))
 
-    return Shards(starts, make)
+    return Shards(client, starts, make)

@@ -11,11 +11,11 @@ from typing import Any
 
 import dask
 import numpy as np
-from dask.utils import parse_timedelta
-from distributed import Client, Future, wait
+from distributed import Future
 from distributed.scheduler import KilledWorker
 
 from chainrule.checks import refuse
+from chainrule.distributed import cluster
 from chainrule.distributed.shards import array_shards, numpy_shards
 from chainrule.distributed.worker import ShardSum, shard_sum
 from chainrule.errors import ChainruleError, ClusterError, ConfigError
@@ -42,8 +42,6 @@ ATTEMPTS = 5
 # Weights up to this size travel inside each task; larger ones are scattered (Dask warns of
 # large task graphs, and one copy a worker is fewer bytes once there are more tasks than workers).
 EMBED_BYTES = 1 << 20
-# How often a step that is waited for checks that the cluster is still there, in seconds.
-POLL = 1.0
 # What a lost worker or lost data looks like from here: its task cancelled, a worker killed
 # too often, a closed connection or a timeout (OSError covers the last two).
 LOST = (CancelledError, KilledWorker, OSError)
@@ -78,37 +76,12 @@ def _skeleton(model: Module) -> Module:
     return skeleton
 
 
-def _patience() -> float:
-    """How long to wait for a worker when the cluster has none: Dask's connect timeout."""
-    return float(parse_timedelta(dask.config.get("distributed.comm.timeouts.connect")))
-
-
-def _running(client: Any) -> Client:
-    """`client` if it is a running, synchronous Client of a cluster with workers; else
-    ConfigError (not a Client) or ClusterError (closed, or no workers within the patience)."""
-    if not isinstance(client, Client) or client.asynchronous:
-        raise refuse("fit", "client", "a dask.distributed Client (not asynchronous)", client)
-    if client.status != "running":
-        raise ClusterError(
-            f"fit: no Dask scheduler: the client is {client.status} (its futures are gone); "
-            f"connect again (chainrule.distributed.connect(address)) and train again"
-        )
-    try:
-        client.wait_for_workers(1, timeout=_patience())
-    except (TimeoutError, OSError) as err:
-        raise ClusterError(
-            f"fit: the Dask cluster at {client.scheduler.address} has no workers after "
-            f"{_patience():g} s ({err}); start some with `dask worker {client.scheduler.address}`"
-        ) from None
-    return client
-
-
 class DaskStep:
     """fit's step (train.Step) on the workers of `client`: the rows of (X, Y) in shards there,
     the sums of ∂C_i/∂w added up here. fit builds it when given `client=`."""
 
     def __init__(self, client: Any, run: Run, X: ArrayLike, Y: ArrayLike) -> None:
-        self.client = _running(client)
+        self.client = cluster.running(client)
         self.run = run
         self.mean = getattr(run.loss, "reduction", None) == "mean"
         loss = _summed(run.loss)
@@ -119,7 +92,7 @@ class DaskStep:
             self.shards = numpy_shards(client, *prepare(X, Y, run.loss, run.model.dtype))
         self.net = self._send_net()
         self.n = self.shards.n
-        self.workers = _workers(client)
+        self.workers = cluster.workers(client)
 
     def _send_net(self) -> Future:
         return self.client.scatter([self.net_source], broadcast=True, hash=False)[0]
@@ -147,11 +120,17 @@ class DaskStep:
                 w = self._send(weights, len(parts))
                 futures = [
                     self.client.submit(
-                        shard_sum, self.net, w, self.shards.futures[s], r, pure=False
+                        shard_sum,
+                        self.net,
+                        w,
+                        self.shards.futures[s],
+                        r,
+                        pure=False,
+                        **self.shards.place(s),
                     )
                     for s, r in parts
                 ]
-                self._wait(futures)
+                cluster.patient_wait(self.client, futures)
                 sums = self.client.gather(futures)
             except ChainruleError:
                 raise
@@ -169,7 +148,7 @@ class DaskStep:
             return sums
         raise ClusterError(
             f"fit: a step failed {ATTEMPTS} times as workers were lost ({lost!r}); is the "
-            f"cluster losing workers? {_workers(self.client)} are left"
+            f"cluster losing workers? {cluster.workers(self.client)} are left"
         )
 
     def _send(self, weights: list[np.ndarray], parts: int) -> Any:
@@ -183,20 +162,10 @@ class DaskStep:
         """Before a step is tried: the scheduler still there (and, trying again, a worker), and
         what a dead worker took made again."""
         if again or self.client.status != "running":
-            _running(self.client)
+            cluster.running(self.client)
         if self.net.status != "finished":
             self.net = self._send_net()
         self.shards.mend()
-
-    def _wait(self, futures: list[Future]) -> None:
-        """Wait for the step, checking every POLL seconds that the cluster is still there: a
-        lost scheduler, or no worker within the patience, is a ClusterError, not a hang."""
-        while True:
-            try:
-                wait(futures, timeout=POLL)
-                return
-            except TimeoutError:
-                _running(self.client)
 
 
 def _mean(grads: list[np.ndarray], divisor: int) -> np.ndarray:
@@ -214,10 +183,6 @@ def _accuracy(sums: list[ShardSum]) -> float | None:
     if not counts:
         return None
     return sum(right for right, _ in counts) / sum(size for _, size in counts)
-
-
-def _workers(client: Client) -> int:
-    return len(client.nthreads())
 
 
 def step_bytes(model: Module, workers: int, shards: int | None = None) -> int:
