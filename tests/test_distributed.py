@@ -232,19 +232,26 @@ class KillAWorker(Callback):
             os.kill(self.killed, signal.SIGKILL)
 
 
-def test_a_killed_worker_costs_nothing_but_time(client):
-    """A worker dies in the middle of fit: its shard is scattered again from the driver's
-    rows, the step computed again, and training ends at the weights of a run without it. The
-    cluster's nanny starts a new worker, which the other tests find in its place."""
-    settings = {"epochs": 3, "batch_size": 40, "seed": 5}
-    kill = KillAWorker(client)
+@pytest.mark.parametrize("kind", ["numpy", "dask array"])
+def test_a_killed_worker_costs_nothing_but_time(client, kind):
+    """A worker dies in the middle of fit: the shards it held are made again (numpy rows
+    scattered again from this process, a dask array's chunks computed again from its graph),
+    the step is computed again, and training ends at a local run's weights. The cluster's
+    nanny starts a new worker, which the other tests find in its place."""
+    X, y = _data()
+    settings = {"epochs": 3, "batch_size": 40, "seed": 5, "progress": False}
+    local = _net()
+    lh = cr.fit(local, X, y, optimizer=OPTIMIZERS["sgd momentum"](local.parameters()), **settings)
+    data = (
+        [X, y]
+        if kind == "numpy"
+        else client.persist([da.from_array(X, (30, 4)), da.from_array(y, 40)])
+    )
+    remote, kill = _net(), KillAWorker(client)
+    sgd = OPTIMIZERS["sgd momentum"](remote.parameters())
     try:
         with pytest.warns(WorkerLostWarning, match="a worker was lost in epoch 2, batch 1"):
-            (local, lh), (remote, rh) = _pair(
-                {**settings, "client": client},
-                optimizer=OPTIMIZERS["sgd momentum"],
-                callbacks=[None, kill],
-            )
+            rh = cr.fit(remote, *data, optimizer=sgd, callbacks=[kill], client=client, **settings)
     finally:
         client.wait_for_workers(2, timeout=60)
     assert kill.killed is not None and kill.killed not in client.run(os.getpid).values()

@@ -43,22 +43,23 @@ class Shards:
             self.where[s] = next(iter(holders.get(future.key, ())), None)
 
     def place(self, s: int) -> dict[str, Any]:
-        """submit's options that run a task for shard s only where the shard is (not even by
-        work stealing): if that worker dies, the shard goes with it and the task is cancelled."""
+        """submit's options that run a task for shard s where the shard is. Loosely: when that
+        worker is gone and Dask has made the shard again elsewhere (a dask array's chunk), the
+        task follows it there instead of waiting for a worker that will not come back."""
         where = self.where[s]
-        return {"workers": [where], "allow_other_workers": False} if where else {}
+        return {"workers": [where], "allow_other_workers": True} if where else {}
 
     @property
     def n(self) -> int:
         return int(self.starts[-1])
 
     def mend(self) -> None:
-        """Make again every shard a dead worker took with it."""
-        lost = [s for s, f in enumerate(self.futures) if f.status in ("cancelled", "lost", "error")]
-        for s in lost:
-            self.futures[s] = self.make(s)
-        if lost:
-            self._locate(lost)
+        """After a worker died: make again every shard it took with it that Dask cannot make
+        itself (a scattered one), and note where each shard is now."""
+        for s, future in enumerate(self.futures):
+            if future.status in ("cancelled", "lost", "error"):
+                self.futures[s] = self.make(s)
+        self._locate(range(len(self.futures)))
 
     def split(self, rows: np.ndarray | None) -> list[tuple[int, np.ndarray | None]]:
         """The shards that hold rows of the batch, each with those rows as indices into it, in

@@ -159,10 +159,13 @@ class DaskStep:
         return self.client.scatter([weights], broadcast=True, hash=False)[0]
 
     def _mend(self, again: bool) -> None:
-        """Before a step is tried: the scheduler still there (and, trying again, a worker), and
+        """Before a step is tried: the scheduler still there; trying again, also a worker, and
         what a dead worker took made again."""
-        if again or self.client.status != "running":
-            cluster.running(self.client)
+        if not again:
+            if self.client.status != "running":
+                cluster.running(self.client)
+            return
+        cluster.running(self.client)
         if self.net.status != "finished":
             self.net = self._send_net()
         self.shards.mend()
