@@ -334,8 +334,9 @@ def fit(
 
     `client`, a dask.distributed Client, trains on its cluster (chainrule.distributed): X and
     Y (numpy or dask arrays) in shards on the workers, each summing ∂C_i/∂w over its rows of
-    the batch; the same batches, History and callbacks, with run.x/y/output None. Dask pickles
-    what it sends, so use only a cluster of your own.
+    the batch; the same batches, History and callbacks, with run.x/y/output None. A killed
+    worker's part of a step is computed again; a cluster out of reach is a ClusterError. Dask
+    pickles what it sends, so use only a cluster of your own, never one others can reach.
     """
     given = Y if _lazy(Y) else _array(Y, "Y")
     loss_fn = loss_module(loss, given)
