@@ -39,7 +39,7 @@ def _train(tmp_path: Path, name: str, *extra: str) -> Path:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
+    assert done.stderr == "", "a run on a cluster says nothing more than one without it"
     return path
 
 

@@ -14,6 +14,7 @@ chainrule.distributed (`connect`, `local`); this module only maps the options on
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -73,7 +74,11 @@ def connected(scheduler: str | None, workers: int | None) -> Iterator[Client | N
     from chainrule import distributed
 
     if workers is not None:
-        client = distributed.local(workers, threads=1)
+        with warnings.catch_warnings():
+            # the scheduler's HTTP port: 8787 taken by another cluster here, it takes a free
+            # one and warns; nothing the user can act on (there is no dashboard)
+            warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
+            client = distributed.local(workers, threads=1)
     else:
         assert scheduler is not None
         try:
