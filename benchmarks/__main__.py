@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -76,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import threads
 
         return threads.main(argv[1:])
+    if argv[:1] == ["distributed"]:  # fit on a Dask LocalCluster against local fit
+        from benchmarks import distributed
+
+        return distributed.main(argv[1:])
     args = parse(argv)
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     results = run(
@@ -100,7 +105,20 @@ def main(argv: list[str] | None = None) -> int:
             "summary": summary,
         }
         args.json.write_text(json.dumps(payload, indent=1))
-    return 0
+    return 0 if args.workloads else _distributed(args)
+
+
+def _distributed(args: argparse.Namespace) -> int:
+    """A full run's last part: fit on a Dask cluster against local fit, when the
+    `distributed` extra is installed (about two minutes; `python -m benchmarks distributed`
+    runs it alone)."""
+    if importlib.util.find_spec("distributed") is None:
+        print("\ndistributed: skipped; pip install 'chainrule[distributed]' to measure it")
+        return 0
+    from benchmarks import distributed
+
+    print()
+    return distributed.main([*(["--tiny"] if args.tiny else []), "--threads", str(args.threads)])
 
 
 if __name__ == "__main__":

@@ -13,11 +13,16 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "chainrule"
 SPINE = [
     "tensor.py",
     "tensor_methods.py",
+    "backprop.py",
     "ops",
     "function.py",
     "checks.py",
     "errors.py",
     "optim.py",
+    "compile",
+    "threads.py",
+    "examples.py",
+    "history.py",
     "train.py",
     "nn",
 ]
@@ -35,6 +40,13 @@ ROOMS = (
     "preprocess",
     "sklearn",
     "callbacks",
+    "distributed",
+    "modelfile",
+    "records",
+    "csvfile",
+    "files",
+    "fetch",
+    "idx",
 )
 MAX_LINES = 500
 

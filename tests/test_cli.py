@@ -473,6 +473,8 @@ BAD_VALUES = [
     ("train", "--noise", ["--noise", "0.1"], 2, "got 'digits'"),
     ("train", "--init", ["--init", "zeros"], 2, "--init must be one of default, small, xavier"),
     ("train", "--momentum", ["--momentum", "0.5"], 2, "given with --optimizer sgd or momentum"),
+    ("train", "--workers", ["--workers", "0"], 2, "--workers must be a positive integer, got 0"),
+    ("train", "--scheduler", ["--scheduler", "foo://h:1"], 2, "--scheduler must be a scheduler"),
     (
         "train",
         "--weight-decay",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.tensor import topological_order
+from chainrule.backprop import topological_order
 
 
 def test_chain_rule_on_the_lectures_composite():

@@ -62,3 +62,7 @@ class DTypeError(DataError, TypeError):
 class DataWarning(UserWarning):
     """Data that trains, but not as the user probably meant: features whose values are all
     equal carry nothing for the network to learn from."""
+
+
+class ClusterError(ChainruleError, ConnectionError):
+    """A Dask cluster that cannot be reached, or that lost the workers a distributed fit needs."""

@@ -11,8 +11,21 @@ import numpy as np
 
 from chainrule.checks import at_least, fraction, int_at_least, positive, refuse
 from chainrule.compile import observed
-from chainrule.errors import ConfigError, ShapeError
-from chainrule.tensor import Tensor, parameters_of
+from chainrule.errors import ArgumentTypeError, ConfigError, ShapeError
+from chainrule.tensor import Tensor
+
+
+def parameters_of(values: Iterable[Tensor]) -> list[Tensor]:
+    """The list of tensors in `values`, checked to be Tensors."""
+    if not isinstance(values, Iterable):
+        raise ArgumentTypeError(
+            f"expected an iterable of Tensors (model.parameters()), got {type(values).__name__}"
+        )
+    out = list(values)
+    for v in out:
+        if not isinstance(v, Tensor):
+            raise ArgumentTypeError(f"expected Tensors (parameters), got {type(v).__name__}")
+    return out
 
 
 def _once_each(owner: str, params: list[Tensor]) -> list[Tensor]:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from itertools import count
-from operator import attrgetter
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
 from chainrule import tensor_methods
+from chainrule.backprop import backward_pass
 from chainrule.checks import real_array
 from chainrule.errors import ArgumentTypeError, GradError, ShapeError
 
@@ -49,12 +49,9 @@ class _Tracing(threading.local):
 tracing = _Tracing()
 
 
-# Every tensor takes the next number when it is made. A tensor is made after its parents,
-# so sorting a graph's nodes by this number, newest first, puts every child before its
-# parents: the reverse topological order backward() needs, without a depth-first search.
+# Every tensor takes the next number when it is made, after its parents: the order the
+# backward pass sorts by (backprop.by_birth).
 _birth = count()
-_passes = count(1)
-_by_birth = attrgetter("_seq")
 
 
 class no_grad:  # noqa: N801  (named like PyTorch's torch.no_grad)
@@ -188,7 +185,7 @@ class Tensor(tensor_methods.TensorMethods):
                     f"backward(grad): grad has shape {seed.shape}, expected the tensor's shape "
                     f"{self.data.shape}"
                 )
-        _backward_pass(self, seed)
+        backward_pass(self, seed)
 
     # ---- array-like surface ---------------------------------------------------------------
 
@@ -409,105 +406,6 @@ def node(
 
 
 _new_tensor = Tensor.__new__
-
-
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum `grad` back to `shape`: the derivative of numpy broadcasting.
-
-    A value broadcast to many positions influences the loss through each of them, so its
-    gradient is the sum of theirs (the lecture's "many paths").
-    """
-    if grad.shape == shape:
-        return grad
-    lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
-    )
-    return grad.sum(axis=axes, keepdims=True).reshape(shape)
-
-
-def _reachable(root: Tensor, leaves: bool) -> list[Tensor]:
-    """Every tensor `root` depends on that requires grad (root included; leaves only if
-    `leaves`)."""
-    stamp = next(_passes)  # marks this walk's visits, so no set of seen tensors is needed
-    root._mark = stamp
-    found = [root]
-    stack = [root]
-    while stack:
-        for p in stack.pop()._parents:
-            if p.requires_grad and p._mark != stamp:
-                p._mark = stamp
-                if p._parents:
-                    found.append(p)
-                    stack.append(p)
-                elif leaves:
-                    found.append(p)
-    return found
-
-
-def topological_order(root: Tensor) -> list[Tensor]:
-    """Every tensor `root` depends on that requires grad, parents before children."""
-    order = _reachable(root, leaves=True)
-    order.sort(key=_by_birth)
-    return order
-
-
-def _backward_pass(root: Tensor, seed: np.ndarray) -> None:
-    """Apply every node's local rule once, children before parents, summing where paths meet.
-
-    An op's result (a node) collects its upstream gradient in `_up` until all of its children
-    are done; a leaf adds each arriving gradient to `.grad` at once.
-    """
-    if not root._parents:
-        _accumulate(root, seed, True)
-        return
-    nodes = _reachable(root, leaves=False)
-    nodes.sort(key=_by_birth, reverse=True)
-    root._up = seed
-    for t in nodes:
-        up = t._up
-        t._up = None
-        if up is None:
-            continue
-        if t._retain:
-            _accumulate(t, up, False)
-        for parent, vjp in zip(t._parents, t._vjps):  # noqa: B905
-            if not parent.requires_grad:
-                continue  # e.g. the input batch: its gradient is never computed
-            g = vjp(up)
-            data = parent.data
-            if g.shape != data.shape:
-                g = unbroadcast(g, data.shape)
-            if g.dtype != data.dtype:
-                g = g.astype(data.dtype)
-            if parent._parents:
-                parent._up = g if parent._up is None else parent._up + g
-            else:
-                # A leaf may keep `g` itself only if no one else holds it: not the upstream
-                # passed through unchanged, not a view, not read-only.
-                _accumulate(parent, g, g is not up and g.flags.owndata and g.flags.writeable)
-
-
-def _accumulate(t: Tensor, grad: np.ndarray, owned: bool) -> None:
-    if grad.shape != t.data.shape:
-        raise GradError(f"internal: gradient shape {grad.shape} != tensor shape {t.data.shape}")
-    if t.grad is None:
-        t.grad = grad if owned else np.array(grad)
-    else:
-        t.grad += grad
-
-
-def parameters_of(values: Iterable[Tensor]) -> list[Tensor]:
-    """The list of tensors in `values`, checked to be Tensors."""
-    if not isinstance(values, Iterable):
-        raise ArgumentTypeError(
-            f"expected an iterable of Tensors (model.parameters()), got {type(values).__name__}"
-        )
-    out = list(values)
-    for v in out:
-        if not isinstance(v, Tensor):
-            raise ArgumentTypeError(f"expected Tensors (parameters), got {type(v).__name__}")
-    return out
 
 
 from chainrule import ops  # noqa: E402  (ops builds on Tensor; Tensor's operators call ops)

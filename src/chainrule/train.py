@@ -15,19 +15,20 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
 from chainrule.checks import int_at_least, positive_int, refuse
 from chainrule.compile import CompiledStep
 from chainrule.errors import ArgumentTypeError, ConfigError, DataError, DivergedError, ShapeError
-from chainrule.nn.cross_entropy import whole
-from chainrule.nn.losses import LOSSES, BCELoss, CrossEntropyLoss, Loss, SquaredError
+from chainrule.examples import accuracy, loss_hint, loss_module, prepare, rows_of
+from chainrule.history import History
+from chainrule.nn.losses import Loss
 from chainrule.nn.module import Module
 from chainrule.optim import SGD, Optimizer
-from chainrule.tensor import ArrayLike, Tensor, no_grad, numeric_array
+from chainrule.tensor import ArrayLike, Tensor, no_grad
 from chainrule.threads import for_fit
 
 # Why a run ended: fit's own bounds ("until", "epochs"), a NaN loss ("diverged"), Ctrl-C
@@ -45,53 +46,15 @@ DIVERGENCE_FLOOR = 1.0
 Sampler = Callable[[int], ArrayLike]
 
 
-@dataclass(repr=False)
-class History:
-    """What a training run did, epoch by epoch."""
-
-    loss: list[float] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_accuracy: list[float] = field(default_factory=list)
-    stop_reason: str = ""
-    wall_time: float = 0.0
-    health: list[dict[str, Any]] = field(default_factory=list)  # HealthReport.to_dict()s
+class Step(Protocol):
+    """step(rows): one update on the batch of those rows (None: all n), setting run.batch_loss;
+    returns the batch's row count and accuracy (None for regression). fit's own is _LocalStep;
+    chainrule.distributed's adds up the gradients of shards of the rows on Dask workers."""
 
     @property
-    def epochs(self) -> int:
-        return len(self.loss)
+    def n(self) -> int: ...  # the rows the batches are drawn from
 
-    def extend(self, other: History) -> None:
-        """Append the epochs of `other`, a run that continued this one: its per-epoch lists
-        follow these, its stop reason replaces this one's, and its wall time adds to it."""
-        for f in fields(self):
-            mine = getattr(self, f.name)
-            if isinstance(mine, list):
-                mine.extend(getattr(other, f.name))
-        self.stop_reason = other.stop_reason
-        self.wall_time += other.wall_time
-
-    def __repr__(self) -> str:
-        """One line (the per-epoch lists are `loss`, `accuracy`, ...): epochs, first and last
-        loss, best validation loss, stop reason, wall time."""
-        from chainrule.notebook import history_repr  # a room above the spine
-
-        return history_repr(self)
-
-    def _repr_html_(self) -> str:
-        """In a notebook: the summary as a table, and the loss curve when matplotlib is there."""
-        from chainrule.notebook import history_html
-
-        return history_html(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain lists and numbers (JSON-ready); the lists are copies, not this History's."""
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {k: list(v) if isinstance(v, list) else v for k, v in d.items()}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> History:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+    def __call__(self, rows: np.ndarray | None) -> tuple[int, float | None]: ...
 
 
 @dataclass
@@ -144,80 +107,6 @@ class Callback:
 
     def on_train_end(self, run: Run) -> None:
         """Training has ended; run.history.stop_reason says why (empty after an exception)."""
-
-
-def is_labels(y: np.ndarray) -> bool:
-    """Class labels: one integer per row (0..K−1), as CrossEntropyLoss takes them."""
-    return y.ndim == 1 and y.dtype.kind in "iu"
-
-
-def loss_module(loss: Module | Callable | str, y: np.ndarray) -> Callable:
-    """The loss fit trains with: "auto" is the command line's choice, cross-entropy for class
-    labels and squared error for real targets; anything else is taken as given."""
-    if loss == "auto":
-        return CrossEntropyLoss() if is_labels(y) else SquaredError()
-    if isinstance(loss, str):
-        try:
-            return LOSSES[loss]()
-        except KeyError:
-            expected = ["auto", *sorted(LOSSES)]
-            raise ConfigError(f"unknown loss {loss!r}; expected one of {expected}") from None
-    if not callable(loss):
-        raise ConfigError(f"loss must be a loss module, a callable or a name, got {loss!r}")
-    return loss
-
-
-def _loss_hint(loss: Callable, y: np.ndarray) -> str:
-    """What to change when the loss refused the network's output for the targets `y` (as
-    given to fit)."""
-    if is_labels(y) and isinstance(loss, CrossEntropyLoss):
-        return f"cross-entropy needs one output per class: {int(y.max()) + 1} in the last layer"
-    if is_labels(y):
-        return (
-            "Y holds class labels: loss='ce' (or 'auto') takes them, with one output per class; "
-            "squared error wants one target column per output"
-        )
-    if isinstance(loss, CrossEntropyLoss | BCELoss):
-        return "Y holds real numbers: loss='squared' (or 'auto') takes one column per output"
-    return "the network's last layer needs one output per target column"
-
-
-def _array(value: ArrayLike, name: str) -> np.ndarray:
-    array = numeric_array(value)
-    if array.ndim == 0:
-        raise DataError(f"fit: {name} must have one row per example, got a scalar")
-    if len(array) == 0:
-        raise DataError(f"fit: {name} has no rows: no examples to train on; expected X and Y rows")
-    if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
-        raise DataError(f"fit: {name} contains NaN or infinity; clean or impute it first")
-    return array
-
-
-def prepare(X: ArrayLike, Y: ArrayLike, loss: Callable, dtype: np.dtype) -> tuple:
-    """Features in the model's dtype; targets as integer labels for cross-entropy, else in the
-    model's dtype."""
-    x = _array(X, "X")
-    y = _array(Y, "Y")
-    if len(x) != len(y):
-        raise DataError(f"fit: X has {len(x)} rows but Y has {len(y)}; expected one target per row")
-    x = x.astype(dtype, copy=False)
-    labels = isinstance(loss, CrossEntropyLoss) and y.ndim == 1
-    y = whole(type(loss).__name__, y) if labels else y.astype(dtype, copy=False)
-    return x, y
-
-
-def accuracy(loss: Callable, output: np.ndarray, y: np.ndarray) -> float | None:
-    """Fraction classified right, for classification losses (None for regression)."""
-    # count_nonzero / size is np.mean of the booleans without its Python-level wrapper: fit
-    # calls this after every batch
-    if isinstance(loss, CrossEntropyLoss):
-        truth = y if y.ndim == 1 else y.argmax(axis=1)
-        right = output.argmax(axis=1) == truth
-    elif isinstance(loss, BCELoss):
-        right = (output > 0.5) == (y.reshape(output.shape) > 0.5)
-    else:
-        return None
-    return float(np.count_nonzero(right) / right.size)
 
 
 @contextmanager
@@ -311,6 +200,7 @@ def fit(
     callbacks: Sequence[Callback] | None = (),
     sampler: Sampler | None = None,
     compile: bool = True,  # noqa: A002  (the design's name: cr.fit(..., compile=True))
+    client: Any = None,
 ) -> History:
     """Train `model` on rows X with targets Y by gradient descent; returns the History.
 
@@ -339,9 +229,15 @@ def fit(
     `compile=False`, which builds and walks the graph at every batch. Compiled, `run.output`
     is the output a^{(L)} as a detached tensor. A loss given as a plain function is not
     compiled, since the replay would skip whatever else it does besides its ops.
+
+    `client`, a dask.distributed Client, trains on its cluster (chainrule.distributed): X and
+    Y (numpy or dask arrays) in shards on the workers, each summing ∂C_i/∂w over its rows of
+    the batch; the same batches, History and callbacks, with run.x/y/output None. A killed
+    worker's part of a step is computed again; a cluster out of reach is a ClusterError. Dask
+    pickles what it sends, so use only a cluster of your own, never one others can reach.
     """
     _check_arguments(model, optimizer, seed, sampler, validation)
-    given = _array(Y, "Y")
+    given = Y if _lazy(Y) else rows_of(Y, "Y")
     loss_fn = loss_module(loss, given)
     epochs = positive_int("fit", "epochs", epochs)
     if batch_size is not None:
@@ -351,14 +247,12 @@ def fit(
         raise refuse("fit", "until", "a loss >= 0", until)
     hooks = _hooks(callbacks, progress, health_every)
     optimizer = optimizer if optimizer is not None else SGD(model.parameters(), lr=0.1)
-    x, y = prepare(X, Y, loss_fn, model.dtype)
-    val = prepare(*validation, loss_fn, model.dtype) if validation is not None else None
-    if sampler is None and batch_size is not None and batch_size < len(x):
-        sampler = np.random.default_rng(seed).permutation
     run = Run(model, optimizer, loss_fn, History(), epochs)
-    loop = _Loop(run, hooks, x, y, val, batch_size or len(x), sampler, until)
-    if compile and isinstance(loss_fn, Loss):
-        loop.compiled = CompiledStep(loop.train_step, extras=True)
+    step = _step(run, X, Y, client, compile)
+    val = prepare(*validation, loss_fn, model.dtype) if validation is not None else None
+    if sampler is None and batch_size is not None and batch_size < step.n:
+        sampler = np.random.default_rng(seed).permutation
+    loop = _Loop(run, hooks, step, val, batch_size or step.n, sampler, until)
     model.train()
     start = time.perf_counter()
     try:
@@ -368,7 +262,7 @@ def fit(
         # a loss that refuses the output's shape or the targets' kind says which loss fits
         if not str(err).startswith(type(loss_fn).__name__):
             raise
-        raise type(err)(f"{err}; {_loss_hint(loss_fn, given)}") from None
+        raise type(err)(f"{err}; {loss_hint(loss_fn, given)}") from None
     finally:
         run.history.wall_time = time.perf_counter() - start
         for hook in hooks:
@@ -395,20 +289,75 @@ def _check_arguments(model: Any, optimizer: Any, seed: Any, sampler: Any, valida
         raise refuse("fit", "validation", "a pair (X_val, Y_val)", validation)
 
 
+def _lazy(value: object) -> bool:
+    """A dask collection (a dask.array): its rows are on a cluster, not in this process."""
+    return hasattr(value, "__dask_graph__")
+
+
+def _step(run: Run, X: ArrayLike, Y: ArrayLike, client: Any, compiled: bool) -> Step:
+    """This machine's step on (X, Y), compiled or not, or chainrule.distributed's on
+    `client`'s workers: a room above the spine, imported only when a client asks for it."""
+    if client is not None:
+        from chainrule.distributed import DaskStep
+
+        return DaskStep(client, run, X, Y)
+    if _lazy(X) or _lazy(Y):
+        raise ConfigError("fit: X and Y are dask arrays; pass client= to train on their cluster")
+    step = _LocalStep(run, *prepare(X, Y, run.loss, run.model.dtype))
+    if compiled and isinstance(run.loss, Loss):
+        step.compiled = CompiledStep(step.train_step, extras=True)
+    return step
+
+
+@dataclass
+class _LocalStep:
+    """Forward, loss, backward and update on the batch's rows of x and y, in this process."""
+
+    run: Run
+    x: np.ndarray
+    y: np.ndarray
+    compiled: CompiledStep | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.x)
+
+    def __call__(self, rows: np.ndarray | None) -> tuple[int, float | None]:
+        run = self.run
+        xb, yb = (self.x, self.y) if rows is None else (self.x[rows], self.y[rows])
+        run.x, run.y = xb, yb
+        if self.compiled is not None:
+            loss, output = self.compiled.arrays(xb, yb)
+            run.output = Tensor(output)
+        else:
+            c, run.output = self.train_step(xb, yb)
+            loss = c.data
+        run.batch_loss = float(loss)
+        return len(xb), accuracy(run.loss, run.output.data, yb)
+
+    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[Tensor, Tensor]:
+        """Forward, loss, backward, update on one batch; returns the loss C and the output."""
+        run = self.run
+        output = run.model(Tensor(xb))
+        c = run.loss(output, yb)
+        run.optimizer.zero_grad()
+        c.backward()
+        run.optimizer.step()
+        return c, output
+
+
 @dataclass
 class _Loop:
     """One fit call's loop over epochs and batches, calling the hooks at each step."""
 
     run: Run
     hooks: list[Callback]
-    x: np.ndarray
-    y: np.ndarray
+    step: Step
     val: tuple[np.ndarray, np.ndarray] | None
     size: int
     sampler: Sampler | None
     until: float | None
     ctrl_c: list[bool] = field(default_factory=lambda: [False])
-    compiled: CompiledStep | None = None
     best: tuple[float, int] = (math.inf, 0)  # the lowest epoch loss so far, and its epoch
 
     def train(self) -> None:
@@ -427,30 +376,29 @@ class _Loop:
         """This epoch's row order from the sampler; None for the full batch in row order."""
         if self.sampler is None:
             return None
-        order = np.asarray(self.sampler(len(self.x)))
+        order = np.asarray(self.sampler(self.step.n))
         if order.ndim != 1 or order.dtype.kind not in "iu" or len(order) == 0:
             raise refuse("fit", "sampler(n)", "a non-empty 1-D array of row indices", order)
         return order
 
-    def _batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _batches(self) -> Iterator[np.ndarray | None]:
+        """Each batch's row indices; None for the full batch."""
         order = self._order()
         if order is None:
-            yield self.x, self.y
+            yield None
             return
         for lo in range(0, len(order), self.size):
-            rows = order[lo : lo + self.size]
-            yield self.x[rows], self.y[rows]
+            yield order[lo : lo + self.size]
 
     def _epoch(self) -> None:
         run = self.run
         total, right, seen, acc = 0.0, 0.0, 0, None
-        for batch, (xb, yb) in enumerate(self._batches()):
+        for batch, rows in enumerate(self._batches()):
             run.batch = batch
-            output = self._step(xb, yb)
-            total += run.batch_loss * len(xb)
-            acc = accuracy(run.loss, output, yb)
-            right += (acc or 0.0) * len(xb)
-            seen += len(xb)
+            size, acc = self.step(rows)
+            total += run.batch_loss * size
+            right += (acc or 0.0) * size
+            seen += size
             for hook in self.hooks:
                 hook.on_batch_end(run)
             if self.ctrl_c[0]:
@@ -458,29 +406,6 @@ class _Loop:
             if run.stop_reason is not None:
                 break
         self._record(total / seen, None if acc is None else right / seen)
-
-    def _step(self, xb: np.ndarray, yb: np.ndarray) -> np.ndarray:
-        """One batch, compiled or not; returns the output a^{(L)}."""
-        run = self.run
-        run.x, run.y = xb, yb
-        if self.compiled is not None:
-            loss, output = self.compiled.arrays(xb, yb)
-            run.output = Tensor(output)
-        else:
-            c, run.output = self.train_step(xb, yb)
-            loss = c.data
-        run.batch_loss = float(loss)
-        return run.output.data
-
-    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[Tensor, Tensor]:
-        """Forward, loss, backward, update on one batch; returns the loss C and the output."""
-        run = self.run
-        output = run.model(Tensor(xb))
-        c = run.loss(output, yb)
-        run.optimizer.zero_grad()
-        c.backward()
-        run.optimizer.step()
-        return c, output
 
     def _record(self, epoch_loss: float, epoch_accuracy: float | None) -> None:
         run, history = self.run, self.run.history

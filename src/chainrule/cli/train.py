@@ -14,7 +14,7 @@ from chainrule import data as datasets
 from chainrule import io, nn
 from chainrule.callbacks import Callback, ProgressBar, Run
 from chainrule.checks import at_least, fraction, int_at_least, positive, positive_int, refuse
-from chainrule.cli import interrupt, report, show, source
+from chainrule.cli import cluster, interrupt, report, show, source
 from chainrule.cli.options import (
     DEFAULT_ACTIVATION,
     DEFAULT_BATCH,
@@ -202,6 +202,8 @@ def train_command(
         int,
         typer.Option(help="refuse a bigger network before allocating it", parser=strict_int),
     ] = MAX_PARAMETERS,
+    scheduler: Annotated[str | None, typer.Option(help=cluster.HELP_SCHEDULER)] = None,
+    workers: Annotated[int | None, typer.Option(help=cluster.HELP_WORKERS)] = None,
 ) -> None:
     # Every option is checked before any data is read or any epoch is trained.
     chosen = (optimizer, lr, momentum, weight_decay)
@@ -217,6 +219,7 @@ def train_command(
         positive_int("", "--checkpoint-every", checkpoint_every)
         if save_path is None and resume is None:
             raise refuse("", "--checkpoint-every", "given with --save FILE", checkpoint_every)
+    cluster.check(scheduler, workers)
     if resume is not None:
         fixed = (data, target, task, n, noise, hidden, activation, init, loss, seed, dtype)
         trained = _resumed(resume, *fixed, test_split)
@@ -257,7 +260,8 @@ def train_command(
         entry = datasets.DATASETS.get(settings["data"])
         settings["epochs"] = entry.epochs if entry and entry.epochs else DEFAULT_EPOCHS
     outputs.checkpoint_every, outputs.overwrite_worse = checkpoint_every, overwrite_worse
-    _train(settings, history, trained, outputs, quiet, most)
+    with cluster.connected(scheduler, workers) as client:
+        _train(settings, history, trained, outputs, quiet, most, client)
 
 
 def _given(value: str | None, default: str) -> str:
@@ -348,8 +352,10 @@ def _train(
     outputs: Outputs,
     quiet: bool,
     most: int,
+    client: Any = None,
 ) -> None:
-    """Train to settings["epochs"] in all (`earlier` epochs are behind a resumed run)."""
+    """Train to settings["epochs"] in all (`earlier` epochs are behind a resumed run), on the
+    Dask cluster of `client` when there is one."""
     full = source.load(settings)
     if full.note:
         print(full.note)
@@ -406,6 +412,7 @@ def _train(
                 validation=None if test is None else test[1:],
                 progress=False,
                 callbacks=callbacks,
+                client=client,
             )
         )
     closing, done = outputs.save_model(

@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from chainrule.tensor import Kernel, Tensor, _birth, _by_birth, _reachable, as_array, tracing
+from chainrule.backprop import by_birth, reachable
+from chainrule.tensor import Kernel, Tensor, _birth, as_array, tracing
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORWARD, CALL, BACKWARD = range(3)  # the kinds of instruction in a record's program
@@ -187,8 +188,8 @@ class Capture:
         if k is None or not root._parents:
             self.give_up("backward() on a tensor no recorded op made")
             return
-        nodes = _reachable(root, leaves=False)
-        nodes.sort(key=_by_birth, reverse=True)
+        nodes = reachable(root, leaves=False)
+        nodes.sort(key=by_birth, reverse=True)
         plan = []
         for t in nodes:
             kt = self.slot_of.get(id(t))

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.backprop import accumulate, unbroadcast
 from chainrule.compile.capture import CALL, FORWARD, Capture
-from chainrule.tensor import _accumulate, unbroadcast
 
 
 class Replay:
@@ -92,4 +92,4 @@ def _backward(item: tuple, vals: list, rules: list) -> None:
             elif leaf.grad is not None:
                 leaf.grad += g
             else:  # tensor._accumulate's rule: keep g itself only if no one else holds it
-                _accumulate(leaf, g, g is not up and g.flags.owndata and g.flags.writeable)
+                accumulate(leaf, g, g is not up and g.flags.owndata and g.flags.writeable)

@@ -5,7 +5,7 @@ functions a network is built from (`elementwise`, `activations`, `reductions`, `
 `joining`, `linalg`) and the comparisons (`compare`). Every op returns `node(forward value,
 parents, name, vjps)`; `vjps[i]` maps the upstream gradient `g = ∂C/∂out` to
 `g · ∂out/∂parent_i` (the chain rule's one step).
-Broadcasting is undone for every operand by one helper, `tensor.unbroadcast`, in the engine.
+Broadcasting is undone for every operand by one helper, `backprop.unbroadcast`, in the engine.
 """
 
 from chainrule.ops import (

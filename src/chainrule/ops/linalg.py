@@ -9,12 +9,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from chainrule.backprop import unbroadcast
 from chainrule.checks import refuse
 from chainrule.errors import ShapeError
 from chainrule.ops.arithmetic import mul
 from chainrule.ops.base import ArrayLike, constant, lift
 from chainrule.ops.shape import reshape
-from chainrule.tensor import VJP, Tensor, node, unbroadcast
+from chainrule.tensor import VJP, Tensor, node
 
 __all__ = ["dot", "einsum", "inner", "linear", "matmul", "outer", "tensordot"]
 

@@ -8,10 +8,11 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from chainrule.backprop import unbroadcast
 from chainrule.checks import one_of, refuse
 from chainrule.errors import AxisError, IndexingError, ShapeError
 from chainrule.ops.base import Axis
-from chainrule.tensor import VJP, Tensor, node, unbroadcast
+from chainrule.tensor import VJP, Tensor, node
 
 __all__ = [
     "broadcast_to",
