@@ -672,6 +672,14 @@ WRITTEN = ["out.model", "out.png", "out.csv", "data.csv", "model.model", "link.m
            "folder/", "missing/out.model", "out.txt"]  # fmt: skip
 
 
+def number(text: str) -> int:
+    """`text` as Python's int() reads it (" 16", "١٦"), else 0."""
+    try:
+        return int(text)
+    except ValueError:
+        return 0
+
+
 def option_value(option: str) -> st.SearchStrategy[str]:
     values = st.one_of(
         st.sampled_from(TRICKY),
@@ -685,7 +693,7 @@ def option_value(option: str) -> st.SearchStrategy[str]:
     cap = CAPPED.get(option)
     if cap is None:
         return values
-    return values.map(lambda v: str(cap) if v.strip().lstrip("-").isdigit() and int(v) > cap else v)
+    return values.map(lambda v: str(cap) if number(v) > cap else v)
 
 
 @st.composite
