@@ -335,3 +335,14 @@ def test_fit_on_empty_x_is_a_data_error():
     with pytest.raises(DataError, match="has no rows"):
         cr.fit(model, np.zeros((0, 2)), np.zeros(0, dtype=int), batch_size=4, epochs=1,
                progress=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("shape", [(4294902002, 0, 2186151680), (3, 0, 2**31)])
+def test_an_idx_header_with_a_zero_side_and_a_huge_one_is_a_data_error(tmp_path, shape):
+    """Zero bytes declared, but no array can have that shape (found by the fuzzer)."""
+    path = tmp_path / "images-idx3-ubyte"
+    path.write_bytes(
+        idx.IDX_IMAGES_MAGIC.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in shape)
+    )
+    with pytest.raises(DataError, match="per item, over the limit"):
+        idx.read_idx(path, idx.IDX_IMAGES_MAGIC)

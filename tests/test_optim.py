@@ -213,3 +213,10 @@ def test_zero_grad_clears_and_params_without_grad_are_skipped():
     np.testing.assert_array_equal(b.data, [1.0, 1.0])
     opt.zero_grad()
     assert a.grad is None
+
+
+@pytest.mark.parametrize("betas", [(0.9,), (0.9, 0.99, 0.999), 0.9])
+def test_adam_betas_must_be_a_pair(betas):
+    """Found by the fuzzer: one beta gave a bare IndexError from inside Adam."""
+    with pytest.raises(cr.ConfigError, match="betas must be a pair"):
+        cr.optim.Adam(cr.nn.Linear(2, 1).parameters(), betas=betas)

@@ -81,9 +81,9 @@ def _read_body(
     shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
     size = math.prod(shape)
     expected = header + size
-    # one item's size too: zero images of 2^32 × 2^32 pixels declare 0 bytes, but no array
-    # can have that shape
-    item = math.prod(shape[1:])
+    # one item's size too, its zero sides left out: zero images of 2^32 × 2^32 pixels, or of
+    # 0 × 2^31 pixels, declare 0 bytes, but no array can have that shape
+    item = math.prod(d or 1 for d in shape[1:])
     if max(size, item) > max_bytes:
         what = f"{size:,} bytes" if size > max_bytes else f"{item:,} bytes per item"
         raise DataError(

@@ -217,6 +217,8 @@ class Adam(Optimizer):
     ) -> None:
         super().__init__(params, lr)
         owner = type(self).__name__
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise refuse(owner, "betas", "a pair (beta1, beta2) such as (0.9, 0.999)", betas)
         self.beta1 = fraction(owner, "betas[0]", betas[0])
         self.beta2 = fraction(owner, "betas[1]", betas[1])
         self.eps = positive(owner, "eps", eps)
