@@ -39,8 +39,10 @@ SPLITTABLE = (SquaredError, MSELoss, BCELoss, BCEWithLogitsLoss, CrossEntropyLos
 
 # A part of a step is tried this many times (a dead worker's part again on another worker).
 ATTEMPTS = 5
-# Weights up to this size travel inside each task; larger ones are scattered (Dask warns of
-# large task graphs, and one copy a worker is fewer bytes once there are more tasks than workers).
+# Weights up to this size travel inside each task, even when a worker has several tasks: a
+# scatter broadcast to every worker was seen to wait forever for a worker killed a moment
+# before, where a task's own copy is simply sent again. Larger weights are scattered once, to
+# one worker, and fetched from there (Dask warns of task graphs past about a megabyte).
 EMBED_BYTES = 1 << 20
 # What a lost worker or lost data looks like from here: its task cancelled, a worker killed
 # too often, a closed connection or a timeout (OSError covers the last two).
@@ -117,7 +119,7 @@ class DaskStep:
         for attempt in range(ATTEMPTS):
             try:
                 self._mend(again=attempt > 0)
-                w = self._send(weights, len(parts))
+                w = self._send(weights)
                 futures = [
                     self.client.submit(
                         shard_sum,
@@ -151,12 +153,12 @@ class DaskStep:
             f"cluster losing workers? {cluster.workers(self.client)} are left"
         )
 
-    def _send(self, weights: list[np.ndarray], parts: int) -> Any:
-        """The weights, for the step's tasks: inside the tasks when each worker has one task and
-        the weights are small (one round trip fewer), else scattered once to every worker."""
-        if parts <= self.workers and sum(w.nbytes for w in weights) <= EMBED_BYTES:
+    def _send(self, weights: list[np.ndarray]) -> Any:
+        """The weights, for the step's tasks: inside each task when they are small, else
+        scattered once and fetched by the tasks."""
+        if sum(w.nbytes for w in weights) <= EMBED_BYTES:
             return weights
-        return self.client.scatter([weights], broadcast=True, hash=False)[0]
+        return self.client.scatter([weights], hash=False)[0]
 
     def _mend(self, again: bool) -> None:
         """Before a step is tried: the scheduler still there; trying again, also a worker, and
@@ -189,7 +191,9 @@ def _accuracy(sums: list[ShardSum]) -> float | None:
 
 
 def step_bytes(model: Module, workers: int, shards: int | None = None) -> int:
-    """Bytes one step of a distributed fit moves: the weights out to each of `workers`, and one
-    gradient back from each shard (`shards`, by default one per worker, as for numpy X)."""
+    """Bytes one step of a distributed fit moves: the weights out with each shard's task (once
+    to each of `workers` when they are over EMBED_BYTES), and one gradient back from each shard
+    (`shards`, by default one per worker, as for numpy X)."""
     size = sum(p.data.nbytes for p in model.parameters())
-    return size * (workers + (workers if shards is None else shards))
+    tasks = workers if shards is None else shards
+    return size * ((tasks if size <= EMBED_BYTES else workers) + tasks)
