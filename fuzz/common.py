@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 # where long runs keep what they make (the grown corpora, the findings), outside the repository
@@ -64,6 +65,18 @@ class Findings:
         print(
             f"FINDING {self.target}: {key}: {detail} (input: {self.folder / name})", file=sys.stderr
         )
+
+    def attempt(self, data: bytes, read: Callable[[], object]) -> None:
+        """Run `read` on the input `data`: success and chainrule's documented errors pass,
+        anything else is a finding."""
+        from chainrule.errors import ChainruleError  # after the harness instrumented chainrule
+
+        try:
+            read()
+        except ChainruleError:
+            pass
+        except Exception as err:  # noqa: BLE001 (the finding is any other exception)
+            self.exception(data, err)
 
     def exception(self, data: bytes, err: BaseException) -> None:
         """Record an undocumented exception by its type and the innermost chainrule frame."""

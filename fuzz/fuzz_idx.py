@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 
 import atheris
 from common import SCRATCH, Findings
@@ -21,28 +20,18 @@ from idx_input import write_folder
 
 with atheris.instrument_imports(include=["chainrule"]):
     from chainrule import data, idx
-    from chainrule.errors import ChainruleError
 
 FINDINGS = Findings("idx")
 FOLDER = SCRATCH / f"chainrule-fuzz-{os.getpid()}-mnist"
 FOLDER.mkdir(exist_ok=True)
 
 
-def attempt(raw: bytes, read: Callable[[], object]) -> None:
-    try:
-        read()
-    except ChainruleError:
-        pass
-    except Exception as err:  # noqa: BLE001 (the finding is any other exception)
-        FINDINGS.exception(raw, err)
-
-
 def test_one_input(raw: bytes) -> None:
     write_folder(raw, FOLDER)
-    attempt(raw, lambda: data.load(f"mnist:{FOLDER}"))
+    FINDINGS.attempt(raw, lambda: data.load(f"mnist:{FOLDER}"))
     for path in FOLDER.iterdir():
         magic = idx.IDX_IMAGES_MAGIC if "images" in path.name else idx.IDX_LABELS_MAGIC
-        attempt(raw, lambda path=path, magic=magic: idx.read_idx(path, magic))
+        FINDINGS.attempt(raw, lambda path=path, magic=magic: idx.read_idx(path, magic))
 
 
 if __name__ == "__main__":
