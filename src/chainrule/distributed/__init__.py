@@ -30,9 +30,12 @@ file as after a local one.
 
 from __future__ import annotations
 
+import logging
+
 from distributed import Client
 
 from chainrule.checks import positive
+from chainrule.distributed.cluster import QuietLogs
 from chainrule.distributed.step import DaskStep, WorkerLostWarning, step_bytes
 from chainrule.distributed.worker import ShardSum, shard_sum, terms
 from chainrule.errors import ClusterError
@@ -66,11 +69,15 @@ def connect(address: str, timeout: float = 10.0) -> Client:
 
 def local(workers: int, threads: int = 1) -> Client:
     """A Client of a new cluster on this machine: `workers` processes of `threads` threads,
-    listening on 127.0.0.1 only, with no dashboard. `client.close()` ends the cluster too."""
-    return Client(
+    listening on 127.0.0.1 only, with no dashboard, and quiet: Dask logs only CRITICAL lines,
+    here and on the workers (QuietLogs). `client.close()` ends the cluster too."""
+    client = Client(
         n_workers=workers,
         threads_per_worker=threads,
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        silence_logs=logging.CRITICAL,
     )
+    client.register_plugin(QuietLogs(), name="chainrule-quiet-logs")
+    return client

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import dask
 from dask.utils import parse_timedelta
-from distributed import Client, Future, wait
+from distributed import Client, Future, WorkerPlugin, wait
 
 from chainrule.checks import refuse
 from chainrule.errors import ClusterError
 
 # How often a step that is waited for checks that the cluster is still there, in seconds.
 POLL = 1.0
+
+
+class QuietLogs(WorkerPlugin):
+    """Set on every worker of a private cluster (and on one started again after a crash):
+    Dask's loggers there pass only CRITICAL lines. At close a worker's heartbeat can race the
+    scheduler's shutdown and log an ERROR traceback about a closed stream, noise on the user's
+    terminal; a failure that matters reaches fit as a ClusterError or a WorkerLostWarning."""
+
+    def setup(self, worker: Any) -> None:
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
 
 
 def patience() -> float:
