@@ -37,11 +37,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy import ndarray
 
 from chainrule.compile.capture import Capture, observed
 from chainrule.compile.replay import Replay
 from chainrule.errors import ConfigError
-from chainrule.tensor import Tensor, _grad_mode, tracing
+from chainrule.tensor import Tensor, _grad_mode, node, tracing
 
 __all__ = ["CompileStats", "CompiledStep", "compile", "observed"]
 
@@ -62,7 +63,7 @@ class CompileStats:
 
 def _signature(arg: Any) -> Any:
     if isinstance(arg, np.ndarray):
-        return (np.ndarray, arg.shape, arg.dtype)
+        return (arg.shape, arg.dtype)
     if isinstance(arg, Tensor):
         return (Tensor, arg.data.shape, arg.data.dtype, arg.requires_grad)
     return (type(arg), arg)
@@ -84,18 +85,25 @@ class CompiledStep:
         functools.update_wrapper(self, step_fn)
 
     def __call__(self, *args: Any) -> Tensor:
-        return Tensor(self.arrays(*args)[0])
+        loss = self.arrays(*args)[0]
+        if tracing.capture is not None:  # inside another capture, which must see the Tensor
+            return Tensor(loss)
+        return node(loss, (), "leaf", ())  # a leaf without Tensor()'s checks of its data
 
     def arrays(self, *args: Any) -> tuple[np.ndarray, ...]:
         """The returned arrays (the loss's, then fit's output's): what `__call__` wraps."""
         try:
-            key = (_grad_mode.enabled, *map(_signature, args))
+            # a plain array's signature written out: this runs before every step
+            key = (
+                _grad_mode.enabled,
+                *[(a.shape, a.dtype) if type(a) is ndarray else _signature(a) for a in args],
+            )
             entry = self._cache.get(key)
         except TypeError:  # an argument that cannot be part of a key
             key, entry = None, "an argument that cannot be hashed"
         if tracing.capture is not None:  # inside another capture: its record takes these ops
             return self._eager(args)
-        if isinstance(entry, str):
+        if entry.__class__ is str:
             self.stats.eager += 1
             return self._eager(args)
         for replay in entry or ():
@@ -151,10 +159,16 @@ class CompiledStep:
 
 def _describe(key: tuple) -> str:
     grad, *args = key
-    shapes = ", ".join(
-        f"{s[1]} {s[2]}" if s[0] in (np.ndarray, Tensor) else repr(s[1]) for s in args
-    )
-    return f"({shapes})" + ("" if grad else " under no_grad")
+    return f"({', '.join(map(_described, args))})" + ("" if grad else " under no_grad")
+
+
+def _described(signature: tuple) -> str:
+    """One argument of a key: an array's (shape, dtype), a Tensor's, else the value."""
+    if signature[0] is Tensor:
+        return f"{signature[1]} {signature[2]}"
+    if isinstance(signature[0], tuple):
+        return f"{signature[0]} {signature[1]}"
+    return repr(signature[1])
 
 
 def compile(step_fn: Callable[..., Any]) -> CompiledStep:  # noqa: A001  (cr.compile, as jax.jit)

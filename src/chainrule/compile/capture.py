@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from operator import itemgetter
 from typing import Any, TypeVar
 
 import numpy as np
@@ -132,10 +131,7 @@ class Capture:
         if self.forward is None:
             self.forward = []
             self.program.append((FORWARD, self.forward))
-        if len(slots) == 1:
-            self.forward.append((kernel, None, slots[0], k))
-        else:
-            self.forward.append((kernel, itemgetter(*slots) if slots else _nothing, -1, k))
+        self.forward.append((kernel, slots, k))
 
     def give_up(self, reason: str) -> None:
         if self.reason is None:
@@ -226,7 +222,3 @@ class Capture:
         for t, data, copy in self.before.values():
             if t.data is not data or not np.array_equal(data, copy, equal_nan=True):
                 self.give_up("step_fn changed a parameter other than by an optimizer's step()")
-
-
-def _nothing(vals: list) -> tuple:
-    return ()
