@@ -436,3 +436,42 @@ def test_one_object_passed_twice_runs_eagerly() -> None:
     step(X, X)
     assert step.stats.eager == 1
     assert "the same object is passed as two arguments" in next(iter(step.stats.fallbacks.values()))
+
+
+def _tied_run(compiled: bool, dtype: type, X: np.ndarray, Y: np.ndarray) -> tuple:
+    rng = np.random.default_rng(7)
+    weight = cr.tensor(rng.normal(size=(3, 2)), requires_grad=True, dtype=dtype)
+    bias = cr.tensor(rng.normal(size=(1, 2)), requires_grad=True, dtype=dtype)
+    scale = np.float64(0.5)
+    opt = optim.SGD([weight, bias], 0.05)
+
+    def step_fn(x: np.ndarray, y: np.ndarray) -> cr.Tensor:
+        opt.zero_grad()
+        z = cr.Tensor(x) @ weight + bias  # bias (1, 2) broadcast over the rows
+        h = z.tanh()  # used three times: its upstream is a sum of three parts
+        fit = ((h * h + h - y) ** 2).mean()
+        fit.backward()
+        tied = (cr.Tensor(x) @ weight * scale).mean() + 0.01 * (weight * weight).sum()
+        tied.backward()  # adds into the grads the first pass left
+        opt.step()
+        return tied
+
+    step = cr.compile(step_fn) if compiled else step_fn
+    losses = [np.array(step(X[rows], Y[rows]).data) for rows in _batches(48, [16], 30)]
+    if compiled:
+        assert step.stats.fallbacks == {} and step.stats.replays == 29
+    return losses, [weight.data, bias.data, weight.grad, bias.grad]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_broadcasts_shared_weights_and_two_backward_passes_replay_bit_identically(
+    dtype: type,
+) -> None:
+    """The replay's backward as the engine's: a gradient summed back over broadcast axes, a
+    weight used four times, a float64 constant meeting float32 data, a hidden value used
+    three times (its upstream parts added in the engine's order), and two losses each with
+    its own backward() in one step."""
+    X, Y = _data(48, 3, dtype), _data(48, 2, dtype, seed=3)
+    eager, replayed = _tied_run(False, dtype, X, Y), _tied_run(True, dtype, X, Y)
+    _same(eager, replayed)
+    assert all(a.dtype == np.dtype(dtype) for a in replayed[1])

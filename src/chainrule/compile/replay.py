@@ -35,14 +35,14 @@ def _guard(modules: list, params: list) -> Callable[[], bool]:
     """`holds()`: the modules train or predict as they did, with the same parameters; one
     expression, since it runs before every step."""
     names: dict[str, Any] = {}
-    terms = ["True"]
+    terms = []
     for i, m in enumerate(modules):
         names[f"m{i}"] = m
         terms.append(f"m{i}.training is {m.training}")
     for i, (m, name, p) in enumerate(params):
-        names[f"m{i}_"], names[f"p{i}"] = m, p
-        terms.append(f"m{i}_._parameters.get({name!r}) is p{i}")
-    source = "def holds():\n    return " + " and ".join(terms) + "\n"
+        names[f"owner{i}"], names[f"p{i}"] = m, p
+        terms.append(f"owner{i}._parameters.get({name!r}) is p{i}")
+    source = "def holds():\n    return " + (" and ".join(terms) or "True") + "\n"
     exec(compile(source, "<chainrule compiled step: guard>", "exec"), names)  # noqa: S102
     return names["holds"]
 
