@@ -103,7 +103,7 @@ class CompiledStep:
             key, entry = None, "an argument that cannot be hashed"
         if tracing.capture is not None:  # inside another capture: its record takes these ops
             return self._eager(args)
-        if entry.__class__ is str:
+        if isinstance(entry, str):
             self.stats.eager += 1
             return self._eager(args)
         for replay in entry or ():
