@@ -104,6 +104,38 @@ def test_fit_runs_a_large_net_on_the_free_cores_and_restores_the_count(monkeypat
     assert cr.get_num_threads() == threads.AT_IMPORT
 
 
+class RecordEachBatch(cr.callbacks.Callback):
+    def __init__(self) -> None:
+        self.counts: list[int] = []
+
+    def on_batch_end(self, run) -> None:
+        self.counts.append(cr.get_num_threads())
+
+
+@pytest.mark.skipif((threads.AT_IMPORT or 1) < 2, reason="a BLAS of one thread cannot show more")
+def test_a_large_fit_counts_the_free_cores_again_as_the_load_changes(monkeypatch):
+    """A process that starts beside a running fit takes a core: the next review sees it."""
+    free = iter([2, 2, 2, 1, 1, 2, 2])  # at the start, then a review before each batch
+    monkeypatch.setattr(threads, "free_cores", lambda: next(free))
+    monkeypatch.setattr(threads, "REVIEW_S", 0.0)  # a review at every batch
+    model = large_net()
+    x = np.random.default_rng(0).random((96, model.parameters()[0].shape[1]))
+    y = np.random.default_rng(1).integers(0, 8, 96)
+    record = RecordEachBatch()
+    cr.fit(model, x, y, epochs=1, batch_size=16, progress=False, callbacks=[record])
+    assert record.counts == [2, 2, 1, 1, 2, 2]
+    assert cr.get_num_threads() == threads.AT_IMPORT
+
+
+def test_a_small_fit_is_never_reviewed(monkeypatch):
+    def counted() -> int:
+        raise AssertionError("a small fit counted the free cores")
+
+    monkeypatch.setattr(threads, "free_cores", counted)
+    monkeypatch.setattr(threads, "REVIEW_S", 0.0)
+    assert fit_and_record(small_net()) == 1
+
+
 def test_the_count_is_restored_when_fit_fails():
     model = small_net()
     with pytest.raises(cr.ConfigError):

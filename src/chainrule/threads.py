@@ -6,11 +6,12 @@ gathering it back costs more than the arithmetic it saves. And when another proc
 core busy, BLAS threads that wait on each other spin, so a product run on every core can be
 many times slower than on one (issue 15: 62 s against 2 s for an MNIST fit).
 
-So `fit` chooses, once per call (a threadpoolctl call costs tens of µs, too much per op):
-one thread when the largest product of a step, batch × fan_in × fan_out, is below
+So `fit` chooses at its start (a threadpoolctl call costs tens of µs, too much per op): one
+thread when the largest product of a step, batch × fan_in × fan_out, is below
 MIN_PRODUCT_FOR_THREADS, and otherwise as many threads as there are cores that no other
-process is keeping busy, up to the BLAS's count when chainrule was imported. The count is
-restored when fit returns.
+process is keeping busy, up to the BLAS's count when chainrule was imported. A large fit
+counts the free cores again every REVIEW_S seconds while it runs, so a process that starts
+(or ends) beside it moves its count. The count is restored when fit returns.
 
 A user's explicit setting always wins, and then fit leaves the BLAS alone:
 - OMP_NUM_THREADS, OPENBLAS_NUM_THREADS or MKL_NUM_THREADS in the environment;
@@ -24,7 +25,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,8 @@ MIN_PRODUCT_FOR_THREADS = 4_194_304
 ENVIRONMENT = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 # Samples of the run queue, 2 ms apart, whose median says how many cores others keep busy.
 SAMPLES, SAMPLE_GAP_S = 5, 0.002
+# How often a fit on the free cores counts them again: its 8 ms of samples are 0.4% of that.
+REVIEW_S = 2.0
 
 # numpy's BLAS, found once: scanning the loaded libraries costs milliseconds.
 _CONTROLLER = ThreadpoolController().select(user_api="blas")
@@ -137,13 +140,56 @@ def choose(model: Module, batch: int) -> int | None:
     return min(AT_IMPORT, free_cores())
 
 
+class _Review:
+    """The count a fit runs on: set at its start, and for a fit on the free cores counted
+    again every REVIEW_S seconds; `restore()` brings back the count from before."""
+
+    def __init__(self, chosen: int, on_free_cores: bool) -> None:
+        self.chosen = chosen
+        self.on_free_cores = on_free_cores
+        self.limit: Any = None  # the first limit set, whose restore brings back the original
+        self.due = time.monotonic() + REVIEW_S
+        self.apply(chosen)
+
+    def apply(self, n: int) -> None:
+        if n != _blas_threads():
+            limit = _CONTROLLER.limit(limits=n)
+            self.limit = self.limit or limit
+
+    def __call__(self) -> None:
+        """Called at every batch; counts the free cores when REVIEW_S seconds have passed."""
+        if not self.on_free_cores:
+            return
+        now = time.monotonic()
+        if now < self.due:
+            return
+        self.due = now + REVIEW_S
+        n = min(AT_IMPORT or 1, free_cores())
+        if n != self.chosen:
+            self.chosen = n
+            self.apply(n)
+
+    def restore(self) -> None:
+        if self.limit is not None:
+            self.limit.restore_original_limits()
+
+
+def _untouched() -> None:
+    """The review when the user has chosen: the BLAS is left alone."""
+
+
 @contextmanager
-def for_fit(model: Module, batch: int) -> Iterator[None]:
+def for_fit(model: Module, batch: int) -> Iterator[Callable[[], None]]:
     """The thread policy around one fit: the BLAS runs on `choose(model, batch)` threads
-    inside, and on what it ran on before once the fit is over."""
+    inside, and on what it ran on before once the fit is over. It yields the review that fit
+    calls at every batch, which counts a large fit's free cores again when it is due."""
     chosen = choose(model, batch)
-    if chosen is None or chosen == _blas_threads():
-        yield
+    if chosen is None:
+        yield _untouched
         return
-    with _CONTROLLER.limit(limits=chosen):
-        yield
+    on_free_cores = AT_IMPORT != 1 and largest_product(model, batch) >= MIN_PRODUCT_FOR_THREADS
+    review = _Review(chosen, on_free_cores)
+    try:
+        yield review
+    finally:
+        review.restore()

@@ -256,7 +256,7 @@ def fit(
     model.train()
     start = time.perf_counter()
     try:
-        with for_fit(model, loop.size):  # the BLAS threads (chainrule.threads)
+        with for_fit(model, loop.size) as loop.review:  # the BLAS threads (chainrule.threads)
             loop.train()
     except (ShapeError, DataError) as err:
         # a loss that refuses the output's shape or the targets' kind says which loss fits
@@ -359,6 +359,7 @@ class _Loop:
     until: float | None
     ctrl_c: list[bool] = field(default_factory=lambda: [False])
     best: tuple[float, int] = (math.inf, 0)  # the lowest epoch loss so far, and its epoch
+    review: Callable[[], None] = lambda: None  # the thread policy's, called at every batch
 
     def train(self) -> None:
         run = self.run
@@ -395,6 +396,7 @@ class _Loop:
         total, right, seen, acc = 0.0, 0.0, 0, None
         for batch, rows in enumerate(self._batches()):
             run.batch = batch
+            self.review()
             size, acc = self.step(rows)
             total += run.batch_loss * size
             right += (acc or 0.0) * size
