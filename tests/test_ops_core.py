@@ -17,6 +17,7 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import chainrule as cr
 from chainrule import ops
+from chainrule.errors import DTypeError
 from chainrule.function import Function
 
 torch = oracle()
@@ -190,6 +191,18 @@ def test_comparisons_give_boolean_tensors_that_take_no_gradient(symbol, shapes, 
         np.testing.assert_array_equal(out.data, expected)
     torch_out = compare(torch.tensor(a), torch.tensor(b))
     np.testing.assert_array_equal(compare(x, y).data, torch_out.numpy())
+
+
+def test_comparing_with_none_or_text_is_pythons_equality_and_orders_are_refused():
+    t = cr.tensor([1.0, 2.0])
+    assert (t == None) is False and (t != "a") is True  # noqa: E711  (PyTorch's answers)
+    assert t in [None, "a", t] and [None, "a"].count(t) == 0
+    for order in (lambda: t < "a", lambda: t >= None, lambda: cr.maximum(t, "a")):
+        with pytest.raises(DTypeError, match="real numbers") as err:
+            order()
+        assert isinstance(err.value, TypeError)
+    with pytest.raises(DTypeError, match="complex"):
+        t == 1j  # noqa: B015
 
 
 def test_a_boolean_tensor_cannot_require_grad():

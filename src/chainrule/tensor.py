@@ -309,11 +309,17 @@ class Tensor(tensor_methods.TensorMethods):
     def __rmod__(self, other: ArrayLike) -> Tensor:
         return ops.remainder(other, self)
 
-    # Comparisons give boolean tensors that take no gradient: chainrule.ops.compare.
+    # Comparisons give boolean tensors that take no gradient: chainrule.ops.compare. With
+    # None or text, == and != are Python's (False and True), as in PyTorch, so that
+    # `t in [None, "a"]` still works; <, ≤, >, ≥ refuse them (DTypeError).
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
+        if other is None or isinstance(other, str | bytes):
+            return NotImplemented
         return ops.eq(self, other)
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
+        if other is None or isinstance(other, str | bytes):
+            return NotImplemented
         return ops.ne(self, other)
 
     def __lt__(self, other: ArrayLike) -> Tensor:

@@ -12,16 +12,16 @@ from collections.abc import Callable
 import numpy as np
 
 from chainrule.ops.base import ArrayLike, broadcast_error, lift
-from chainrule.tensor import Tensor, node
+from chainrule.tensor import Tensor, node, numeric_array
 
 __all__ = ["eq", "ge", "gt", "le", "lt", "maximum", "minimum", "ne", "where"]
 
 
 def _compare(name: str, test: Callable[..., np.ndarray], x: ArrayLike, y: ArrayLike) -> Tensor:
     # A plain number is compared as it is, not cast to the tensor's dtype first: a boolean
-    # tensor compared with 2 must read False, not True == bool(2).
-    a = x.data if isinstance(x, Tensor) else np.asarray(x)
-    b = y.data if isinstance(y, Tensor) else np.asarray(y)
+    # tensor compared with 2 must read False, not True == bool(2). Strings, None and complex
+    # numbers are refused as cr.tensor refuses them (a DTypeError, not numpy's loop error).
+    a, b = numeric_array(x), numeric_array(y)
     try:
         mask = test(a, b)
     except ValueError:
