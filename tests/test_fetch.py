@@ -7,7 +7,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.server
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,6 +141,26 @@ def test_a_checksum_mismatch_is_refused_and_leaves_nothing(served, tmp_path):
     folder = tmp_path / "cache" / "mnist"
     assert not (folder / "train-images-idx3-ubyte.gz").exists()
     assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_killed_downloads_part_file_is_removed_by_the_next_download(served, tmp_path):
+    folder = tmp_path / "cache" / "mnist"
+    folder.mkdir(parents=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    stale = folder / f".train-images-idx3-ubyte.gz.{gone}.abcd1234.part"  # its process is gone
+    alive = folder / f".train-images-idx3-ubyte.gz.{os.getpid()}.abcd1234.part"  # ours, busy
+    stale.write_bytes(b"half a download")
+    alive.write_bytes(b"a download in progress")
+    fetch.fetch("mnist", timeout=5)
+    assert not stale.exists() and alive.exists()
+    assert (folder / "train-images-idx3-ubyte.gz").read_bytes() == FILES[
+        "train-images-idx3-ubyte.gz"
+    ]
 
 
 def test_a_cut_connection_leaves_no_half_file_and_the_next_mirror_serves(

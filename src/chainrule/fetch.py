@@ -26,6 +26,7 @@ from pathlib import Path
 
 from chainrule.checks import one_of, refuse
 from chainrule.errors import DataError
+from chainrule.files import remove_stale
 
 CACHE_VARIABLE = "CHAINRULE_DATA"
 CHUNK = 1 << 16
@@ -182,8 +183,12 @@ def _download(
     url: str, path: Path, expected: str, progress: Progress | None, timeout: float
 ) -> None:
     """`url` to `path` through a temporary file beside it, renamed only once its SHA-256 is
-    `expected`; the temporary file is removed on any failure."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    `expected`; the temporary file is removed on any failure, and one that a killed download
+    left behind is removed by the next."""
+    remove_stale(path, ".part")
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".part"
+    )
     try:
         digest = hashlib.sha256()
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:

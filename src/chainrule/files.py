@@ -122,13 +122,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale(path: Path) -> list[Path]:
+def remove_stale(path: Path, suffix: str = ".tmp") -> list[Path]:
     """Remove the temporary files a killed write of `path` left beside it; the ones removed.
-    Ours are `.{name}.{pid}.{8 characters}.tmp` (older chainrules wrote no pid): stale when
-    that process is gone, or when older than STALE_SECONDS."""
-    own = re.compile(rf"\.{re.escape(path.name)}\.(?:(\d+)\.)?[a-z0-9_]{{8}}\.tmp")
+    Ours are `.{name}.{pid}.{8 characters}{suffix}` (older chainrules wrote no pid): stale
+    when that process is gone, or when older than STALE_SECONDS. A save's end in `.tmp`, a
+    download's (chainrule.fetch) in `.part`."""
+    own = re.compile(rf"\.{re.escape(path.name)}\.(?:(\d+)\.)?[a-z0-9_]{{8}}{re.escape(suffix)}")
     now, removed = time.time(), []
-    for entry in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+    for entry in path.parent.glob(f".{glob_escape(path.name)}.*{suffix}"):
         match = own.fullmatch(entry.name)
         if match is None or entry.is_symlink() or not entry.is_file():
             continue
