@@ -2,9 +2,10 @@
 
 Read file by file this is the lecture's table of derivative rules (`arithmetic`), then the
 functions a network is built from (`elementwise`, `activations`, `reductions`, `shape`,
-`joining`, `linalg`) and the comparisons (`compare`). Every op returns `node(forward value,
-parents, name, vjps)`; `vjps[i]` maps the upstream gradient `g = ∂C/∂out` to
-`g · ∂out/∂parent_i` (the chain rule's one step).
+`matrices`, `joining`, `linalg`) and the comparisons (`compare`). Every op returns
+`node(forward value, parents, name, vjps)`; `vjps[i]` maps the upstream gradient
+`g = ∂C/∂out` to `g · ∂out/∂parent_i` (the chain rule's one step). Most build it with
+`base.apply` from their kernel, the op on arrays alone, which a compiled step replays.
 Broadcasting is undone for every operand by one helper, `backprop.unbroadcast`, in the engine.
 """
 
@@ -15,6 +16,7 @@ from chainrule.ops import (
     elementwise,
     joining,
     linalg,
+    matrices,
     reductions,
     shape,
 )
@@ -25,6 +27,7 @@ from chainrule.ops.compare import *  # noqa: F403
 from chainrule.ops.elementwise import *  # noqa: F403
 from chainrule.ops.joining import *  # noqa: F403
 from chainrule.ops.linalg import *  # noqa: F403
+from chainrule.ops.matrices import *  # noqa: F403
 from chainrule.ops.reductions import *  # noqa: F403
 from chainrule.ops.shape import *  # noqa: F403
 
@@ -38,6 +41,7 @@ __all__ = [
     *elementwise.__all__,
     *joining.__all__,
     *linalg.__all__,
+    *matrices.__all__,
     *reductions.__all__,
     *shape.__all__,
 ]

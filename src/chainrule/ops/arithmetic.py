@@ -85,9 +85,12 @@ def _div(a: np.ndarray, b: np.ndarray) -> Rule:
 
 def reciprocal(x: Tensor) -> Tensor:
     """Reciprocal rule: (1/f)' = −f'/f²."""
-    a = x.data
+    return apply(_reciprocal, "reciprocal", (x,))
+
+
+def _reciprocal(a: np.ndarray) -> Rule:
     out = 1.0 / a
-    return node(out, (x,), "reciprocal", (lambda g: -g * out * out,))
+    return out, (lambda g: -g * out * out,)
 
 
 def power(x: ArrayLike, y: ArrayLike) -> Tensor:
@@ -130,9 +133,11 @@ def remainder(x: ArrayLike, y: ArrayLike) -> Tensor:
     x minus a fixed multiple of y. At a jump chainrule takes these same values, as PyTorch does.
     """
     x, y = lift(x, y)
-    a, b = x.data, y.data
     try:
-        out = np.remainder(a, b)
+        return apply(_remainder, "mod", (x, y))
     except ValueError:
         raise broadcast_error("mod", x, y) from None
-    return node(out, (x, y), "mod", (lambda g: g, lambda g: -g * np.floor_divide(a, b)))
+
+
+def _remainder(a: np.ndarray, b: np.ndarray) -> Rule:
+    return np.remainder(a, b), (lambda g: g, lambda g: -g * np.floor_divide(a, b))

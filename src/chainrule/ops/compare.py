@@ -11,8 +11,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from chainrule.ops.base import ArrayLike, broadcast_error, lift
-from chainrule.tensor import Tensor, node, numeric_array
+from chainrule.ops.base import ArrayLike, apply, broadcast_error, lift
+from chainrule.tensor import VJP, Tensor, node, numeric_array
+
+Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rules
 
 __all__ = ["eq", "ge", "gt", "le", "lt", "maximum", "minimum", "ne", "where"]
 
@@ -23,10 +25,16 @@ def _compare(name: str, test: Callable[..., np.ndarray], x: ArrayLike, y: ArrayL
     # numbers are refused as cr.tensor refuses them (a DTypeError, not numpy's loop error).
     a, b = numeric_array(x), numeric_array(y)
     try:
-        mask = test(a, b)
+        mask, rules = _compared(a, b, test)
     except ValueError:
         raise broadcast_error(name, *lift(x, y)) from None
-    return Tensor(mask, dtype=np.bool_)
+    # a plain number goes to a compiled step's record as the array it was compared as
+    operands = (x if isinstance(x, Tensor) else a, y if isinstance(y, Tensor) else b)
+    return node(mask, (), name, rules, _compared, (*operands, test))
+
+
+def _compared(a: np.ndarray, b: np.ndarray, test: Callable[..., np.ndarray]) -> Rule:
+    return test(a, b), ()
 
 
 def lt(x: ArrayLike, y: ArrayLike) -> Tensor:
@@ -64,18 +72,22 @@ def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tensor:
 
     The three broadcast together; each operand's gradient is summed back to its own shape.
     """
-    chosen = np.asarray(condition.data if isinstance(condition, Tensor) else condition, bool)
+    if not isinstance(condition, Tensor):
+        condition = Tensor(condition, dtype=np.bool_)
+    elif condition.requires_grad:
+        condition = condition.detach()  # a condition takes no gradient, as in PyTorch
     x, y = lift(x, y)
     try:
-        out = np.where(chosen, x.data, y.data)
+        return apply(_where, "where", (x, y, condition))
     except ValueError:
         raise broadcast_error("where", x, y) from None
-    return node(
-        out,
-        (x, y),
-        "where",
-        (lambda g: np.where(chosen, g, 0.0), lambda g: np.where(chosen, 0.0, g)),
-    )
+
+
+def _where(a: np.ndarray, b: np.ndarray, condition: np.ndarray) -> Rule:
+    """The condition is a parent that never requires grad: rules for x and y only."""
+    chosen = np.asarray(condition, bool)
+    out = np.where(chosen, a, b)
+    return out, (lambda g: np.where(chosen, g, 0.0), lambda g: np.where(chosen, 0.0, g))
 
 
 def maximum(x: ArrayLike, y: ArrayLike) -> Tensor:
@@ -97,14 +109,17 @@ def _choose(
 ) -> Tensor:
     """maximum or minimum: the winner's slope is 1, the loser's 0, a tie splits it in halves."""
     x, y = lift(x, y)
-    a, b = x.data, y.data
     try:
-        out = pick(a, b)
+        return apply(_choose_kernel, name, (x, y), pick, wins)
     except ValueError:
         raise broadcast_error(name, x, y) from None
 
+
+def _choose_kernel(
+    a: np.ndarray, b: np.ndarray, pick: Callable[..., np.ndarray], wins: Callable[..., np.ndarray]
+) -> Rule:
     def vjp_x(g: np.ndarray) -> np.ndarray:
         return np.where(a == b, 0.5 * g, np.where(wins(a, b), g, 0.0))
 
     # what x does not take, y does: g − ½g is exactly ½g at a tie
-    return node(out, (x, y), name, (vjp_x, lambda g: g - vjp_x(g)))
+    return pick(a, b), (vjp_x, lambda g: g - vjp_x(g))

@@ -15,7 +15,7 @@ import numpy as np
 
 from chainrule.checks import refuse
 from chainrule.ops.base import ArrayLike, apply, broadcast_error, lift
-from chainrule.tensor import VJP, Tensor, node, numeric_array
+from chainrule.tensor import VJP, Tensor, numeric_array
 
 Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rule
 
@@ -80,8 +80,12 @@ def _sqrt(a: np.ndarray) -> Rule:
 
 def rsqrt(x: Tensor) -> Tensor:
     """(1/√x)' = −1/(2 x√x) = −a³/2, from the output a = 1/√x."""
-    out = 1.0 / np.sqrt(x.data)
-    return node(out, (x,), "rsqrt", (lambda g: -0.5 * g * out * out * out,))
+    return apply(_rsqrt, "rsqrt", (x,))
+
+
+def _rsqrt(a: np.ndarray) -> Rule:
+    out = 1.0 / np.sqrt(a)
+    return out, (lambda g: -0.5 * g * out * out * out,)
 
 
 # ---- exponentials and logarithms ----------------------------------------------------------------
@@ -99,14 +103,22 @@ def _exp(a: np.ndarray) -> Rule:
 
 def exp2(x: Tensor) -> Tensor:
     """(2ˣ)' = 2ˣ ln 2, from the output."""
-    out = np.exp2(x.data)
-    return node(out, (x,), "exp2", (lambda g: g * out * _LN2,))
+    return apply(_exp2, "exp2", (x,))
+
+
+def _exp2(a: np.ndarray) -> Rule:
+    out = np.exp2(a)
+    return out, (lambda g: g * out * _LN2,)
 
 
 def expm1(x: Tensor) -> Tensor:
     """(eˣ − 1)' = eˣ = a + 1; exact digits for tiny x, where eˣ − 1 would lose them."""
-    out = np.expm1(x.data)
-    return node(out, (x,), "expm1", (lambda g: g * (out + 1.0),))
+    return apply(_expm1, "expm1", (x,))
+
+
+def _expm1(a: np.ndarray) -> Rule:
+    out = np.expm1(a)
+    return out, (lambda g: g * (out + 1.0),)
 
 
 def log(x: Tensor) -> Tensor:
@@ -120,20 +132,29 @@ def _log(a: np.ndarray) -> Rule:
 
 def log2(x: Tensor) -> Tensor:
     """(log₂ x)' = 1/(x ln 2)."""
-    a = x.data
-    return node(np.log2(a), (x,), "log2", (lambda g: g / (a * _LN2),))
+    return apply(_log2, "log2", (x,))
+
+
+def _log2(a: np.ndarray) -> Rule:
+    return np.log2(a), (lambda g: g / (a * _LN2),)
 
 
 def log10(x: Tensor) -> Tensor:
     """(log₁₀ x)' = 1/(x ln 10)."""
-    a = x.data
-    return node(np.log10(a), (x,), "log10", (lambda g: g / (a * _LN10),))
+    return apply(_log10, "log10", (x,))
+
+
+def _log10(a: np.ndarray) -> Rule:
+    return np.log10(a), (lambda g: g / (a * _LN10),)
 
 
 def log1p(x: Tensor) -> Tensor:
     """(ln(1 + x))' = 1/(1 + x); exact digits for tiny x, where 1 + x would lose them."""
-    a = x.data
-    return node(np.log1p(a), (x,), "log1p", (lambda g: g / (1.0 + a),))
+    return apply(_log1p, "log1p", (x,))
+
+
+def _log1p(a: np.ndarray) -> Rule:
+    return np.log1p(a), (lambda g: g / (1.0 + a),)
 
 
 def logaddexp(x: ArrayLike, y: ArrayLike) -> Tensor:
@@ -143,17 +164,15 @@ def logaddexp(x: ArrayLike, y: ArrayLike) -> Tensor:
     the derivatives.
     """
     x, y = lift(x, y)
-    a, b = x.data, y.data
     try:
-        out = np.logaddexp(a, b)
+        return apply(_logaddexp, "logaddexp", (x, y))
     except ValueError:
         raise broadcast_error("logaddexp", x, y) from None
-    return node(
-        out,
-        (x, y),
-        "logaddexp",
-        (lambda g: g * np.exp(a - out), lambda g: g * np.exp(b - out)),
-    )
+
+
+def _logaddexp(a: np.ndarray, b: np.ndarray) -> Rule:
+    out = np.logaddexp(a, b)
+    return out, (lambda g: g * np.exp(a - out), lambda g: g * np.exp(b - out))
 
 
 def erf(x: Tensor) -> Tensor:
@@ -164,8 +183,11 @@ def erf(x: Tensor) -> Tensor:
     is one Python call per element (about 10× a numpy ufunc such as tanh): exactness was
     chosen over speed, as PyTorch's exact GELU also uses erf.
     """
-    a = x.data
-    return node(erf_of(a), (x,), "erf", (lambda g: g * _TWO_OVER_SQRT_PI * np.exp(-a * a),))
+    return apply(_erf, "erf", (x,))
+
+
+def _erf(a: np.ndarray) -> Rule:
+    return erf_of(a), (lambda g: g * _TWO_OVER_SQRT_PI * np.exp(-a * a),)
 
 
 def erf_of(a: np.ndarray) -> np.ndarray:
@@ -179,68 +201,102 @@ def erf_of(a: np.ndarray) -> np.ndarray:
 
 def sin(x: Tensor) -> Tensor:
     """(sin x)' = cos x."""
-    a = x.data
-    return node(np.sin(a), (x,), "sin", (lambda g: g * np.cos(a),))
+    return apply(_sin, "sin", (x,))
+
+
+def _sin(a: np.ndarray) -> Rule:
+    return np.sin(a), (lambda g: g * np.cos(a),)
 
 
 def cos(x: Tensor) -> Tensor:
     """(cos x)' = −sin x."""
-    a = x.data
-    return node(np.cos(a), (x,), "cos", (lambda g: -g * np.sin(a),))
+    return apply(_cos, "cos", (x,))
+
+
+def _cos(a: np.ndarray) -> Rule:
+    return np.cos(a), (lambda g: -g * np.sin(a),)
 
 
 def tan(x: Tensor) -> Tensor:
     """(tan x)' = 1 + tan² x = 1 + a², from the output."""
-    out = np.tan(x.data)
-    return node(out, (x,), "tan", (lambda g: g * (1.0 + out * out),))
+    return apply(_tan, "tan", (x,))
+
+
+def _tan(a: np.ndarray) -> Rule:
+    out = np.tan(a)
+    return out, (lambda g: g * (1.0 + out * out),)
 
 
 def arcsin(x: Tensor) -> Tensor:
     """(arcsin x)' = 1/√(1 − x²), for −1 < x < 1."""
-    a = x.data
-    return node(np.arcsin(a), (x,), "arcsin", (lambda g: g / np.sqrt(1.0 - a * a),))
+    return apply(_arcsin, "arcsin", (x,))
+
+
+def _arcsin(a: np.ndarray) -> Rule:
+    return np.arcsin(a), (lambda g: g / np.sqrt(1.0 - a * a),)
 
 
 def arccos(x: Tensor) -> Tensor:
     """(arccos x)' = −1/√(1 − x²), for −1 < x < 1."""
-    a = x.data
-    return node(np.arccos(a), (x,), "arccos", (lambda g: -g / np.sqrt(1.0 - a * a),))
+    return apply(_arccos, "arccos", (x,))
+
+
+def _arccos(a: np.ndarray) -> Rule:
+    return np.arccos(a), (lambda g: -g / np.sqrt(1.0 - a * a),)
 
 
 def arctan(x: Tensor) -> Tensor:
     """(arctan x)' = 1/(1 + x²)."""
-    a = x.data
-    return node(np.arctan(a), (x,), "arctan", (lambda g: g / (1.0 + a * a),))
+    return apply(_arctan, "arctan", (x,))
+
+
+def _arctan(a: np.ndarray) -> Rule:
+    return np.arctan(a), (lambda g: g / (1.0 + a * a),)
 
 
 def sinh(x: Tensor) -> Tensor:
     """(sinh x)' = cosh x."""
-    a = x.data
-    return node(np.sinh(a), (x,), "sinh", (lambda g: g * np.cosh(a),))
+    return apply(_sinh, "sinh", (x,))
+
+
+def _sinh(a: np.ndarray) -> Rule:
+    return np.sinh(a), (lambda g: g * np.cosh(a),)
 
 
 def cosh(x: Tensor) -> Tensor:
     """(cosh x)' = sinh x."""
-    a = x.data
-    return node(np.cosh(a), (x,), "cosh", (lambda g: g * np.sinh(a),))
+    return apply(_cosh, "cosh", (x,))
+
+
+def _cosh(a: np.ndarray) -> Rule:
+    return np.cosh(a), (lambda g: g * np.sinh(a),)
 
 
 def arcsinh(x: Tensor) -> Tensor:
     """(arsinh x)' = 1/√(x² + 1)."""
-    a = x.data
-    return node(np.arcsinh(a), (x,), "arcsinh", (lambda g: g / np.sqrt(a * a + 1.0),))
+    return apply(_arcsinh, "arcsinh", (x,))
+
+
+def _arcsinh(a: np.ndarray) -> Rule:
+    return np.arcsinh(a), (lambda g: g / np.sqrt(a * a + 1.0),)
 
 
 def arccosh(x: Tensor) -> Tensor:
     """(arcosh x)' = 1/√(x² − 1), for x > 1."""
-    a = x.data
-    return node(np.arccosh(a), (x,), "arccosh", (lambda g: g / np.sqrt(a * a - 1.0),))
+    return apply(_arccosh, "arccosh", (x,))
+
+
+def _arccosh(a: np.ndarray) -> Rule:
+    return np.arccosh(a), (lambda g: g / np.sqrt(a * a - 1.0),)
 
 
 def arctanh(x: Tensor) -> Tensor:
     """(artanh x)' = 1/(1 − x²), for −1 < x < 1."""
-    a = x.data
-    return node(np.arctanh(a), (x,), "arctanh", (lambda g: g / (1.0 - a * a),))
+    return apply(_arctanh, "arctanh", (x,))
+
+
+def _arctanh(a: np.ndarray) -> Rule:
+    return np.arctanh(a), (lambda g: g / (1.0 - a * a),)
 
 
 # ---- kinks and steps: PyTorch's value where there is no derivative ------------------------------
@@ -248,33 +304,56 @@ def arctanh(x: Tensor) -> Tensor:
 
 def abs(x: Tensor) -> Tensor:  # numpy's and PyTorch's name, shadowing the builtin here
     """|x|' = sign(x): −1, or 1, and 0 at the kink x = 0 (PyTorch's choice)."""
-    a = x.data
-    return node(np.abs(a), (x,), "abs", (lambda g: g * np.sign(a),))
+    return apply(_abs, "abs", (x,))
+
+
+def _abs(a: np.ndarray) -> Rule:
+    return np.abs(a), (lambda g: g * np.sign(a),)
 
 
 def sign(x: Tensor) -> Tensor:
     """sign(x) ∈ {−1, 0, 1}; slope 0 everywhere (the jump at 0 has none: PyTorch's 0)."""
-    return node(np.sign(x.data), (x,), "sign", (np.zeros_like,))
+    return apply(_sign, "sign", (x,))
+
+
+def _sign(a: np.ndarray) -> Rule:
+    return np.sign(a), (np.zeros_like,)
 
 
 def floor(x: Tensor) -> Tensor:
     """⌊x⌋; slope 0 everywhere (the steps have none: PyTorch's 0)."""
-    return node(np.floor(x.data), (x,), "floor", (np.zeros_like,))
+    return apply(_floor, "floor", (x,))
+
+
+def _floor(a: np.ndarray) -> Rule:
+    return np.floor(a), (np.zeros_like,)
 
 
 def ceil(x: Tensor) -> Tensor:
     """⌈x⌉; slope 0 everywhere (the steps have none: PyTorch's 0)."""
-    return node(np.ceil(x.data), (x,), "ceil", (np.zeros_like,))
+    return apply(_ceil, "ceil", (x,))
+
+
+def _ceil(a: np.ndarray) -> Rule:
+    return np.ceil(a), (np.zeros_like,)
 
 
 def round(x: Tensor) -> Tensor:  # numpy's and PyTorch's name, as abs
     """x to the nearest integer, halves to even (as numpy and PyTorch); slope 0 everywhere."""
-    return node(np.round(x.data), (x,), "round", (np.zeros_like,))
+    return apply(_round, "round", (x,))
+
+
+def _round(a: np.ndarray) -> Rule:
+    return np.round(a), (np.zeros_like,)
 
 
 def trunc(x: Tensor) -> Tensor:
     """x with its fraction cut off, towards 0; slope 0 everywhere."""
-    return node(np.trunc(x.data), (x,), "trunc", (np.zeros_like,))
+    return apply(_trunc, "trunc", (x,))
+
+
+def _trunc(a: np.ndarray) -> Rule:
+    return np.trunc(a), (np.zeros_like,)
 
 
 def clip(x: Tensor, low: float | None = None, high: float | None = None) -> Tensor:
@@ -289,8 +368,11 @@ def clip(x: Tensor, low: float | None = None, high: float | None = None) -> Tens
     for bound in (low, high):
         if bound is not None:
             numeric_array(bound)  # text or None inside a bound: DTypeError, not numpy's error
-    a = x.data
-    return node(np.clip(a, low, high), (x,), "clip", (lambda g: g * _within(a, low, high),))
+    return apply(_clip, "clip", (x,), low, high)
+
+
+def _clip(a: np.ndarray, low: float | None, high: float | None) -> Rule:
+    return np.clip(a, low, high), (lambda g: g * _within(a, low, high),)
 
 
 def _within(a: np.ndarray, low: float | None, high: float | None) -> np.ndarray:

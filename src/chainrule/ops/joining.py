@@ -12,9 +12,11 @@ import numpy as np
 
 from chainrule.checks import positive_int, refuse
 from chainrule.errors import ConfigError, DataError, ShapeError
-from chainrule.ops.base import ArrayLike, constant
+from chainrule.ops.base import ArrayLike, apply, constant
 from chainrule.ops.shape import axis_index, counts_of
 from chainrule.tensor import VJP, Tensor, node
+
+Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rules
 
 __all__ = [
     "cat",
@@ -47,16 +49,20 @@ def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     parts = _tensors("concatenate", tensors)
     ax = axis_index("concatenate", axis, parts[0].data.ndim)
     try:
-        out = np.concatenate([t.data for t in parts], axis=ax)
+        return apply(_concatenate, "concatenate", parts, ax)
     except ValueError:
         shapes = ", ".join(str(t.shape) for t in parts)
         raise ShapeError(
             f"concatenate: shapes {shapes} must have the same number of axes and agree on every "
             f"axis but {axis}"
         ) from None
-    ends = np.cumsum([t.data.shape[ax] for t in parts])
-    vjps = tuple(_stretch(ax, end - t.data.shape[ax], end) for t, end in zip(parts, ends))  # noqa: B905
-    return node(out, parts, "concatenate", vjps)
+
+
+def _concatenate(*arrays_then_axis: Any) -> Rule:
+    *arrays, ax = arrays_then_axis
+    out = np.concatenate(arrays, axis=ax)
+    ends = np.cumsum([a.shape[ax] for a in arrays])
+    return out, tuple(_stretch(ax, end - a.shape[ax], end) for a, end in zip(arrays, ends))  # noqa: B905
 
 
 cat = concatenate
@@ -74,25 +80,29 @@ def stack(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     if len(shapes) > 1:
         raise ShapeError(f"stack: tensors must share one shape, got {sorted(shapes)}")
     ax = axis_index("stack", axis, parts[0].data.ndim + 1)
-    out = np.stack([t.data for t in parts], axis=ax)
-    return node(out, parts, "stack", tuple(_layer(ax, i) for i in range(len(parts))))
+    return apply(_stack, "stack", parts, ax)
 
 
-def _piece(x: Tensor, ax: int, start: int, stop: int) -> Tensor:
+def _stack(*arrays_then_axis: Any) -> Rule:
+    *arrays, ax = arrays_then_axis
+    return np.stack(arrays, axis=ax), tuple(_layer(ax, i) for i in range(len(arrays)))
+
+
+def _piece(a: np.ndarray, ax: int, start: int, stop: int) -> Rule:
     along = (slice(None),) * ax + (slice(start, stop),)
-    shape = x.data.shape
 
     def vjp(g: np.ndarray) -> np.ndarray:
-        full = np.zeros(shape, g.dtype)
+        full = np.zeros(a.shape, g.dtype)
         full[along] = g
         return full
 
-    return node(x.data[along], (x,), "split", (vjp,))
+    return a[along], (vjp,)
 
 
 def _pieces(x: Tensor, ax: int, lengths: Sequence[int]) -> list[Tensor]:
     ends = np.cumsum(lengths, dtype=np.intp)
-    return [_piece(x, ax, int(end) - n, int(end)) for n, end in zip(lengths, ends)]  # noqa: B905
+    pieces = zip(lengths, ends, strict=True)
+    return [apply(_piece, "split", (x,), ax, int(end) - n, int(end)) for n, end in pieces]
 
 
 def split(x: Tensor, sizes: int | Sequence[int], axis: int = 0) -> list[Tensor]:
@@ -157,15 +167,18 @@ def gather(x: Tensor, axis: int, index: ArrayLike) -> Tensor:
     along `axis` the index picks, elsewhere each element keeps its place. Derivative: each
     element of x receives the gradient of every place it was picked for (summed)."""
     ax = axis_index("gather", axis, x.data.ndim)
-    shape = x.data.shape
-    where = _placed("gather", shape, ax, _whole_numbers("gather", "index", index, ConfigError))
+    return apply(_gather, "gather", (x,), ax, _whole_numbers("gather", "index", index, ConfigError))
+
+
+def _gather(a: np.ndarray, ax: int, index: np.ndarray) -> Rule:
+    where = _placed("gather", a.shape, ax, index)
 
     def vjp(g: np.ndarray) -> np.ndarray:
-        full = np.zeros(shape, g.dtype)
+        full = np.zeros(a.shape, g.dtype)
         np.add.at(full, where, g)
         return full
 
-    return node(x.data[where], (x,), "gather", (vjp,))
+    return a[where], (vjp,)
 
 
 def scatter_add(x: Tensor, axis: int, index: ArrayLike, src: ArrayLike) -> Tensor:
@@ -195,17 +208,23 @@ def scatter_add(x: Tensor, axis: int, index: ArrayLike, src: ArrayLike) -> Tenso
 def masked_fill(x: Tensor, mask: ArrayLike, value: float) -> Tensor:
     """PyTorch's masked_fill: `value` where the boolean `mask` (broadcast to x's shape) is True,
     x elsewhere. Derivative: the upstream gradient where x was kept, 0 where it was filled."""
-    keep = np.logical_not(_boolean(mask))
+    fill = _boolean(mask)
     if isinstance(value, bool) or not isinstance(value, int | float | np.number):
         raise refuse("masked_fill", "value", "a number", value)
     try:
-        fits = np.broadcast_shapes(keep.shape, x.data.shape) == x.data.shape
+        fits = np.broadcast_shapes(fill.shape, x.data.shape) == x.data.shape
     except ValueError:
         fits = False
     if not fits:
-        raise ShapeError(f"masked_fill: mask shape {keep.shape} does not broadcast to {x.shape}")
-    out = np.where(keep, x.data, np.asarray(value, x.data.dtype))
-    return node(out, (x,), "masked_fill", (lambda g: g * keep,))
+        raise ShapeError(f"masked_fill: mask shape {fill.shape} does not broadcast to {x.shape}")
+    # the mask is a parent that never requires grad, so that a compiled step reads it afresh
+    held = Tensor(mask.data if isinstance(mask, Tensor) else fill, dtype=np.bool_)
+    return apply(_masked_fill, "masked_fill", (x, held), value)
+
+
+def _masked_fill(a: np.ndarray, fill: np.ndarray, value: float) -> Rule:
+    keep = np.logical_not(fill)
+    return np.where(keep, a, np.asarray(value, a.dtype)), (lambda g: g * keep,)
 
 
 def _boolean(mask: ArrayLike) -> np.ndarray:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from chainrule.backprop import unbroadcast
 from chainrule.checks import refuse
 from chainrule.errors import ShapeError
 from chainrule.ops.arithmetic import mul
-from chainrule.ops.base import ArrayLike, constant, lift
+from chainrule.ops.base import ArrayLike, apply, constant, lift
 from chainrule.ops.shape import reshape
 from chainrule.tensor import VJP, Tensor, node
 
@@ -33,9 +34,18 @@ def matmul(x: ArrayLike, y: ArrayLike) -> Tensor:
         ) from None
     if a.ndim == 2 and b.ndim == 2:
         return node(out, (x, y), "matmul", _matrix_rules(a, b), _matmul, (x, y))
-    # A 1-D operand is a row (left) or a column (right) whose axis the product then drops:
-    # the rules run on the 2-D forms, and each gradient loses the axis its own operand gained.
-    # Batch axes the engine sums back to each operand's shape.
+    return node(np.asarray(out), (x, y), "matmul", _batched_rules(a, b), _batched, (x, y))
+
+
+def _batched(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, tuple[VJP, ...]]:
+    """Z = X Y with a 1-D operand or batch axes (the compiled step's replay of `matmul`)."""
+    return np.asarray(a @ b), _batched_rules(a, b)
+
+
+def _batched_rules(a: np.ndarray, b: np.ndarray) -> tuple[VJP, ...]:
+    """A 1-D operand is a row (left) or a column (right) whose axis the product then drops:
+    the rules run on the 2-D forms, and each gradient loses the axis its own operand gained.
+    Batch axes the engine sums back to each operand's shape."""
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
 
@@ -52,7 +62,7 @@ def matmul(x: ArrayLike, y: ArrayLike) -> Tensor:
         gb = np.swapaxes(a2, -1, -2) @ upstream_2d(g)
         return gb[..., 0] if b.ndim == 1 else gb
 
-    return node(np.asarray(out), (x, y), "matmul", (vjp_a, vjp_b))
+    return (vjp_a, vjp_b)
 
 
 def _matmul(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, tuple[VJP, ...]]:
@@ -214,18 +224,23 @@ def _contract(spec: str, arrays: Sequence[np.ndarray]) -> np.ndarray:
 
 def _contraction(name: str, terms: list[str], output: str, tensors: list[Tensor]) -> Tensor:
     """The node for einsum("terms->output", tensors), with one einsum rule per operand."""
-    arrays = [t.data for t in tensors]
     try:
-        out = _contract(",".join(terms) + "->" + output, arrays)
+        return apply(_einsum, name, tuple(tensors), ",".join(terms) + "->" + output)
     except ValueError as err:
-        shapes = ", ".join(str(a.shape) for a in arrays)
+        shapes = ", ".join(str(t.shape) for t in tensors)
         raise ShapeError(f"{name}: operands of shapes {shapes} do not fit: {err}") from None
+
+
+def _einsum(*arrays_then_spec: Any) -> tuple[np.ndarray, tuple[VJP, ...]]:
+    *arrays, spec = arrays_then_spec
+    out = _contract(spec, arrays)
+    inputs, output = spec.split("->")
+    terms = inputs.split(",")
     sizes: dict[str, int] = {}
     for term, a in zip(terms, arrays, strict=True):
         for c, n in zip(term, a.shape, strict=True):
             sizes[c] = max(sizes.get(c, 1), n)
-    vjps = tuple(_einsum_vjp(i, terms, output, arrays, sizes) for i in range(len(arrays)))
-    return node(out, tuple(tensors), name, vjps)
+    return out, tuple(_einsum_vjp(i, terms, output, arrays, sizes) for i in range(len(arrays)))
 
 
 def _einsum_vjp(

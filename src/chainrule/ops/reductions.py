@@ -20,9 +20,11 @@ import numpy as np
 
 from chainrule.checks import at_least
 from chainrule.errors import ShapeError
-from chainrule.ops.base import Axis
+from chainrule.ops.base import Axis, apply
 from chainrule.ops.shape import axes_of, axis_index
 from chainrule.tensor import VJP, Tensor, node
+
+Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rules
 
 __all__ = [
     "all",
@@ -150,12 +152,15 @@ def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
 
 
 def _extreme(x: Tensor, axis: Axis, keepdims: bool, op: str) -> Tensor:
-    a = x.data
-    axis = _valid(op, a.ndim, axis)
+    axis = _valid(op, x.data.ndim, axis)
     try:
-        m = (np.max if op == "max" else np.min)(a, axis=axis, keepdims=True)
+        return apply(_extreme_kernel, op, (x,), axis, keepdims, op)
     except ValueError:
-        raise ShapeError(f"{op}: an empty axis of shape {a.shape} has no {op}imum") from None
+        raise ShapeError(f"{op}: an empty axis of shape {x.shape} has no {op}imum") from None
+
+
+def _extreme_kernel(a: np.ndarray, axis: Axis, keepdims: bool, op: str) -> Rule:
+    m = (np.max if op == "max" else np.min)(a, axis=axis, keepdims=True)
 
     if isinstance(axis, int | np.integer):
         along = int(axis)
@@ -173,7 +178,7 @@ def _extreme(x: Tensor, axis: Axis, keepdims: bool, op: str) -> Tensor:
             tied = (a == m) | (np.isnan(a) & np.isnan(m))
             return tied * (g.reshape(m.shape) / tied.sum(axis=axis, keepdims=True))
 
-    return node(_drop(m, axis, keepdims), (x,), op, (vjp,))
+    return _drop(m, axis, keepdims), (vjp,)
 
 
 def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
@@ -209,11 +214,12 @@ def prod(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     so it is exact at zeros: with one zero in a slice only the zero gets a gradient (the
     product of the others), with two or more no element does.
     """
-    a = x.data
-    axis = _valid("prod", a.ndim, axis)
-    shape = a.shape
+    return apply(_prod, "prod", (x,), _valid("prod", x.data.ndim, axis), keepdims)
+
+
+def _prod(a: np.ndarray, axis: Axis, keepdims: bool) -> Rule:
     out = np.asarray(np.prod(a, axis=axis, keepdims=keepdims))
-    return node(out, (x,), "prod", (lambda g: _kept(g, shape, axis, keepdims) * _others(a, axis),))
+    return out, (lambda g: _kept(g, a.shape, axis, keepdims) * _others(a, axis),)
 
 
 def _others(a: np.ndarray, axis: Axis) -> np.ndarray:
@@ -242,38 +248,41 @@ def var(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: float = 0) -
     the unbiased sample variance) is `ddof=1`. With n − ddof <= 0 the result is inf or NaN,
     as in numpy and PyTorch, with a RuntimeWarning.
     """
-    a, axis, d, dof, v = _variance(x, axis, ddof, "var")
-    shape = a.shape
+    ddof = at_least("var", "ddof", ddof, 0)
+    return apply(_var, "var", (x,), _valid("var", x.data.ndim, axis), keepdims, ddof)
+
+
+def _var(a: np.ndarray, axis: Axis, keepdims: bool, ddof: float) -> Rule:
+    d, dof, v = _variance(a, axis, ddof, "var")
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = d * (2 / dof)
-    return node(
-        _drop(v, axis, keepdims), (x,), "var", (lambda g: _kept(g, shape, axis, keepdims) * slope,)
-    )
+    return _drop(v, axis, keepdims), (lambda g: _kept(g, a.shape, axis, keepdims) * slope,)
 
 
 def std(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: float = 0) -> Tensor:
     """√var over `axis`; ∂/∂x_i = (x_i − x̄) / ((n − ddof) std), and 0 where std = 0, as in
     PyTorch. `ddof` as for `var`: 0 by default (numpy's), PyTorch's default is `ddof=1`."""
-    a, axis, d, dof, v = _variance(x, axis, ddof, "std")
+    ddof = at_least("std", "ddof", ddof, 0)
+    return apply(_std, "std", (x,), _valid("std", x.data.ndim, axis), keepdims, ddof)
+
+
+def _std(a: np.ndarray, axis: Axis, keepdims: bool, ddof: float) -> Rule:
+    d, dof, v = _variance(a, axis, ddof, "std")
     s = np.sqrt(v)
-    shape = a.shape
 
     def vjp(g: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             slope = np.where(s == 0, 0.0, d / (dof * s))
-        return _kept(g, shape, axis, keepdims) * slope
+        return _kept(g, a.shape, axis, keepdims) * slope
 
-    return node(_drop(s, axis, keepdims), (x,), "std", (vjp,))
+    return _drop(s, axis, keepdims), (vjp,)
 
 
 def _variance(
-    x: Tensor, axis: Axis, ddof: float, op: str
-) -> tuple[np.ndarray, Axis, np.ndarray, np.floating, np.ndarray]:
-    """The input, its axis (0-d resolved), x − x̄, n − ddof (at least 0) and the variance with
-    the reduced axes kept."""
-    ddof = at_least(op, "ddof", ddof, 0)
-    a = x.data
-    axis = _valid(op, a.ndim, axis)
+    a: np.ndarray, axis: Axis, ddof: float, op: str
+) -> tuple[np.ndarray, np.floating, np.ndarray]:
+    """x − x̄, n − ddof (at least 0) and the variance with the reduced axes kept, over
+    `axis` (already resolved for a 0-d input)."""
     d = a - a.mean(axis=axis, keepdims=True)
     squares = (d * d).sum(axis=axis, keepdims=True)
     freedom = _count(a, squares) - ddof
@@ -282,11 +291,11 @@ def _variance(
             f"{op}: n − ddof = {freedom:g} degrees of freedom, so the result is inf or nan "
             f"(use a smaller ddof)",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=5,  # the caller of var or std (through apply and the kernel)
         )
     dof = a.dtype.type(builtins.max(freedom, 0))  # a numpy scalar: x / 0 is inf, not an error
     with np.errstate(divide="ignore", invalid="ignore"):
-        return a, axis, d, dof, squares / dof
+        return d, dof, squares / dof
 
 
 # ---- logsumexp ----------------------------------------------------------------------------
@@ -295,18 +304,16 @@ def _variance(
 def logsumexp(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """ln Σ eˣ over `axis`, computed as m + ln Σ e^(x − m) with m the maximum, so no eˣ
     overflows; ∂/∂x_i = e^(x_i − out), the softmax of the slice."""
-    a = x.data
-    axis = _valid("logsumexp", a.ndim, axis)
+    return apply(_logsumexp, "logsumexp", (x,), _valid("logsumexp", x.data.ndim, axis), keepdims)
+
+
+def _logsumexp(a: np.ndarray, axis: Axis, keepdims: bool) -> Rule:
     m = np.max(a, axis=axis, keepdims=True, initial=-np.inf)
     m = np.where(np.isfinite(m), m, 0.0)  # an infinite maximum would give inf − inf = NaN
     with np.errstate(divide="ignore"):  # ln 0 = −inf where every element is −inf, as PyTorch
         kept = np.log(np.exp(a - m).sum(axis=axis, keepdims=True)) + m
-    shape = a.shape
-    return node(
-        _drop(kept, axis, keepdims),
-        (x,),
-        "logsumexp",
-        (lambda g: _kept(g, shape, axis, keepdims) * np.exp(a - kept),),
+    return _drop(kept, axis, keepdims), (
+        lambda g: _kept(g, a.shape, axis, keepdims) * np.exp(a - kept),
     )
 
 

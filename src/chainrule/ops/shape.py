@@ -11,12 +11,13 @@ import numpy as np
 from chainrule.backprop import unbroadcast
 from chainrule.checks import one_of, refuse
 from chainrule.errors import AxisError, IndexingError, ShapeError
-from chainrule.ops.base import Axis
+from chainrule.ops.base import Axis, apply
 from chainrule.tensor import VJP, Tensor, node
+
+Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rules
 
 __all__ = [
     "broadcast_to",
-    "diagonal",
     "expand",
     "expand_dims",
     "flatten",
@@ -33,10 +34,7 @@ __all__ = [
     "squeeze",
     "swapaxes",
     "tile",
-    "trace",
     "transpose",
-    "tril",
-    "triu",
     "unsqueeze",
     "view",
 ]
@@ -135,13 +133,13 @@ def _several(value: Any) -> tuple[Any, ...]:
     return tuple(value) if isinstance(value, Sequence | np.ndarray) else (value,)
 
 
-def _whole(value: Any) -> bool:
+def is_whole(value: Any) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 def axis_index(op: str, axis: Any, ndim: int) -> int:
     """`axis` as a position 0..ndim−1 (a negative axis counts from the end), else a clear error."""
-    if not _whole(axis):
+    if not is_whole(axis):
         raise refuse(op, "axis", "an integer", axis)
     if not -ndim <= axis < ndim:
         raise AxisError(
@@ -175,7 +173,7 @@ def _order(op: str, axes: Sequence[int], ndim: int) -> tuple[int, ...]:
 def counts_of(op: str, name: str, value: Any) -> tuple[int, ...]:
     """Whole numbers >= 0 (repetitions, sizes): one or a sequence of them."""
     given = _several(value)
-    if not all(_whole(n) and n >= 0 for n in given):
+    if not all(is_whole(n) and n >= 0 for n in given):
         raise refuse(op, name, "whole numbers >= 0", value)
     return tuple(int(n) for n in given)
 
@@ -206,7 +204,7 @@ def expand_dims(x: Tensor, axis: int | Sequence[int]) -> Tensor:
 
 def unsqueeze(x: Tensor, axis: int) -> Tensor:
     """PyTorch's `expand_dims` for one axis (−ndim−1 … ndim). Derivative: reshaped back."""
-    if not _whole(axis):
+    if not is_whole(axis):
         raise refuse("unsqueeze", "axis", "an integer", axis)
     return _inserted("unsqueeze", x, axis)
 
@@ -239,8 +237,12 @@ def view(x: Tensor, shape: int | tuple[int, ...]) -> Tensor:
 
 
 def _permuted(x: Tensor, order: tuple[int, ...]) -> Tensor:
-    back = tuple(np.argsort(order))
-    return node(np.transpose(x.data, order), (x,), "transpose", (lambda g: np.transpose(g, back),))
+    return apply(_permute, "transpose", (x,), order)
+
+
+def _permute(a: np.ndarray, order: tuple[int, ...]) -> Rule:
+    back = tuple(int(i) for i in np.argsort(order))
+    return np.transpose(a, order), (lambda g: np.transpose(g, back),)
 
 
 def permute(x: Tensor, axes: Sequence[int]) -> Tensor:
@@ -274,15 +276,18 @@ def moveaxis(x: Tensor, source: int | Sequence[int], destination: int | Sequence
 
 
 def _broadcast(op: str, x: Tensor, shape: tuple[int, ...]) -> Tensor:
-    before = x.data.shape
     try:
-        out = np.broadcast_to(x.data, shape).copy()  # a copy: `.data` stays writable
+        return apply(_broadcast_to, "broadcast_to", (x,), shape)
     except (ValueError, TypeError):
         raise ShapeError(
-            f"{op}: cannot broadcast shape {before} to {shape} (each axis, aligned from the "
-            f"right, must equal the target's length or be 1)"
+            f"{op}: cannot broadcast shape {x.data.shape} to {shape} (each axis, aligned from "
+            f"the right, must equal the target's length or be 1)"
         ) from None
-    return node(out, (x,), "broadcast_to", (lambda g: unbroadcast(g, before),))
+
+
+def _broadcast_to(a: np.ndarray, shape: tuple[int, ...]) -> Rule:
+    out = np.broadcast_to(a, shape).copy()  # a copy: `.data` stays writable
+    return out, (lambda g: unbroadcast(g, a.shape),)
 
 
 def broadcast_to(x: Tensor, shape: int | Sequence[int]) -> Tensor:
@@ -305,14 +310,18 @@ def expand(x: Tensor, sizes: Sequence[int]) -> Tensor:
 def flip(x: Tensor, axis: Axis = None) -> Tensor:
     """The order reversed along `axis` (every axis when None). Derivative: reversed back."""
     axes = None if axis is None else axes_of("flip", axis, x.data.ndim)
-    return node(np.flip(x.data, axes), (x,), "flip", (lambda g: np.flip(g, axes),))
+    return apply(_flip, "flip", (x,), axes)
+
+
+def _flip(a: np.ndarray, axes: tuple[int, ...] | None) -> Rule:
+    return np.flip(a, axes), (lambda g: np.flip(g, axes),)
 
 
 def roll(x: Tensor, shift: int | Sequence[int], axis: int | Sequence[int] | None = None) -> Tensor:
     """Elements shifted cyclically by `shift` along `axis` (the flattened tensor when None).
     Derivative: the gradient rolled back by −shift."""
     shifts = _several(shift)
-    if not all(_whole(s) for s in shifts):
+    if not all(is_whole(s) for s in shifts):
         raise refuse("roll", "shift", "integers", shift)
     if axis is None:
         axes: tuple[int, ...] | None = None
@@ -322,27 +331,29 @@ def roll(x: Tensor, shift: int | Sequence[int], axis: int | Sequence[int] | None
         axes = tuple(axis_index("roll", a, x.data.ndim) for a in _several(axis))
         if len(shifts) != len(axes):
             raise ShapeError(f"roll: {len(shifts)} shifts for {len(axes)} axes")
+    return apply(_roll, "roll", (x,), tuple(shifts), axes)
+
+
+def _roll(a: np.ndarray, shifts: tuple[int, ...], axes: tuple[int, ...] | None) -> Rule:
     back = tuple(-s for s in shifts)
-    return node(np.roll(x.data, shifts, axes), (x,), "roll", (lambda g: np.roll(g, back, axes),))
+    return np.roll(a, shifts, axes), (lambda g: np.roll(g, back, axes),)
 
 
 def tile(x: Tensor, reps: int | Sequence[int]) -> Tensor:
     """numpy's and PyTorch's tile: the whole tensor repeated `reps[i]` times along axis i (reps
     and shape aligned from the right, 1s filling the shorter). Derivative: the copies'
     gradients summed."""
-    counts = counts_of("tile", "reps", reps)
-    before = x.data.shape
+    return apply(_tile, "tile", (x,), counts_of("tile", "reps", reps))
+
+
+def _tile(a: np.ndarray, counts: tuple[int, ...]) -> Rule:
+    before = a.shape
     n = max(len(counts), len(before))
     counts = (1,) * (n - len(counts)) + counts
     shape = (1,) * (n - len(before)) + before
     pairs = tuple(d for pair in zip(counts, shape, strict=True) for d in pair)
     copies = tuple(range(0, 2 * n, 2))
-    return node(
-        np.tile(x.data, counts),
-        (x,),
-        "tile",
-        (lambda g: g.reshape(pairs).sum(axis=copies).reshape(before),),
-    )
+    return np.tile(a, counts), (lambda g: g.reshape(pairs).sum(axis=copies).reshape(before),)
 
 
 def repeat(x: Tensor, sizes: Sequence[int]) -> Tensor:
@@ -427,63 +438,3 @@ def pad(x: Tensor, pad_width: Any, mode: PadMode = "constant", value: float = 0.
         return g
 
     return node(np.pad(x.data, width, mode=mode), (x,), "pad", (vjp,))
-
-
-# ---- matrices inside a tensor: the last two axes (tril, triu) or two named ones ---------------
-
-
-def _matrix_axes(op: str, x: Tensor, axis1: int, axis2: int) -> tuple[int, int]:
-    ndim = x.data.ndim
-    if ndim < 2:
-        raise ShapeError(f"{op}: needs a tensor of at least 2 dimensions, got shape {x.shape}")
-    a, b = axis_index(op, axis1, ndim), axis_index(op, axis2, ndim)
-    if a == b:
-        raise ShapeError(f"{op}: axis1 and axis2 must differ, got {axis1} and {axis2}")
-    return a, b
-
-
-def _offset(op: str, name: str, k: Any) -> int:
-    if not _whole(k):
-        raise refuse(op, name, "an integer", k)
-    return int(k)
-
-
-def diagonal(x: Tensor, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
-    """The elements x[i, i + offset] of the matrices on axes `axis1`, `axis2` (those two axes
-    removed, the diagonal appended last, as numpy and PyTorch do). Derivative: the gradient
-    written back onto that diagonal, 0 elsewhere."""
-    a, b = _matrix_axes("diagonal", x, axis1, axis2)
-    k = _offset("diagonal", "offset", offset)
-    shape = x.data.shape
-    out = np.diagonal(x.data, k, a, b).copy()  # a copy: numpy's diagonal view is read-only
-    i = np.arange(out.shape[-1])
-    rows, cols = i + max(-k, 0), i + max(k, 0)
-
-    def vjp(g: np.ndarray) -> np.ndarray:
-        full = np.zeros(shape, g.dtype)
-        np.moveaxis(full, (a, b), (-2, -1))[..., rows, cols] = g
-        return full
-
-    return node(out, (x,), "diagonal", (vjp,))
-
-
-def trace(x: Tensor, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
-    """Σ_i x[i, i + offset]: `diagonal` then a sum, so its derivative is the upstream gradient
-    on that diagonal (the identity matrix, shifted by `offset`, times g)."""
-    return diagonal(x, offset, axis1, axis2).sum(axis=-1)
-
-
-def tril(x: Tensor, k: int = 0) -> Tensor:
-    """Lower triangle of the last two axes: x[..., i, j] where j <= i + k, 0 above it.
-    Derivative: the same triangle of the gradient (the zeroed elements get 0)."""
-    _matrix_axes("tril", x, -2, -1)
-    k = _offset("tril", "k", k)
-    return node(np.tril(x.data, k), (x,), "tril", (lambda g: np.tril(g, k),))
-
-
-def triu(x: Tensor, k: int = 0) -> Tensor:
-    """Upper triangle of the last two axes: x[..., i, j] where j >= i + k, 0 below it.
-    Derivative: the same triangle of the gradient."""
-    _matrix_axes("triu", x, -2, -1)
-    k = _offset("triu", "k", k)
-    return node(np.triu(x.data, k), (x,), "triu", (lambda g: np.triu(g, k),))
