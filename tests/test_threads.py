@@ -177,3 +177,54 @@ def test_set_num_threads_refuses_what_is_not_a_positive_count(bad):
     with pytest.raises(cr.ConfigError, match=r"set_num_threads: n must be a positive integer"):
         cr.set_num_threads(bad)
     assert cr.get_num_threads() == threads.AT_IMPORT
+
+
+class RecordingSGD(cr.optim.SGD):
+    """SGD that notes the BLAS's thread count at each step: a compiled step replays it."""
+
+    def __init__(self, params) -> None:
+        super().__init__(params, lr=0.01)
+        self.counts: list[int] = []
+
+    def step(self) -> None:
+        self.counts.append(cr.get_num_threads())
+        super().step()
+
+
+def compiled_steps(model: cr.nn.Module, steps: int = 4) -> list[int]:
+    """The BLAS's thread counts a compiled step of the user's own loop ran its steps on."""
+    optimizer = RecordingSGD(model.parameters())
+    loss = cr.nn.CrossEntropyLoss()
+
+    def step_fn(x: np.ndarray, y: np.ndarray) -> cr.Tensor:
+        optimizer.zero_grad()
+        c = loss(model(cr.Tensor(x)), y)
+        c.backward()
+        optimizer.step()
+        return c
+
+    step = cr.compile(step_fn)
+    x = np.random.default_rng(0).random((16, model.parameters()[0].shape[1]))
+    y = np.random.default_rng(1).integers(0, model.parameters()[-1].shape[0], 16)
+    for _ in range(steps):
+        step(x, y)
+    assert step.stats.replays == steps - 1
+    return optimizer.counts
+
+
+@pytest.mark.skipif((threads.AT_IMPORT or 1) < 2, reason="a BLAS of one thread cannot show more")
+def test_a_compiled_step_of_a_large_net_replays_on_the_free_cores(monkeypatch):
+    monkeypatch.setattr(threads, "free_cores", lambda: 1)  # a core is taken
+    counts = compiled_steps(large_net())
+    assert counts == [threads.AT_IMPORT, 1, 1, 1]  # the capture runs as the loop does
+    assert cr.get_num_threads() == threads.AT_IMPORT
+
+
+def test_a_compiled_step_of_a_small_net_or_the_users_count_is_left_alone(monkeypatch):
+    def counted() -> int:
+        raise AssertionError("the free cores were counted")
+
+    monkeypatch.setattr(threads, "free_cores", counted)
+    assert set(compiled_steps(small_net())) == {threads.AT_IMPORT}
+    cr.set_num_threads(1)
+    assert set(compiled_steps(large_net())) == {1}

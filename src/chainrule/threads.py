@@ -172,6 +172,32 @@ class _Review:
             self.limit.restore_original_limits()
 
 
+class ForSteps:
+    """The thread policy around each call of a compiled step of the user's own loop
+    (`cr.compile`): fit chooses once per fit, but a loop of the user's has no start and end
+    to choose at, so each call of a step whose largest product is at least
+    MIN_PRODUCT_FOR_THREADS runs on the free cores, counted again every REVIEW_S seconds,
+    and the BLAS's count is restored after it. That costs a threadpoolctl limit and its
+    restore, about 4 µs, on a step of hundreds of µs; a smaller step is left alone, its
+    products too small for the BLAS to split (docs/performance.md, the thread sweep)."""
+
+    def __init__(self) -> None:
+        self.chosen = 0
+        self.due = 0.0
+
+    def run(self, product: int, step: Callable[[Any], Any], args: Any) -> Any:
+        """`step(args)`, on the threads this policy chooses for a step of `product`."""
+        if product < MIN_PRODUCT_FOR_THREADS or AT_IMPORT in (None, 1) or user_has_chosen():
+            return step(args)
+        now = time.monotonic()
+        if now >= self.due:
+            self.chosen, self.due = min(AT_IMPORT or 1, free_cores()), now + REVIEW_S
+        if self.chosen == AT_IMPORT:
+            return step(args)
+        with _CONTROLLER.limit(limits=self.chosen):
+            return step(args)
+
+
 def _untouched() -> None:
     """The review when the user has chosen: the BLAS is left alone."""
 

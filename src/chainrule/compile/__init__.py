@@ -43,6 +43,7 @@ from chainrule.compile.capture import Capture, observed
 from chainrule.compile.replay import Replay
 from chainrule.errors import ConfigError
 from chainrule.tensor import Tensor, _grad_mode, node, tracing
+from chainrule.threads import ForSteps
 
 __all__ = ["CompileStats", "CompiledStep", "compile", "observed"]
 
@@ -74,11 +75,14 @@ class CompiledStep:
     Tensor of its own (detached: its graph is not kept), with the value eager gives."""
 
     def __init__(self, step_fn: Callable[..., Any], extras: bool = False) -> None:
+        """`extras` is fit's own step: it also returns the output, and fit chooses the BLAS
+        threads itself, so the step leaves them alone."""
         if not callable(step_fn):
             raise ConfigError(f"compile: step_fn must be callable, got {step_fn!r}")
         self.step_fn = step_fn
         self.stats = CompileStats()
         self._extras = extras  # fit's own step also returns the output a^{(L)}
+        self._threads = None if extras else ForSteps()
         # per key, the records of each set of training modes and parameters seen (newest
         # first, at most RECORDS), or why that key runs eagerly
         self._cache: dict[Any, list[Replay] | str] = {}
@@ -109,7 +113,9 @@ class CompiledStep:
         for replay in entry or ():
             if replay.holds():
                 self.stats.replays += 1
-                return replay.run(args)
+                if self._threads is None:
+                    return replay.run(args)
+                return self._threads.run(replay.product, replay.run, args)
         return self._capture(key, args)
 
     def _returned(self, result: Any, roots: set[int]) -> tuple[Tensor, ...]:

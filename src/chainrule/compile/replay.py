@@ -29,6 +29,15 @@ class Replay:
         params = [(m, name, p) for m in modules for name, p in m._parameters.items()]
         self.run: Callable[[tuple], tuple[np.ndarray, ...]] = _Writer(capture).function(returned)
         self.holds: Callable[[], bool] = _guard(modules, params)
+        self.product = _largest_product(capture)
+
+
+def _largest_product(capture: Capture) -> int:
+    """Multiply-adds of the step's largest matrix product, as `threads.largest_product`
+    counts them: the rows of the first array argument × the largest parameter matrix."""
+    rows = next((np.shape(capture.vals[k])[0] for k, _ in capture.arg_slots
+                 if k >= 0 and np.ndim(capture.vals[k])), 0)  # fmt: skip
+    return rows * max((t.data.size for _, t in capture.leaves if t.data.ndim >= 2), default=0)
 
 
 def _guard(modules: list, params: list) -> Callable[[], bool]:
