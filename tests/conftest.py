@@ -106,6 +106,21 @@ def pytest_terminal_summary(terminalreporter) -> None:
         )
 
 
+def training_step(model: Any, loss: Any, optimizer: Any) -> Any:
+    """The step a compiled step is made from: clear the gradients, forward, loss, backward,
+    update, and return the loss (`step = cr.compile(training_step(...))`)."""
+    import chainrule as cr
+
+    def step_fn(x: np.ndarray, y: np.ndarray) -> cr.Tensor:
+        optimizer.zero_grad()
+        c = loss(model(cr.Tensor(x)), y)
+        c.backward()
+        optimizer.step()
+        return c
+
+    return step_fn
+
+
 @pytest.fixture
 def mnist_dir() -> Path:
     if not (MNIST / "t10k-images-idx3-ubyte").exists() and not any(MNIST.glob("t10k-images*")):

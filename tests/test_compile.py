@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from conftest import training_step
 
 import chainrule as cr
 from chainrule import nn, optim
@@ -45,13 +46,7 @@ def _train(
     Y: np.ndarray,
     batches: list[np.ndarray],
 ) -> tuple[list[np.ndarray], list[np.ndarray], Callable]:
-    def step_fn(x: np.ndarray, y: np.ndarray) -> cr.Tensor:
-        opt.zero_grad()
-        c = loss(model(cr.Tensor(x)), y)
-        c.backward()
-        opt.step()
-        return c
-
+    step_fn = training_step(model, loss, opt)
     step = cr.compile(step_fn) if compiled else step_fn
     losses = [np.array(step(X[rows], Y[rows]).data) for rows in batches]
     return losses, [p.data.copy() for p in model.parameters()], step

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import training_step
 from threadpoolctl import threadpool_limits
 
 import chainrule as cr
@@ -194,16 +195,7 @@ class RecordingSGD(cr.optim.SGD):
 def compiled_steps(model: cr.nn.Module, steps: int = 4) -> list[int]:
     """The BLAS's thread counts a compiled step of the user's own loop ran its steps on."""
     optimizer = RecordingSGD(model.parameters())
-    loss = cr.nn.CrossEntropyLoss()
-
-    def step_fn(x: np.ndarray, y: np.ndarray) -> cr.Tensor:
-        optimizer.zero_grad()
-        c = loss(model(cr.Tensor(x)), y)
-        c.backward()
-        optimizer.step()
-        return c
-
-    step = cr.compile(step_fn)
+    step = cr.compile(training_step(model, cr.nn.CrossEntropyLoss(), optimizer))
     x = np.random.default_rng(0).random((16, model.parameters()[0].shape[1]))
     y = np.random.default_rng(1).integers(0, model.parameters()[-1].shape[0], 16)
     for _ in range(steps):
