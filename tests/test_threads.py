@@ -22,6 +22,7 @@ def no_user_setting(monkeypatch):
     """No thread variable in the environment, and no set_num_threads left behind."""
     for name in threads.ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(threads, "_counted", [1, -float("inf")])  # no count from another test
     yield
     cr.set_num_threads(None)
 
@@ -126,6 +127,16 @@ def test_a_large_fit_counts_the_free_cores_again_as_the_load_changes(monkeypatch
     cr.fit(model, x, y, epochs=1, batch_size=16, progress=False, callbacks=[record])
     assert record.counts == [2, 2, 1, 1, 2, 2]
     assert cr.get_num_threads() == threads.AT_IMPORT
+
+
+@pytest.mark.skipif((threads.AT_IMPORT or 1) < 2, reason="a BLAS of one thread cannot show more")
+def test_fits_in_a_row_share_one_count_of_the_free_cores(monkeypatch):
+    """partial_fit calls fit once per batch: the 8 ms count is taken once per REVIEW_S."""
+    counts = []
+    monkeypatch.setattr(threads, "free_cores", lambda: counts.append(1) or 2)
+    for _ in range(3):
+        assert fit_and_record(large_net()) == 2
+    assert len(counts) == 1
 
 
 def test_a_small_fit_is_never_reviewed(monkeypatch):

@@ -22,6 +22,7 @@ A user's explicit setting always wins, and then fit leaves the BLAS alone:
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
@@ -128,6 +129,19 @@ def free_cores() -> int:
     return max(1, (cores or 1) - round(statistics.median(samples)))
 
 
+_counted = [1, -math.inf]  # the last count of free cores, and when it was taken
+
+
+def recent_free_cores() -> int:
+    """free_cores(), counted again only once the last count is REVIEW_S seconds old: a count
+    costs about 8 ms, and fit can be called many times a second (`partial_fit` of the
+    estimators calls it once per batch, and so does a search on each of its candidates)."""
+    now = time.monotonic()
+    if now - _counted[1] >= REVIEW_S:
+        _counted[:] = [free_cores(), now]
+    return int(_counted[0])
+
+
 def choose(model: Module, batch: int) -> int | None:
     """The BLAS thread count for a fit of `model` on batches of `batch` rows; None when the
     user has chosen (or there is no BLAS to limit) and the BLAS is left as it is."""
@@ -135,7 +149,7 @@ def choose(model: Module, batch: int) -> int | None:
         return None
     if AT_IMPORT == 1 or largest_product(model, batch) < MIN_PRODUCT_FOR_THREADS:
         return 1
-    return min(AT_IMPORT, free_cores())
+    return min(AT_IMPORT, recent_free_cores())
 
 
 class _Review:
@@ -146,7 +160,6 @@ class _Review:
         self.chosen = chosen
         self.on_free_cores = on_free_cores
         self.limit: Any = None  # the first limit set, whose restore brings back the original
-        self.due = time.monotonic() + REVIEW_S
         self.apply(chosen)
 
     def apply(self, n: int) -> None:
@@ -155,47 +168,33 @@ class _Review:
             self.limit = self.limit or limit
 
     def __call__(self) -> None:
-        """Called at every batch; counts the free cores when REVIEW_S seconds have passed."""
-        if not self.on_free_cores:
-            return
-        now = time.monotonic()
-        if now < self.due:
-            return
-        self.due = now + REVIEW_S
-        n = min(AT_IMPORT or 1, free_cores())
-        if n != self.chosen:
-            self.chosen = n
-            self.apply(n)
+        """Called at every batch: a new count of the free cores, when one is due, moves it."""
+        if self.on_free_cores:
+            n = min(AT_IMPORT or 1, recent_free_cores())
+            if n != self.chosen:
+                self.chosen = n
+                self.apply(n)
 
     def restore(self) -> None:
         if self.limit is not None:
             self.limit.restore_original_limits()
 
 
-class ForSteps:
-    """The thread policy around each call of a compiled step of the user's own loop
-    (`cr.compile`): fit chooses once per fit, but a loop of the user's has no start and end
-    to choose at, so each call of a step whose largest product is at least
-    MIN_PRODUCT_FOR_THREADS runs on the free cores, counted again every REVIEW_S seconds,
-    and the BLAS's count is restored after it. That costs a threadpoolctl limit and its
-    restore, about 4 µs, on a step of hundreds of µs; a smaller step is left alone, its
-    products too small for the BLAS to split (docs/performance.md, the thread sweep)."""
-
-    def __init__(self) -> None:
-        self.chosen = 0
-        self.due = 0.0
-
-    def run(self, product: int, step: Callable[[Any], Any], args: Any) -> Any:
-        """`step(args)`, on the threads this policy chooses for a step of `product`."""
-        if product < MIN_PRODUCT_FOR_THREADS or AT_IMPORT in (None, 1) or user_has_chosen():
-            return step(args)
-        now = time.monotonic()
-        if now >= self.due:
-            self.chosen, self.due = min(AT_IMPORT or 1, free_cores()), now + REVIEW_S
-        if self.chosen == AT_IMPORT:
-            return step(args)
-        with _CONTROLLER.limit(limits=self.chosen):
-            return step(args)
+def for_step(product: int, step: Callable[[Any], Any], args: Any) -> Any:
+    """`step(args)` for a compiled step of the user's own loop (`cr.compile`). fit chooses
+    once per fit, but a loop of the user's has no start and end to choose at, so each call of
+    a step whose largest product is at least MIN_PRODUCT_FOR_THREADS runs on the free cores
+    (counted again every REVIEW_S seconds), and the BLAS's count is restored after it. That
+    costs a threadpoolctl limit and its restore, about 4 µs, on a step of hundreds of µs; a
+    smaller step is left alone, its products too small for the BLAS to split
+    (docs/performance.md, the thread sweep)."""
+    if product < MIN_PRODUCT_FOR_THREADS or AT_IMPORT in (None, 1) or user_has_chosen():
+        return step(args)
+    chosen = min(AT_IMPORT or 1, recent_free_cores())
+    if chosen == AT_IMPORT:
+        return step(args)
+    with _CONTROLLER.limit(limits=chosen):
+        return step(args)
 
 
 def _untouched() -> None:

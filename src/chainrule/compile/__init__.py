@@ -43,7 +43,7 @@ from chainrule.compile.capture import Capture, observed
 from chainrule.compile.replay import Replay
 from chainrule.errors import ConfigError
 from chainrule.tensor import Tensor, _grad_mode, node, tracing
-from chainrule.threads import ForSteps
+from chainrule.threads import for_step
 
 __all__ = ["CompileStats", "CompiledStep", "compile", "observed"]
 
@@ -82,7 +82,7 @@ class CompiledStep:
         self.step_fn = step_fn
         self.stats = CompileStats()
         self._extras = extras  # fit's own step also returns the output a^{(L)}
-        self._threads = None if extras else ForSteps()
+        self._choose_threads = not extras
         # per key, the records of each set of training modes and parameters seen (newest
         # first, at most RECORDS), or why that key runs eagerly
         self._cache: dict[Any, list[Replay] | str] = {}
@@ -113,9 +113,9 @@ class CompiledStep:
         for replay in entry or ():
             if replay.holds():
                 self.stats.replays += 1
-                if self._threads is None:
-                    return replay.run(args)
-                return self._threads.run(replay.product, replay.run, args)
+                if self._choose_threads:
+                    return for_step(replay.product, replay.run, args)
+                return replay.run(args)
         return self._capture(key, args)
 
     def _returned(self, result: Any, roots: set[int]) -> tuple[Tensor, ...]:
