@@ -14,7 +14,7 @@ from chainrule.checks import positive_int, refuse
 from chainrule.errors import ConfigError, DataError, ShapeError
 from chainrule.ops.base import ArrayLike, apply, constant
 from chainrule.ops.shape import axis_index, counts_of
-from chainrule.tensor import VJP, Tensor, node
+from chainrule.tensor import VJP, Tensor
 
 Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rules
 
@@ -189,20 +189,23 @@ def scatter_add(x: Tensor, axis: int, index: ArrayLike, src: ArrayLike) -> Tenso
         src = constant(src, x.data.dtype)
     ax = axis_index("scatter_add", axis, x.data.ndim)
     at = _whole_numbers("scatter_add", "index", index, ConfigError)
-    where = _placed("scatter_add", x.data.shape, ax, at)
-    if src.data.ndim != at.ndim or any(m > n for m, n in zip(at.shape, src.shape)):  # noqa: B905
-        raise ShapeError(f"scatter_add: index shape {at.shape} exceeds src shape {src.shape}")
+    return apply(_scatter_add, "scatter_add", (x, src), ax, at)
+
+
+def _scatter_add(a: np.ndarray, source: np.ndarray, ax: int, at: np.ndarray) -> Rule:
+    where = _placed("scatter_add", a.shape, ax, at)
+    if source.ndim != at.ndim or any(m > n for m, n in zip(at.shape, source.shape)):  # noqa: B905
+        raise ShapeError(f"scatter_add: index shape {at.shape} exceeds src shape {source.shape}")
     reach = tuple(slice(0, m) for m in at.shape)
-    out = x.data.copy()
-    np.add.at(out, where, src.data[reach])
-    source_shape = src.data.shape
+    out = a.copy()
+    np.add.at(out, where, source[reach])
 
     def src_vjp(g: np.ndarray) -> np.ndarray:
-        full = np.zeros(source_shape, g.dtype)
+        full = np.zeros(source.shape, g.dtype)
         full[reach] = g[where]
         return full
 
-    return node(out, (x, src), "scatter_add", (lambda g: g, src_vjp))
+    return out, (lambda g: g, src_vjp)
 
 
 def masked_fill(x: Tensor, mask: ArrayLike, value: float) -> Tensor:

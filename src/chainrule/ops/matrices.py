@@ -13,7 +13,7 @@ from chainrule.checks import refuse
 from chainrule.errors import ShapeError
 from chainrule.ops.base import apply
 from chainrule.ops.shape import axis_index, is_whole
-from chainrule.tensor import VJP, Tensor, node
+from chainrule.tensor import VJP, Tensor
 
 Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rules
 
@@ -40,19 +40,21 @@ def diagonal(x: Tensor, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tens
     """The elements x[i, i + offset] of the matrices on axes `axis1`, `axis2` (those two axes
     removed, the diagonal appended last, as numpy and PyTorch do). Derivative: the gradient
     written back onto that diagonal, 0 elsewhere."""
-    a, b = _matrix_axes("diagonal", x, axis1, axis2)
-    k = _offset("diagonal", "offset", offset)
-    shape = x.data.shape
-    out = np.diagonal(x.data, k, a, b).copy()  # a copy: numpy's diagonal view is read-only
+    axes = _matrix_axes("diagonal", x, axis1, axis2)
+    return apply(_diagonal, "diagonal", (x,), _offset("diagonal", "offset", offset), *axes)
+
+
+def _diagonal(x: np.ndarray, k: int, a: int, b: int) -> Rule:
+    out = np.diagonal(x, k, a, b).copy()  # a copy: numpy's diagonal view is read-only
     i = np.arange(out.shape[-1])
     rows, cols = i + max(-k, 0), i + max(k, 0)
 
     def vjp(g: np.ndarray) -> np.ndarray:
-        full = np.zeros(shape, g.dtype)
+        full = np.zeros(x.shape, g.dtype)
         np.moveaxis(full, (a, b), (-2, -1))[..., rows, cols] = g
         return full
 
-    return node(out, (x,), "diagonal", (vjp,))
+    return out, (vjp,)
 
 
 def trace(x: Tensor, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:

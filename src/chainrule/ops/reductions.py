@@ -323,12 +323,13 @@ def _logsumexp(a: np.ndarray, axis: Axis, keepdims: bool) -> Rule:
 def cumsum(x: Tensor, axis: int | None = None) -> Tensor:
     """Running sums along `axis` (of the flattened tensor when None, as numpy):
     out_j = Σ_{i≤j} x_i, so ∂C/∂x_i = Σ_{j≥i} g_j, the upstream summed from the end."""
-    rows, k = _scan("cumsum", x.data, axis)
-    shape = x.data.shape
-    out = np.cumsum(rows, axis=k).reshape(rows.shape if axis is None else shape)
-    return node(
-        out, (x,), "cumsum", (lambda g: _sum_from_end(g.reshape(rows.shape), k).reshape(shape),)
-    )
+    return apply(_cumsum, "cumsum", (x,), axis)
+
+
+def _cumsum(a: np.ndarray, axis: int | None) -> Rule:
+    rows, k = _scan("cumsum", a, axis)
+    out = np.cumsum(rows, axis=k).reshape(rows.shape if axis is None else a.shape)
+    return out, (lambda g: _sum_from_end(g.reshape(rows.shape), k).reshape(a.shape),)
 
 
 def cumprod(x: Tensor, axis: int | None = None) -> Tensor:
@@ -338,8 +339,12 @@ def cumprod(x: Tensor, axis: int | None = None) -> Tensor:
     Before the first zero of a line that is Σ_{j≥i} g_j out_j / x_i; at the first zero it is
     the same sum with the zero taken as 1; after it every product holds the zero, so 0.
     """
-    rows, k = _scan("cumprod", x.data, axis)
-    shape = x.data.shape
+    return apply(_cumprod, "cumprod", (x,), axis)
+
+
+def _cumprod(a: np.ndarray, axis: int | None) -> Rule:
+    rows, k = _scan("cumprod", a, axis)
+    shape = a.shape
     out = np.cumprod(rows, axis=k)
 
     def vjp(g: np.ndarray) -> np.ndarray:
@@ -353,7 +358,7 @@ def cumprod(x: Tensor, axis: int | None = None) -> Tensor:
             grad = np.where(first, _sum_from_end(g * skip_zero, k), grad)
         return grad.reshape(shape)
 
-    return node(out.reshape(rows.shape if axis is None else shape), (x,), "cumprod", (vjp,))
+    return out.reshape(rows.shape if axis is None else shape), (vjp,)
 
 
 def _scan(op: str, a: np.ndarray, axis: int | None) -> tuple[np.ndarray, int]:

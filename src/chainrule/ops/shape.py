@@ -380,17 +380,21 @@ def repeat_interleave(x: Tensor, repeats: int | Sequence[int], axis: int | None 
         raise ShapeError(
             f"repeat_interleave: {len(given)} repeats for axis {axis} of length {shape[ax]}"
         )
-    counts = np.broadcast_to(np.array(given, dtype=np.intp), (shape[ax],))
+    return apply(_repeat_interleave, "repeat_interleave", (x,), given, ax)
+
+
+def _repeat_interleave(a: np.ndarray, given: tuple[int, ...], ax: int) -> Rule:
+    counts = np.broadcast_to(np.array(given, dtype=np.intp), (a.shape[ax],))
     starts = np.cumsum(counts) - counts
     kept = (slice(None),) * ax + (counts > 0,)
 
     def vjp(g: np.ndarray) -> np.ndarray:
-        full = np.zeros(shape, g.dtype)
+        full = np.zeros(a.shape, g.dtype)
         if g.size:
             full[kept] = np.add.reduceat(g, starts[counts > 0], axis=ax)
         return full
 
-    return node(np.repeat(x.data, counts, axis=ax), (x,), "repeat_interleave", (vjp,))
+    return np.repeat(a, counts, axis=ax), (vjp,)
 
 
 PadMode = Literal["constant", "edge", "reflect", "symmetric", "wrap"]
@@ -420,12 +424,16 @@ def pad(x: Tensor, pad_width: Any, mode: PadMode = "constant", value: float = 0.
         raise refuse("pad", "value", "a number", value)
     shape = x.data.shape
     width = _pad_widths(pad_width, len(shape))
+    if mode != "constant" and 0 in shape:
+        raise ShapeError(f"pad: mode {mode!r} copies elements, but shape {shape} has none")
+    return apply(_pad, "pad", (x,), width, mode, value)
+
+
+def _pad(a: np.ndarray, width: tuple[tuple[int, int], ...], mode: PadMode, value: float) -> Rule:
+    shape = a.shape
     if mode == "constant":
         inside = tuple(slice(b, b + n) for (b, _), n in zip(width, shape, strict=True))
-        out = np.pad(x.data, width, constant_values=value)
-        return node(out, (x,), "pad", (lambda g: g[inside],))
-    if 0 in shape:
-        raise ShapeError(f"pad: mode {mode!r} copies elements, but shape {shape} has none")
+        return np.pad(a, width, constant_values=value), (lambda g: g[inside],)
     # numpy pads one axis after another, so out[i, j, ...] = x[src_0[i], src_1[j], ...].
     sources = [np.pad(np.arange(n), w, mode=mode) for n, w in zip(shape, width, strict=True)]
 
@@ -437,4 +445,4 @@ def pad(x: Tensor, pad_width: Any, mode: PadMode = "constant", value: float = 0.
             g = np.moveaxis(summed, 0, ax)
         return g
 
-    return node(np.pad(x.data, width, mode=mode), (x,), "pad", (vjp,))
+    return np.pad(a, width, mode=mode), (vjp,)
