@@ -20,11 +20,11 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
 
 from benchmarks.busy import one_busy_core
+from benchmarks.limit import time_step
 from benchmarks.run import ROOT, worker_env
 
 # (batch, fan_in, fan_out): a sweep of square layers at batch 64, then the suite's own layers.
@@ -56,15 +56,6 @@ def layer_products(batch: int, fan_in: int, fan_out: int, dtype: np.dtype) -> li
     ]
 
 
-def _seconds(operands: list[tuple], iterations: int) -> float:
-    matmul = np.matmul
-    start = time.perf_counter()
-    for _ in range(iterations):
-        for left, right, out in operands:
-            matmul(left, right, out=out)
-    return (time.perf_counter() - start) / iterations
-
-
 def measure(spec: dict) -> list[dict]:
     """In this process: µs per layer step at 1 thread and at spec["threads"], per layer."""
     from threadpoolctl import threadpool_limits
@@ -75,13 +66,13 @@ def measure(spec: dict) -> list[dict]:
     for batch, fan_in, fan_out in map(tuple, spec["layers"]):
         operands = layer_products(batch, fan_in, fan_out, dtype)
         with threadpool_limits(1):
-            once = _seconds(operands, 3)
+            once = time_step(operands, 3)
         iterations = max(1, int(spec["repeat_s"] / max(once, 1e-7)))
         times: dict[int, list[float]] = {n: [] for n in counts}
         for _ in range(spec["repeats"]):
             for n in counts:  # taking turns, so a burst of load falls on both
                 with threadpool_limits(n):
-                    times[n].append(_seconds(operands, iterations) * 1e6)
+                    times[n].append(time_step(operands, iterations) * 1e6)
         rows.append(
             {
                 "layer": [batch, fan_in, fan_out],

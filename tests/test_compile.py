@@ -298,25 +298,26 @@ def test_the_key_changes_with_dtype_and_training_mode() -> None:
     assert step.stats.captures == 3  # the training-mode record is still there
 
 
-def test_the_key_changes_with_grad_mode() -> None:
-    model = nn.mlp([3, 4, 2], "tanh", rng=19)
+def _replayed_ce_step(rng: int) -> tuple[Callable, np.ndarray, np.ndarray]:
+    """A compiled cross-entropy step on 8 rows, captured and replayed once."""
+    model = nn.mlp([3, 4, 2], "tanh", rng=rng)
     opt = optim.SGD(model.parameters(), 0.1)
     X, Y = _data(8, 3, np.float64), _targets("ce", 8, 2, np.float64)
     _, _, step = _train(True, model, nn.CrossEntropyLoss(), opt, X, Y, [])
     step(X, Y)
     step(X, Y)
+    return step, X, Y
+
+
+def test_the_key_changes_with_grad_mode() -> None:
+    step, X, Y = _replayed_ce_step(19)
     with cr.no_grad(), pytest.raises(GradError, match="does not require grad"):
         step(X, Y)  # not the grad-mode record replayed: step_fn runs, and backward refuses
     assert (step.stats.captures, step.stats.replays) == (1, 1)
 
 
 def test_replayed_ops_still_check_their_values() -> None:
-    model = nn.mlp([3, 4, 2], "tanh", rng=20)
-    opt = optim.SGD(model.parameters(), 0.1)
-    X, Y = _data(8, 3, np.float64), _targets("ce", 8, 2, np.float64)
-    _, _, step = _train(True, model, nn.CrossEntropyLoss(), opt, X, Y, [])
-    step(X, Y)
-    step(X, Y)
+    step, X, Y = _replayed_ce_step(20)
     bad = Y.copy()
     bad[3] = 7
     with pytest.raises(DataError, match="label 7 is out of range for 2 classes"):
