@@ -311,3 +311,16 @@ def test_explain_works_bce_with_logits_out_as_one_fused_factor():
         e = cr.explain(model, x, y, cr.nn.BCEWithLogitsLoss(), layer=layer, j=1, k=0)
         assert e.agree and abs(e.value - e.autodiff) < 1e-12
     assert "σ and BCEWithLogitsLoss are fused" in str(e)
+
+
+@pytest.mark.parametrize("shape", [(32, 10), (128, 10), (5, 5), (4, 1), (3, 10), (40, 33), (7,)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_row_maximum_is_numpys_to_the_bit_whichever_way_it_is_taken(shape, dtype):
+    """cross-entropy's shift, max_j z_ij, over a class-major copy for few classes: a maximum
+    is exact, so it is numpy's row maximum, NaN and ±inf rows included."""
+    z = np.random.default_rng(0).normal(scale=50, size=shape).astype(dtype)
+    z.reshape(-1)[:3] = [np.nan, np.inf, -np.inf]
+    expected = np.max(z, axis=-1, keepdims=True)
+    got = cross_entropy.row_max(z)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)

@@ -19,7 +19,11 @@ What the replay keeps of eager:
 
 A step is recorded again, not replayed, when its key changes: the arguments' types, shapes and
 dtypes, grad mode, or, for the modules it called, their `training` flag or a parameter
-replaced by another. A step that cannot be replayed exactly runs eagerly instead, every time
+replaced by another, or a tensor it reads given an array of another shape or dtype. Since
+those fix every shape of the step (unless a boolean mask picks elements), the first replay
+notes which gradients needed summing back over broadcast axes or casting, and later replays
+check only those; an optimizer's `zero_grad()` or `step()` that reshapes a parameter in the
+middle of a step is refused with a ConfigError. A step that cannot be replayed exactly runs eagerly instead, every time
 for that key, and `step.stats.fallbacks` says why: an op without a kernel, `backward(grad)`
 with an explicit gradient, a tensor made inside `step_fn` from an array that is not one of its
 arguments, or a parameter changed other than by an optimizer's `step()`.

@@ -55,6 +55,7 @@ class Capture:
         self.modules: dict[int, Any] = {}
         self.roots: set[int] = set()  # ids of the tensors backward() was called on
         self.reason: str | None = None
+        self.value_shaped = False  # an op's output shape depends on values (a boolean mask)
         self.depth = 0  # > 0 inside an observed call, whose own work is not recorded
         self.arg_slots = [self._argument(arg) for arg in args]
         if len({id(arg) for arg in args}) < len(args):  # one slot would stand for two
@@ -164,6 +165,8 @@ class Capture:
         except RefusedError as why:
             self.give_up(f"{name}: {why}")
             return
+        if name == "getitem" and any(getattr(a, "dtype", None) == np.bool_ for a in args[1:]):
+            self.value_shaped = True  # x[mask] has as many rows as the mask has True values
         self._emit(kernel, slots, out)
 
     def module(self, m: Any) -> None:

@@ -19,17 +19,36 @@ import numpy as np
 
 from chainrule.backprop import unbroadcast
 from chainrule.compile.capture import CALL, FORWARD, Capture
+from chainrule.errors import ConfigError
 
 
 class Replay:
-    """A captured step, replayed on new arguments of the same kind."""
+    """A captured step, replayed on new arguments of the same kind.
+
+    Its first replay checks every edge of the backward pass (a gradient's shape against its
+    input's, for broadcasting, and its dtype) and notes which checks found something to fix.
+    When no shape in the record can depend on values (only a boolean mask makes one), every
+    shape and dtype of the step follows from the arguments' (in the key) and the leaves'
+    (in `holds`), so from then on the step runs a function with only those fixes written in.
+    """
 
     def __init__(self, capture: Capture, returned: tuple[int, ...]) -> None:
         modules = list(capture.modules.values())
         params = [(m, name, p) for m in modules for name, p in m._parameters.items()]
-        self.run: Callable[[tuple], tuple[np.ndarray, ...]] = _Writer(capture).function(returned)
-        self.holds: Callable[[], bool] = _guard(modules, params)
+        self.capture, self.returned = capture, returned
+        self.lean = not capture.value_shaped
+        self.holds: Callable[[], bool] = _guard(modules, params, capture.leaves, self.lean)
         self.product = _largest_product(capture)
+        self.checked = _Writer(capture, observing=self.lean)
+        self.run: Callable[[tuple], tuple[np.ndarray, ...]] = self.checked.function(returned)
+        if self.lean:
+            self._checked_run, self.run = self.run, self._first
+
+    def _first(self, args: tuple) -> tuple[np.ndarray, ...]:
+        """The first replay, checked; once it has run through, the lean function takes over."""
+        values = self._checked_run(args)
+        self.run = _Writer(self.capture, fixes=self.checked.fixed).function(self.returned)
+        return values
 
 
 def _largest_product(capture: Capture) -> int:
@@ -40,9 +59,10 @@ def _largest_product(capture: Capture) -> int:
     return rows * max((t.data.size for _, t in capture.leaves if t.data.ndim >= 2), default=0)
 
 
-def _guard(modules: list, params: list) -> Callable[[], bool]:
-    """`holds()`: the modules train or predict as they did, with the same parameters; one
-    expression, since it runs before every step."""
+def _guard(modules: list, params: list, leaves: list, shapes: bool) -> Callable[[], bool]:
+    """`holds()`: the modules train or predict as they did, with the same parameters (and,
+    with `shapes`, every leaf's array has its shape and dtype); one expression, since it
+    runs before every step."""
     names: dict[str, Any] = {}
     terms = []
     for i, m in enumerate(modules):
@@ -51,15 +71,34 @@ def _guard(modules: list, params: list) -> Callable[[], bool]:
     for i, (m, name, p) in enumerate(params):
         names[f"owner{i}"], names[f"p{i}"] = m, p
         terms.append(f"owner{i}._parameters.get({name!r}) is p{i}")
+    for k, t in leaves if shapes else ():
+        names[f"t{k}"], names[f"d{k}"] = t, t.data.dtype
+        terms.append(f"t{k}.data.shape == {t.data.shape!r} and t{k}.data.dtype == d{k}")
     source = "def holds():\n    return " + (" and ".join(terms) or "True") + "\n"
     exec(compile(source, "<chainrule compiled step: guard>", "exec"), names)  # noqa: S102
     return names["holds"]
 
 
-class _Writer:
-    """Writes a record as the source of `replay(args)` and compiles it."""
+def _reshaped(name: str) -> None:
+    raise ConfigError(
+        f"compile: an observed call changed the shape or dtype of a tensor step_fn reads "
+        f"({name}) in the middle of a step; an optimizer's step() and zero_grad() must keep "
+        f"them"
+    )
 
-    def __init__(self, capture: Capture) -> None:
+
+class _Writer:
+    """Writes a record as the source of `replay(args)` and compiles it.
+
+    Each backward edge checks its gradient's shape and dtype against its input's. `observing`
+    notes in `fixed` which checks found something to fix; given `fixes` (those notes), the
+    writer writes only those checks, and checks instead that no observed call changed a
+    leaf's shape or dtype (what the notes rest on, with the arguments' and leaves' on entry).
+    """
+
+    def __init__(
+        self, capture: Capture, observing: bool = False, fixes: set[int] | None = None
+    ) -> None:
         self.capture = capture
         self.names: dict[str, Any] = {"unbroadcast": unbroadcast, "array": np.array}
         self.lines: list[str] = []
@@ -69,6 +108,13 @@ class _Writer:
                 refilled |= {k for *_, k in item}
         self.refilled = refilled
         self.passes = 0
+        self.checks = 0  # the checks written so far: each has its number in `fixed`
+        self.fixed: set[int] = set()
+        if observing:
+            self.names["fixed"] = self.fixed
+        self.observing = observing
+        self.fixes = fixes
+        self.leaves_read = False  # since the start or the last observed call
 
     def slot(self, k: int) -> str:
         """The name of slot k: a local the step fills, or a constant kept from the capture."""
@@ -87,31 +133,50 @@ class _Writer:
         for i, (k, is_tensor) in enumerate(capture.arg_slots):
             if k >= 0:
                 self.lines.append(f"v{k} = args[{i}]" + (".data" if is_tensor else ""))
-        self.read_leaves()
-        program = capture.program
-        for i, (kind, item) in enumerate(program):
+        calls = 0
+        for kind, item in capture.program:
             if kind == FORWARD:
+                self.read_leaves(after_call=calls > 0)
                 for kernel, slots, k in item:
                     args = ", ".join(self.slot(s) for s in slots)
                     self.lines.append(f"v{k}, r{k} = {self.bind('kernel', kernel)}({args})")
             elif kind == CALL:
                 self.lines.append(f"{self.bind('call', item)}()")
-                if any(later == FORWARD for later, _ in program[i + 1 :]):
-                    self.read_leaves()  # an optimizer's step may have replaced p.data
+                self.leaves_read = False  # an optimizer's step may have replaced p.data
+                calls += 1
             else:
                 self.backward(*item)
+        if any(k in dict(capture.leaves) for k in returned):
+            self.read_leaves(after_call=calls > 0)
         self.lines.append("return (" + "".join(f"{self.slot(k)}, " for k in returned) + ")")
         source = "def replay(args):\n" + "".join(f"    {line}\n" for line in self.lines)
         exec(compile(source, "<chainrule compiled step>", "exec"), self.names)  # noqa: S102
         return self.names["replay"]
 
-    def read_leaves(self) -> None:
+    def read_leaves(self, after_call: bool) -> None:
+        if self.leaves_read:
+            return
+        self.leaves_read = True
         for k, t in self.capture.leaves:
             self.lines.append(f"v{k} = {self.leaf(k, t)}.data")
+            if after_call and self.fixes is not None:
+                self.names["reshaped"], self.names[f"d{k}"] = _reshaped, t.data.dtype
+                self.lines.append(
+                    f"if v{k}.shape != {t.data.shape!r} or v{k}.dtype != d{k}: reshaped('t{k}')"
+                )
 
     def leaf(self, k: int, t: Any) -> str:
         self.names[f"t{k}"] = t
         return f"t{k}"
+
+    def check(self, condition: str, fix: str) -> None:
+        """`if condition: fix`, as the mode asks: always, noting a fix, or where one was noted."""
+        self.checks += 1
+        if self.fixes is None:
+            note = f"; fixed.add({self.checks})" if self.observing else ""
+            self.lines.append(f"if {condition}: {fix}{note}")
+        elif self.checks in self.fixes:
+            self.lines.append(f"if {condition}: {fix}")
 
     def backward(self, root: int, shape: tuple, dtype: np.dtype, plan: tuple) -> None:
         """`backprop.backward_pass` on the captured order: the same rules, sums and
@@ -132,8 +197,8 @@ class _Writer:
             for i, p, leaf in edges:
                 target = f"{self.leaf(p, leaf)}.data" if leaf is not None else self.slot(p)
                 lines.append(f"g = r{t}[{i}]({up}{t})")
-                lines.append(f"if g.shape != {target}.shape: g = unbroadcast(g, {target}.shape)")
-                lines.append(f"if g.dtype != {target}.dtype: g = g.astype({target}.dtype)")
+                self.check(f"g.shape != {target}.shape", f"g = unbroadcast(g, {target}.shape)")
+                self.check(f"g.dtype != {target}.dtype", f"g = g.astype({target}.dtype)")
                 if leaf is None:
                     lines.append(f"{up}{p} = {up}{p} + g" if p in reached else f"{up}{p} = g")
                     reached.add(p)

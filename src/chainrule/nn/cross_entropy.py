@@ -19,6 +19,21 @@ from chainrule.tensor import VJP, ArrayLike, Tensor, node, numeric_array
 
 Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the loss and its local rules
 
+FEW_CLASSES = 32  # up to this many, row_max reduces over a class-major copy (measured below)
+
+
+def row_max(z: np.ndarray) -> np.ndarray:
+    """max_j z_ij of each row i, kept as a column, the shift of a stable log-softmax.
+
+    numpy reduces a short last axis one row at a time: 7.0 µs for 128 rows of 10 float32
+    classes, against 1.6 µs for the maximum of 10 rows of 128 over a class-major copy (2.2
+    against 1.3 µs for 32 rows; the copy loses from about 100 classes on). A maximum is exact
+    in any order, so both give the same bits.
+    """
+    if z.ndim == 2 and 0 < z.shape[1] <= min(FEW_CLASSES, z.shape[0]):
+        return np.maximum.reduce(np.ascontiguousarray(z.T), axis=0)[:, None]
+    return np.maximum.reduce(z, axis=-1, keepdims=True)
+
 
 def target_array(target: ArrayLike) -> ArrayLike:
     """What a loss's kernel takes for a target: its array when it is a Tensor."""
@@ -195,7 +210,7 @@ def _general_cross_entropy(
 ) -> Rule:
     owner = "CrossEntropyLoss"
     rows = Rows.of(owner, logits)
-    shifted = rows.rows - np.maximum.reduce(rows.rows, axis=-1, keepdims=True)
+    shifted = rows.rows - row_max(rows.rows)
     log_p = shifted - np.log(np.add.reduce(np.exp(shifted), axis=-1, keepdims=True))
     labels = labels_of(owner, logits, target)
     classes = rows.rows.shape[1]
@@ -260,8 +275,8 @@ def cross_entropy(z: Tensor, target: ArrayLike) -> Tensor:
 
 def _cross_entropy(logits: np.ndarray, target: ArrayLike) -> Rule:
     """`cross_entropy` on (n, classes) or (classes,) logits, the fewest passes."""
-    # ufunc.reduce rather than .max()/.sum(): the same sums without a Python-level wrapper
-    shifted = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
+    # ufunc.reduce rather than .sum(): the same sums without a Python-level wrapper
+    shifted = logits - row_max(logits)
     e = np.exp(shifted)
     total = np.add.reduce(e, axis=-1, keepdims=True)
     n = logits.shape[0] if logits.ndim > 1 else 1
