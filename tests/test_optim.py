@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -220,3 +221,47 @@ def test_adam_betas_must_be_a_pair(betas):
     """Found by the fuzzer: one beta gave a bare IndexError from inside Adam."""
     with pytest.raises(cr.ConfigError, match="betas must be a pair"):
         cr.optim.Adam(cr.nn.Linear(2, 1).parameters(), betas=betas)
+
+
+def _equations(name: str, w: np.ndarray, grads: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The updates written as their equations, a new array per term: the bits the optimizers'
+    kept arrays must reproduce."""
+    w, lr, mu, b1, b2, eps = w.copy(), 0.01, 0.9, 0.9, 0.999, 1e-8
+    v, m = np.zeros_like(w), np.zeros_like(w)
+    for t, g in enumerate(grads, start=1):
+        if name == "sgd":
+            w -= lr * g
+        elif name == "momentum":
+            v = g.copy() if t == 1 else v * mu + g
+            w -= lr * v
+        else:
+            m = m * b1 + (1 - b1) * g
+            v = v * b2 + (1 - b2) * g * g
+            denom = np.sqrt(v) / math.sqrt(1 - b2**t) + eps
+            w -= (lr / (1 - b1**t)) * (m / denom)
+    return w, grads[-1]
+
+
+@pytest.mark.parametrize("shape", [(7, 5), (300, 250)])  # below and above SGD's KEPT_FROM
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_the_updates_are_their_equations_to_the_bit_and_leave_the_gradient_alone(
+    name, dtype, shape
+):
+    assert 7 * 5 < cr.optim.KEPT_FROM <= 300 * 250  # noqa: SIM300  (sizes in order)
+    rng = np.random.default_rng(3)
+    w0 = rng.normal(size=shape).astype(dtype)
+    grads = [rng.normal(size=shape).astype(dtype) for _ in range(12)]
+    w = cr.nn.Parameter(w0.copy())
+    make = {
+        "sgd": lambda: cr.optim.SGD([w], lr=0.01),
+        "momentum": lambda: cr.optim.SGD([w], lr=0.01, momentum=0.9),
+        "adam": lambda: cr.optim.Adam([w], lr=0.01),
+    }
+    optimizer = make[name]()
+    for g in grads:
+        w.grad = g.copy()
+        optimizer.step()
+    expected, last = _equations(name, w0, grads)
+    assert w.data.dtype == dtype and np.array_equal(w.data, expected)
+    assert np.array_equal(w.grad, last)

@@ -14,6 +14,8 @@ from chainrule.compile import observed
 from chainrule.errors import ArgumentTypeError, ConfigError, ShapeError
 from chainrule.tensor import Tensor
 
+KEPT_FROM = 65536  # elements: SGD writes η∇C of a parameter this large into a kept array
+
 
 def parameters_of(values: Iterable[Tensor]) -> list[Tensor]:
     """The list of tensors in `values`, checked to be Tensors."""
@@ -62,6 +64,7 @@ class Optimizer:
         self.params = _once_each(owner, parameters_of(params))
         if not self.params:
             raise refuse(owner, "params", "a non-empty list (model.parameters())", [])
+        self._scratch: dict[int, np.ndarray] = {}
 
     @observed
     def zero_grad(self) -> None:
@@ -75,6 +78,16 @@ class Optimizer:
 
     def _grads(self) -> list[tuple[Tensor, np.ndarray]]:
         return [(p, p.grad) for p in self.params if p.grad is not None]
+
+    def _room(self, p: Tensor, like: np.ndarray) -> np.ndarray:
+        """An array like `like`, kept for p's update terms from step to step (out= of the
+        same numpy calls, so the same bits). A new temporary the size of a large weight at
+        every step lands on fresh pages: W ← W − η ∇C took 123–129 µs for a 256 × 784
+        float32 weight inside a training loop, against 82–100 µs into a kept array."""
+        room = self._scratch.get(id(p))
+        if room is None or room.shape != like.shape or room.dtype != like.dtype:
+            room = self._scratch[id(p)] = np.empty_like(like)
+        return room
 
     # ---- state: what a resumed run needs to step exactly as an uninterrupted one --------
 
@@ -197,7 +210,10 @@ class SGD(Optimizer):
                     v *= mu
                     v += grad
                 grad = grad + mu * v if self.nesterov else v
-            p.data -= lr * grad
+            if grad.size < KEPT_FROM:  # finding the kept array costs more than a small new one
+                p.data -= lr * grad
+            else:
+                p.data -= np.multiply(grad, lr, out=self._room(p, grad))
 
 
 class Adam(Optimizer):
@@ -265,12 +281,16 @@ class Adam(Optimizer):
                 m = self.m[id(p)] = np.zeros_like(p.data)
                 self.v[id(p)] = np.zeros_like(p.data)
             v = self.v[id(p)]
+            term = self._room(p, grad)  # each line below is one numpy call of the equations
             m *= b1
-            m += (1 - b1) * grad
+            m += np.multiply(grad, 1 - b1, out=term)
             v *= b2
-            v += (1 - b2) * grad * grad
-            denom = np.sqrt(v) / root_correction + self.eps
-            p.data -= step_size * (m / denom)
+            np.multiply(grad, 1 - b2, out=term)
+            v += np.multiply(term, grad, out=term)
+            denom = np.sqrt(v, out=term)
+            denom /= root_correction
+            denom += self.eps
+            p.data -= np.multiply(np.divide(m, denom, out=term), step_size, out=term)
 
 
 class AdamW(Adam):

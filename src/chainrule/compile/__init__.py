@@ -23,10 +23,12 @@ replaced by another, or a tensor it reads given an array of another shape or dty
 those fix every shape of the step (unless a boolean mask picks elements), the first replay
 notes which gradients needed summing back over broadcast axes or casting, and later replays
 check only those; an optimizer's `zero_grad()` or `step()` that reshapes a parameter in the
-middle of a step is refused with a ConfigError. A step that cannot be replayed exactly runs eagerly instead, every time
-for that key, and `step.stats.fallbacks` says why: an op without a kernel, `backward(grad)`
-with an explicit gradient, a tensor made inside `step_fn` from an array that is not one of its
-arguments, or a parameter changed other than by an optimizer's `step()`.
+middle of a step is refused with a ConfigError.
+
+A step that cannot be replayed exactly runs eagerly instead, every time for that key, and
+`step.stats.fallbacks` says why: an op without a kernel, `backward(grad)` with an explicit
+gradient, a tensor made inside `step_fn` from an array that is not one of its arguments, or a
+parameter changed other than by an optimizer's `step()`.
 
 As in `jax.jit`, `step_fn` is traced: Python numbers it computes, branches it takes and other
 side effects happen at the capture only. Clear gradients with `optimizer.zero_grad()` or
