@@ -346,3 +346,36 @@ def test_an_idx_header_with_a_zero_side_and_a_huge_one_is_a_data_error(tmp_path,
     )
     with pytest.raises(DataError, match="per item, over the limit"):
         idx.read_idx(path, idx.IDX_IMAGES_MAGIC)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    shape=st.sampled_from([(1,), (7,), (5, 3), (9, 2, 2), (1, 4)]),
+    where=st.integers(0, 1_000),
+    bad=st.sampled_from([None, math.nan, math.inf, -math.inf]),
+    block=st.integers(1, 8),
+)
+def test_fits_finiteness_check_in_blocks_agrees_with_numpy(shape, where, bad, block):
+    """fit's check for NaN and infinity, a block of rows at a time, finds one bad value
+    wherever it sits: first row, last row, across a block's edge."""
+    from chainrule import examples
+
+    x = np.arange(math.prod(shape), dtype=np.float64).reshape(shape)
+    if bad is not None:
+        x.reshape(-1)[where % x.size] = bad
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(examples, "BLOCK", block)
+        assert examples.all_finite(x) == bool(np.all(np.isfinite(x)))
+
+
+def test_fits_finiteness_check_makes_no_mask_the_size_of_the_data():
+    from chainrule import examples
+
+    x = np.zeros((20_000, 100), dtype=np.float32)  # 8 MB
+    tracemalloc.start()
+    try:
+        assert examples.all_finite(x)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < examples.BLOCK * 2  # one block's mask (256 KB), not the data's 2 MB of it

