@@ -20,6 +20,7 @@ from chainrule import tensor_methods
 from chainrule.backprop import backward_pass
 from chainrule.checks import real_array
 from chainrule.errors import ArgumentTypeError, GradError, ShapeError
+from chainrule.threads import for_backward
 
 ArrayLike = Any
 VJP = Callable[[np.ndarray], np.ndarray]
@@ -185,7 +186,7 @@ class Tensor(tensor_methods.TensorMethods):
                     f"backward(grad): grad has shape {seed.shape}, expected the tensor's shape "
                     f"{self.data.shape}"
                 )
-        backward_pass(self, seed)
+        for_backward(backward_pass, self, seed)
 
     # ---- array-like surface ---------------------------------------------------------------
 

@@ -11,7 +11,11 @@ thread when the largest product of a step, batch × fan_in × fan_out, is below
 MIN_PRODUCT_FOR_THREADS, and otherwise as many threads as there are cores that no other
 process is keeping busy, up to the BLAS's count when chainrule was imported. A large fit
 counts the free cores again every REVIEW_S seconds while it runs, so a process that starts
-(or ends) beside it moves its count. The count is restored when fit returns.
+(or ends) beside it moves its count. The count is restored when fit returns. Outside fit, a
+compiled step of the user's own loop, and the eager engine's products (a layer's forward, and
+the backward pass after it) of at least MIN_PRODUCT_FOR_THREADS, run on the free cores call
+by call (`on_free_cores`): a limit and its restore cost microseconds, and only when a core is
+taken, on work of hundreds of them.
 
 A user's explicit setting always wins, and then fit leaves the BLAS alone:
 - OMP_NUM_THREADS, OPENBLAS_NUM_THREADS or MKL_NUM_THREADS in the environment;
@@ -28,7 +32,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np  # noqa: F401  (loads numpy's BLAS, so the controller below finds it)
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
@@ -37,6 +41,8 @@ from chainrule.checks import positive_int
 
 if TYPE_CHECKING:
     from chainrule.nn.module import Module
+
+T = TypeVar("T")
 
 # Below this many multiply-adds in a step's largest product (batch × fan_in × fan_out), a
 # second BLAS thread does not pay. Measured by `python -m benchmarks threads` on the 2-core AMD
@@ -180,21 +186,49 @@ class _Review:
             self.limit.restore_original_limits()
 
 
-def for_step(product: int, step: Callable[[Any], Any], args: Any) -> Any:
-    """`step(args)` for a compiled step of the user's own loop (`cr.compile`). fit chooses
-    once per fit, but a loop of the user's has no start and end to choose at, so each call of
-    a step whose largest product is at least MIN_PRODUCT_FOR_THREADS runs on the free cores
-    (counted again every REVIEW_S seconds), and the BLAS's count is restored after it. That
-    costs a threadpoolctl limit and its restore, about 4 µs, on a step of hundreds of µs; a
-    smaller step is left alone, its products too small for the BLAS to split
-    (docs/performance.md, the thread sweep)."""
-    if product < MIN_PRODUCT_FOR_THREADS or AT_IMPORT in (None, 1):
-        return step(args)
+_deciding = [0]  # > 0 while fit, or a call run on the free cores, has chosen for the work inside
+_since_backward = [0]  # the largest eager product (if large) since the last backward()
+
+
+def on_free_cores(product: int, call: Callable[..., T], *args: Any) -> T:
+    """`call(*args)`, work whose largest matrix product is `product` multiply-adds, outside
+    a fit: a compiled step of the user's own loop, or an eager op. fit chooses once per fit,
+    but a loop of the user's has no start and end to choose at, so work of at least
+    MIN_PRODUCT_FOR_THREADS runs on the free cores (counted again every REVIEW_S seconds) and
+    the BLAS's count is restored after it. On a quiet machine that costs 0.3 µs a call; with
+    a core taken, a threadpoolctl limit and its restore, 4–24 µs, on work of hundreds of µs.
+    Smaller work is left alone, its products too small for the BLAS to split
+    (docs/performance.md, the thread sweep), and so is work inside work that has chosen."""
+    if product < MIN_PRODUCT_FOR_THREADS or AT_IMPORT in (None, 1) or _deciding[0]:
+        return call(*args)
     chosen = min(AT_IMPORT, recent_free_cores())
     if chosen == AT_IMPORT or user_has_chosen():  # asked last: it takes 4 µs, the rest 0.2
-        return step(args)
-    with _CONTROLLER.limit(limits=chosen):
-        return step(args)
+        return call(*args)
+    _deciding[0] += 1
+    try:
+        with _CONTROLLER.limit(limits=chosen):
+            return call(*args)
+    finally:
+        _deciding[0] -= 1
+
+
+def eager_product(product: int, call: Callable[..., T], *args: Any) -> T:
+    """An eager op's matrix product, `call(*args)`, on the free cores when it is large; the
+    backward pass that follows runs on them too (`for_backward`)."""
+    if product < MIN_PRODUCT_FOR_THREADS:  # most products: first, the fewest steps
+        return call(*args)
+    _since_backward[0] = max(_since_backward[0], product)
+    return on_free_cores(product, call, *args)
+
+
+def for_backward(call: Callable[..., T], *args: Any) -> T:
+    """A backward pass, `call(*args)`: its products are the transposes of the forward
+    pass's, so it runs as the largest eager product since the last backward pass did."""
+    largest = _since_backward[0]
+    if not largest:  # no product large enough to note
+        return call(*args)
+    _since_backward[0] = 0
+    return on_free_cores(largest, call, *args)
 
 
 def _untouched() -> None:
@@ -207,12 +241,16 @@ def for_fit(model: Module, batch: int) -> Iterator[Callable[[], None]]:
     inside, and on what it ran on before once the fit is over. It yields the review that fit
     calls at every batch, which counts a large fit's free cores again when it is due."""
     chosen = choose(model, batch)
-    if chosen is None:
-        yield _untouched
-        return
-    on_free_cores = AT_IMPORT != 1 and largest_product(model, batch) >= MIN_PRODUCT_FOR_THREADS
-    review = _Review(chosen, on_free_cores)
+    _deciding[0] += 1  # the eager ops inside leave the BLAS to fit
     try:
-        yield review
+        if chosen is None:
+            yield _untouched
+            return
+        large = AT_IMPORT != 1 and largest_product(model, batch) >= MIN_PRODUCT_FOR_THREADS
+        review = _Review(chosen, large)
+        try:
+            yield review
+        finally:
+            review.restore()
     finally:
-        review.restore()
+        _deciding[0] -= 1

@@ -49,7 +49,7 @@ from chainrule.compile.capture import Capture, observed
 from chainrule.compile.replay import Replay
 from chainrule.errors import ConfigError
 from chainrule.tensor import Tensor, _grad_mode, node, tracing
-from chainrule.threads import for_step
+from chainrule.threads import on_free_cores
 
 __all__ = ["CompileStats", "CompiledStep", "compile", "observed"]
 
@@ -120,7 +120,7 @@ class CompiledStep:
             if replay.holds():
                 self.stats.replays += 1
                 if self._choose_threads:
-                    return for_step(replay.product, replay.run, args)
+                    return on_free_cores(replay.product, replay.run, args)
                 return replay.run(args)
         return self._capture(key, args)
 

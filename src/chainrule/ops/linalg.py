@@ -17,6 +17,7 @@ from chainrule.ops.arithmetic import mul
 from chainrule.ops.base import ArrayLike, apply, constant, lift
 from chainrule.ops.shape import reshape
 from chainrule.tensor import VJP, Tensor, node
+from chainrule.threads import eager_product
 
 __all__ = ["dot", "einsum", "inner", "linear", "matmul", "outer", "tensordot"]
 
@@ -26,7 +27,7 @@ def matmul(x: ArrayLike, y: ArrayLike) -> Tensor:
     x, y = lift(x, y)
     a, b = x.data, y.data
     try:
-        out = a @ b
+        out = eager_product(a.size * (b.shape[-1] if b.ndim > 1 else 1), np.matmul, a, b)
     except ValueError:
         raise ShapeError(
             f"matmul: shapes {a.shape} and {b.shape} do not multiply (the last axis of the left "
@@ -280,11 +281,12 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     so `∂z_j/∂w_{jk} = a_k`, which summed over the batch is exactly Gᵀ x.
     """
     a, w = x.data, weight.data
+    product = a.size * w.shape[0]  # rows × in_features × out_features multiply-adds
     try:  # numpy checks the shapes; we only reword its message
         if bias is None:
-            z, vjps = _linear(a, w)
+            z, vjps = eager_product(product, _linear, a, w)
             return node(z, (x, weight), "linear", vjps, _linear, (x, weight))
-        z, vjps = _linear(a, w, bias.data)
+        z, vjps = eager_product(product, _linear, a, w, bias.data)
     except ValueError:
         raise ShapeError(
             f"linear: input has shape {a.shape}, but the layer's weight {w.shape} expects "
