@@ -281,7 +281,12 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     so `∂z_j/∂w_{jk} = a_k`, which summed over the batch is exactly Gᵀ x.
     """
     a, w = x.data, weight.data
-    product = a.size * w.shape[0]  # rows × in_features × out_features multiply-adds
+    if w.ndim not in (1, 2):
+        raise ShapeError(
+            f"linear: weight must be a matrix (out_features, in_features) or a vector "
+            f"(in_features,), got shape {w.shape}"
+        )
+    product = a.size * (w.shape[0] if w.ndim == 2 else 1)  # rows × in × out multiply-adds
     try:  # numpy checks the shapes; we only reword its message
         if bias is None:
             z, vjps = eager_product(product, _linear, a, w)
@@ -290,7 +295,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     except ValueError:
         raise ShapeError(
             f"linear: input has shape {a.shape}, but the layer's weight {w.shape} expects "
-            f"{w.shape[1]} features in the last axis"
+            f"{w.shape[-1]} features in the last axis"
         ) from None
     return node(z, (x, weight, bias), "linear", vjps, _linear, (x, weight, bias))
 
