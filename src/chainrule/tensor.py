@@ -24,7 +24,11 @@ from chainrule.threads import for_backward
 
 ArrayLike = Any
 VJP = Callable[[np.ndarray], np.ndarray]
-Kernel = Callable[..., tuple[np.ndarray, tuple[VJP, ...]]]
+Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rules
+Kernel = Callable[..., Rule]
+# The kernels whose output shape can depend on their inputs' values (x[mask]), each with the
+# test, on the op's arguments, of when it does: a compiled step then keeps every shape check.
+VALUE_SHAPED: dict[Kernel, Callable[..., bool]] = {}
 P = ParamSpec("P")
 R = TypeVar("R")
 

@@ -88,7 +88,6 @@ class CompiledStep:
         self.step_fn = step_fn
         self.stats = CompileStats()
         self._extras = extras  # fit's own step also returns the output a^{(L)}
-        self._choose_threads = not extras
         # per key, the records of each set of training modes and parameters seen (newest
         # first, at most RECORDS), or why that key runs eagerly
         self._cache: dict[Any, list[Replay] | str] = {}
@@ -119,9 +118,9 @@ class CompiledStep:
         for replay in entry or ():
             if replay.holds():
                 self.stats.replays += 1
-                if self._choose_threads:
-                    return on_free_cores(replay.product, replay.run, args)
-                return replay.run(args)
+                if self._extras:  # fit's own step: fit chose the threads
+                    return replay.run(args)
+                return on_free_cores(replay.product, replay.run, args)
         return self._capture(key, args)
 
     def _returned(self, result: Any, roots: set[int]) -> tuple[Tensor, ...]:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from chainrule.backprop import by_birth, reachable
-from chainrule.tensor import Kernel, Tensor, _birth, as_array, tracing
+from chainrule.tensor import VALUE_SHAPED, Kernel, Tensor, _birth, as_array, tracing
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORWARD, CALL, BACKWARD = range(3)  # the kinds of instruction in a record's program
@@ -165,8 +165,9 @@ class Capture:
         except RefusedError as why:
             self.give_up(f"{name}: {why}")
             return
-        if name == "getitem" and any(getattr(a, "dtype", None) == np.bool_ for a in args[1:]):
-            self.value_shaped = True  # x[mask] has as many rows as the mask has True values
+        shaped_by = VALUE_SHAPED.get(kernel)
+        if shaped_by is not None and shaped_by(*args):
+            self.value_shaped = True
         self._emit(kernel, slots, out)
 
     def module(self, m: Any) -> None:

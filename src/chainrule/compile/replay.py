@@ -35,20 +35,21 @@ class Replay:
     def __init__(self, capture: Capture, returned: tuple[int, ...]) -> None:
         modules = list(capture.modules.values())
         params = [(m, name, p) for m in modules for name, p in m._parameters.items()]
-        self.capture, self.returned = capture, returned
-        self.lean = not capture.value_shaped
-        self.holds: Callable[[], bool] = _guard(modules, params, capture.leaves, self.lean)
+        lean = not capture.value_shaped
+        self.holds: Callable[[], bool] = _guard(modules, params, capture.leaves, lean)
         self.product = _largest_product(capture)
-        self.checked = _Writer(capture, observing=self.lean)
-        self.run: Callable[[tuple], tuple[np.ndarray, ...]] = self.checked.function(returned)
-        if self.lean:
-            self._checked_run, self.run = self.run, self._first
+        checked = _Writer(capture, observing=lean)
+        self.run: Callable[[tuple], tuple[np.ndarray, ...]] = checked.function(returned)
+        if lean:
+            checked_run = self.run
 
-    def _first(self, args: tuple) -> tuple[np.ndarray, ...]:
-        """The first replay, checked; once it has run through, the lean function takes over."""
-        values = self._checked_run(args)
-        self.run = _Writer(self.capture, fixes=self.checked.fixed).function(self.returned)
-        return values
+            def first(args: tuple) -> tuple[np.ndarray, ...]:
+                """The first replay, checked; once it has run through, the lean one takes over."""
+                values = checked_run(args)
+                self.run = _Writer(capture, fixes=checked.fixed).function(returned)
+                return values
+
+            self.run = first
 
 
 def _largest_product(capture: Capture) -> int:
@@ -133,21 +134,21 @@ class _Writer:
         for i, (k, is_tensor) in enumerate(capture.arg_slots):
             if k >= 0:
                 self.lines.append(f"v{k} = args[{i}]" + (".data" if is_tensor else ""))
-        calls = 0
+        called = False  # an observed call has run: leaves read after it are checked
         for kind, item in capture.program:
             if kind == FORWARD:
-                self.read_leaves(after_call=calls > 0)
+                self.read_leaves(after_call=called)
                 for kernel, slots, k in item:
                     args = ", ".join(self.slot(s) for s in slots)
                     self.lines.append(f"v{k}, r{k} = {self.bind('kernel', kernel)}({args})")
             elif kind == CALL:
                 self.lines.append(f"{self.bind('call', item)}()")
                 self.leaves_read = False  # an optimizer's step may have replaced p.data
-                calls += 1
+                called = True
             else:
                 self.backward(*item)
-        if any(k in dict(capture.leaves) for k in returned):
-            self.read_leaves(after_call=calls > 0)
+        if {k for k, _ in capture.leaves} & set(returned):
+            self.read_leaves(after_call=called)
         self.lines.append("return (" + "".join(f"{self.slot(k)}, " for k in returned) + ")")
         source = "def replay(args):\n" + "".join(f"    {line}\n" for line in self.lines)
         exec(compile(source, "<chainrule compiled step>", "exec"), self.names)  # noqa: S102

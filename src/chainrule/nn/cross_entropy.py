@@ -15,9 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from chainrule.errors import DataError, GradError, ShapeError
-from chainrule.tensor import VJP, ArrayLike, Tensor, node, numeric_array
-
-Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the loss and its local rules
+from chainrule.tensor import ArrayLike, Rule, Tensor, node, numeric_array
 
 FEW_CLASSES = 32  # up to this many, row_max reduces over a class-major copy (measured below)
 

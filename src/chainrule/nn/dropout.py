@@ -14,7 +14,7 @@ import numpy as np
 from chainrule.checks import refuse
 from chainrule.nn import init as inits
 from chainrule.nn.module import Module
-from chainrule.tensor import VJP, Tensor, node
+from chainrule.tensor import Rule, Tensor, node
 
 
 def _probability(p: Any) -> float:
@@ -36,9 +36,7 @@ def dropout(a: Tensor, p: float, rng: np.random.Generator | None = None) -> Tens
     return node(out, (a,), "dropout", vjps, _dropout, (a, p, rng))
 
 
-def _dropout(
-    a: np.ndarray, p: float, rng: np.random.Generator | None
-) -> tuple[np.ndarray, tuple[VJP, ...]]:
+def _dropout(a: np.ndarray, p: float, rng: np.random.Generator | None) -> Rule:
     """A fresh mask at every call, so a compiled step draws one per step, as eager does."""
     keep = (rng if rng is not None else inits.generator()).random(a.shape) >= p
     scale = np.zeros((), a.dtype) if p == 1 else np.asarray(1.0 / (1.0 - p), a.dtype)

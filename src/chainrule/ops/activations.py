@@ -10,9 +10,7 @@ from chainrule.checks import finite, one_of, refuse
 from chainrule.ops.base import apply
 from chainrule.ops.elementwise import erf_of
 from chainrule.ops.shape import axis_index
-from chainrule.tensor import VJP, Tensor, node
-
-Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rule
+from chainrule.tensor import Rule, Tensor, node
 
 __all__ = [
     "elu",

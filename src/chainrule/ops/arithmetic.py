@@ -6,9 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.ops.base import ArrayLike, apply, broadcast_error, lift
-from chainrule.tensor import VJP, Tensor, node
-
-Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rules
+from chainrule.tensor import Rule, Tensor, node
 
 __all__ = ["add", "div", "mul", "neg", "power", "reciprocal", "remainder", "sub"]
 

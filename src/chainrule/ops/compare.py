@@ -12,9 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from chainrule.ops.base import ArrayLike, apply, broadcast_error, lift
-from chainrule.tensor import VJP, Tensor, node, numeric_array
-
-Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rules
+from chainrule.tensor import Rule, Tensor, node, numeric_array
 
 __all__ = ["eq", "ge", "gt", "le", "lt", "maximum", "minimum", "ne", "where"]
 

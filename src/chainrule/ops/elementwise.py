@@ -15,9 +15,7 @@ import numpy as np
 
 from chainrule.checks import refuse
 from chainrule.ops.base import ArrayLike, apply, broadcast_error, lift
-from chainrule.tensor import VJP, Tensor, numeric_array
-
-Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rule
+from chainrule.tensor import Rule, Tensor, numeric_array
 
 __all__ = [
     "abs",

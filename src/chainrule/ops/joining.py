@@ -14,9 +14,7 @@ from chainrule.checks import positive_int, refuse
 from chainrule.errors import ConfigError, DataError, ShapeError
 from chainrule.ops.base import ArrayLike, apply, constant
 from chainrule.ops.shape import axis_index, counts_of
-from chainrule.tensor import VJP, Tensor
-
-Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rules
+from chainrule.tensor import VJP, Rule, Tensor
 
 __all__ = [
     "cat",

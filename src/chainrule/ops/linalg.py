@@ -16,7 +16,7 @@ from chainrule.errors import ShapeError
 from chainrule.ops.arithmetic import mul
 from chainrule.ops.base import ArrayLike, apply, constant, lift
 from chainrule.ops.shape import reshape
-from chainrule.tensor import VJP, Tensor, node
+from chainrule.tensor import VJP, Rule, Tensor, node
 from chainrule.threads import eager_product
 
 __all__ = ["dot", "einsum", "inner", "linear", "matmul", "outer", "tensordot"]
@@ -38,7 +38,7 @@ def matmul(x: ArrayLike, y: ArrayLike) -> Tensor:
     return node(np.asarray(out), (x, y), "matmul", _batched_rules(a, b), _batched, (x, y))
 
 
-def _batched(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, tuple[VJP, ...]]:
+def _batched(a: np.ndarray, b: np.ndarray) -> Rule:
     """Z = X Y with a 1-D operand or batch axes (the compiled step's replay of `matmul`)."""
     return np.asarray(a @ b), _batched_rules(a, b)
 
@@ -66,7 +66,7 @@ def _batched_rules(a: np.ndarray, b: np.ndarray) -> tuple[VJP, ...]:
     return (vjp_a, vjp_b)
 
 
-def _matmul(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, tuple[VJP, ...]]:
+def _matmul(a: np.ndarray, b: np.ndarray) -> Rule:
     """Z = X Y for two matrices (the compiled step's replay of `matmul`)."""
     return a @ b, _matrix_rules(a, b)
 
@@ -232,7 +232,7 @@ def _contraction(name: str, terms: list[str], output: str, tensors: list[Tensor]
         raise ShapeError(f"{name}: operands of shapes {shapes} do not fit: {err}") from None
 
 
-def _einsum(*arrays_then_spec: Any) -> tuple[np.ndarray, tuple[VJP, ...]]:
+def _einsum(*arrays_then_spec: Any) -> Rule:
     *arrays, spec = arrays_then_spec
     out = _contract(spec, arrays)
     inputs, output = spec.split("->")
@@ -300,9 +300,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return node(z, (x, weight, bias), "linear", vjps, _linear, (x, weight, bias))
 
 
-def _linear(
-    a: np.ndarray, w: np.ndarray, b: np.ndarray | None = None
-) -> tuple[np.ndarray, tuple[VJP, ...]]:
+def _linear(a: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> Rule:
     """z = a Wᵀ (+ b) and the rules for a, W (and b)."""
     z = a @ w.T
     if b is not None:

@@ -13,9 +13,7 @@ from chainrule.checks import refuse
 from chainrule.errors import ShapeError
 from chainrule.ops.base import apply
 from chainrule.ops.shape import axis_index, is_whole
-from chainrule.tensor import VJP, Tensor
-
-Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rules
+from chainrule.tensor import Rule, Tensor
 
 __all__ = ["diagonal", "trace", "tril", "triu"]
 

@@ -22,9 +22,7 @@ from chainrule.checks import at_least
 from chainrule.errors import ShapeError
 from chainrule.ops.base import Axis, apply
 from chainrule.ops.shape import axes_of, axis_index
-from chainrule.tensor import VJP, Tensor, node
-
-Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rules
+from chainrule.tensor import Rule, Tensor, node
 
 __all__ = [
     "all",
@@ -107,7 +105,7 @@ def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
     return node(out, (x,), "sum", vjps, _sum, (x, axis, keepdims))
 
 
-def _sum(a: np.ndarray, axis: Axis, keepdims: bool) -> tuple[np.ndarray, tuple[VJP, ...]]:
+def _sum(a: np.ndarray, axis: Axis, keepdims: bool) -> Rule:
     shape = a.shape
     out = np.asarray(a.sum(axis=axis, keepdims=keepdims))
     return out, (lambda g: _spread(g, shape, axis, keepdims),)
@@ -126,7 +124,7 @@ def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     return node(out, (x,), "mean", vjps, _mean, (x, axis, keepdims))
 
 
-def _mean(a: np.ndarray, axis: Axis, keepdims: bool) -> tuple[np.ndarray, tuple[VJP, ...]]:
+def _mean(a: np.ndarray, axis: Axis, keepdims: bool) -> Rule:
     shape = a.shape
     out = np.asarray(a.mean(axis=axis, keepdims=keepdims))
     n = _count(a, out)

@@ -12,9 +12,7 @@ from chainrule.backprop import unbroadcast
 from chainrule.checks import one_of, refuse
 from chainrule.errors import AxisError, IndexingError, ShapeError
 from chainrule.ops.base import Axis, apply
-from chainrule.tensor import VJP, Tensor, node
-
-Rule = tuple[np.ndarray, tuple[VJP, ...]]  # a kernel's result: the value and its local rules
+from chainrule.tensor import VALUE_SHAPED, Rule, Tensor, node
 
 __all__ = [
     "broadcast_to",
@@ -52,7 +50,7 @@ def reshape(x: Tensor, shape: int | tuple[int, ...]) -> Tensor:
     return node(out, (x,), "reshape", vjps, _reshape, (x, shape))
 
 
-def _reshape(a: np.ndarray, shape: int | tuple[int, ...]) -> tuple[np.ndarray, tuple[VJP, ...]]:
+def _reshape(a: np.ndarray, shape: int | tuple[int, ...]) -> Rule:
     before = a.shape
     return a.reshape(shape), (lambda g: g.reshape(before),)
 
@@ -65,7 +63,7 @@ def transpose(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     return _permuted(x, _order("transpose", axes, x.data.ndim))
 
 
-def _transpose(a: np.ndarray) -> tuple[np.ndarray, tuple[VJP, ...]]:
+def _transpose(a: np.ndarray) -> Rule:
     return np.transpose(a), (np.transpose,)
 
 
@@ -111,7 +109,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     return node(out, (x,), "getitem", vjps, _getitem, (x, index))
 
 
-def _getitem(a: np.ndarray, index: Any) -> tuple[np.ndarray, tuple[VJP, ...]]:
+def _getitem(a: np.ndarray, index: Any) -> Rule:
     out = a[index]
 
     def vjp(g: np.ndarray) -> np.ndarray:
@@ -123,6 +121,15 @@ def _getitem(a: np.ndarray, index: Any) -> tuple[np.ndarray, tuple[VJP, ...]]:
         return full
 
     return np.asarray(out), (vjp,)
+
+
+def _selects_by_mask(x: Tensor, index: Any) -> bool:
+    """x[mask] has as many elements as the mask has True values: a shape set by values."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(getattr(part, "dtype", None) == np.bool_ for part in parts)
+
+
+VALUE_SHAPED[_getitem] = _selects_by_mask
 
 
 # ---- axes: the checks every op below shares ------------------------------------------------
