@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 # Below this many multiply-adds in a step's largest product (batch × fan_in × fan_out), a
-# second BLAS thread does not pay. Measured by `python -m benchmarks threads` on the 2-core AMD
+# second BLAS thread does not pay. Measured by `python -m benchmarks threads` on the 2-core Intel
 # Xeon (OpenBLAS 0.3.31, float32, 2026-12-01, machine quiet): 2 threads took 0.57-0.78x the
 # time of 1 on every layer from 64x256x256 (4,194,304) to 64x1024x1024, 0.96-1.37x from
 # 589,824 to 2,359,296, and the same time up to 262,144. docs/performance.md has the table.
@@ -148,6 +148,11 @@ def recent_free_cores() -> int:
     return int(_counted[0])
 
 
+def _share_of_free_cores() -> int:
+    """The thread count for large work: the free cores, up to the BLAS's count at import."""
+    return min(AT_IMPORT or 1, recent_free_cores())
+
+
 def choose(model: Module, batch: int) -> int | None:
     """The BLAS thread count for a fit of `model` on batches of `batch` rows; None when the
     user has chosen (or there is no BLAS to limit) and the BLAS is left as it is."""
@@ -155,16 +160,16 @@ def choose(model: Module, batch: int) -> int | None:
         return None
     if AT_IMPORT == 1 or largest_product(model, batch) < MIN_PRODUCT_FOR_THREADS:
         return 1
-    return min(AT_IMPORT, recent_free_cores())
+    return _share_of_free_cores()
 
 
 class _Review:
     """The count a fit runs on: set at its start, and for a fit on the free cores counted
     again every REVIEW_S seconds; `restore()` brings back the count from before."""
 
-    def __init__(self, chosen: int, on_free_cores: bool) -> None:
+    def __init__(self, chosen: int, reviewed: bool) -> None:
         self.chosen = chosen
-        self.on_free_cores = on_free_cores
+        self.reviewed = reviewed  # a fit on the free cores; a small one stays on one thread
         self.limit: Any = None  # the first limit set, whose restore brings back the original
         self.apply(chosen)
 
@@ -175,8 +180,8 @@ class _Review:
 
     def __call__(self) -> None:
         """Called at every batch: a new count of the free cores, when one is due, moves it."""
-        if self.on_free_cores:
-            n = min(AT_IMPORT or 1, recent_free_cores())
+        if self.reviewed:
+            n = _share_of_free_cores()
             if n != self.chosen:
                 self.chosen = n
                 self.apply(n)
@@ -201,7 +206,7 @@ def on_free_cores(product: int, call: Callable[..., T], *args: Any) -> T:
     (docs/performance.md, the thread sweep), and so is work inside work that has chosen."""
     if product < MIN_PRODUCT_FOR_THREADS or AT_IMPORT in (None, 1) or _deciding[0]:
         return call(*args)
-    chosen = min(AT_IMPORT, recent_free_cores())
+    chosen = _share_of_free_cores()
     if chosen == AT_IMPORT or user_has_chosen():  # asked last: it takes 4 µs, the rest 0.2
         return call(*args)
     _deciding[0] += 1
