@@ -28,7 +28,7 @@ from chainrule.history import History
 from chainrule.nn.losses import Loss
 from chainrule.nn.module import Module
 from chainrule.optim import SGD, Optimizer
-from chainrule.tensor import ArrayLike, Tensor, no_grad
+from chainrule.tensor import ArrayLike, Tensor, detached, no_grad
 from chainrule.threads import for_fit
 
 # Why a run ended: fit's own bounds ("until", "epochs"), a NaN loss ("diverged"), Ctrl-C
@@ -328,7 +328,7 @@ class _LocalStep:
         run.x, run.y = xb, yb
         if self.compiled is not None:
             loss, output = self.compiled.arrays(xb, yb)
-            run.output = Tensor(output)
+            run.output = detached(output)
         else:
             c, run.output = self.train_step(xb, yb)
             loss = c.data

@@ -48,7 +48,7 @@ from numpy import ndarray
 from chainrule.compile.capture import Capture, observed
 from chainrule.compile.replay import Replay
 from chainrule.errors import ConfigError
-from chainrule.tensor import Tensor, _grad_mode, node, tracing
+from chainrule.tensor import Tensor, _grad_mode, detached, tracing
 from chainrule.threads import on_free_cores
 
 __all__ = ["CompileStats", "CompiledStep", "compile", "observed"]
@@ -94,10 +94,7 @@ class CompiledStep:
         functools.update_wrapper(self, step_fn)
 
     def __call__(self, *args: Any) -> Tensor:
-        loss = self.arrays(*args)[0]
-        if tracing.capture is not None:  # inside another capture, which must see the Tensor
-            return Tensor(loss)
-        return node(loss, (), "leaf", ())  # a leaf without Tensor()'s checks of its data
+        return detached(self.arrays(*args)[0])
 
     def arrays(self, *args: Any) -> tuple[np.ndarray, ...]:
         """The returned arrays (the loss's, then fit's output's): what `__call__` wraps."""
