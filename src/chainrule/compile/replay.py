@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.backprop import unbroadcast
+from chainrule.compile import inline
 from chainrule.compile.capture import CALL, FORWARD, Capture
 from chainrule.errors import ConfigError
 
@@ -116,6 +117,8 @@ class _Writer:
         self.observing = observing
         self.fixes = fixes
         self.leaves_read = False  # since the start or the last observed call
+        self.inliner = inline.Inliner(self.names)
+        self.edges = 0
 
     def slot(self, k: int) -> str:
         """The name of slot k: a local the step fills, or a constant kept from the capture."""
@@ -139,8 +142,7 @@ class _Writer:
             if kind == FORWARD:
                 self.read_leaves(after_call=called)
                 for kernel, slots, k in item:
-                    args = ", ".join(self.slot(s) for s in slots)
-                    self.lines.append(f"v{k}, r{k} = {self.bind('kernel', kernel)}({args})")
+                    self.kernel(kernel, [self.slot(s) for s in slots], k)
             elif kind == CALL:
                 self.lines.append(f"{self.bind('call', item)}()")
                 self.leaves_read = False  # an optimizer's step may have replaced p.data
@@ -153,6 +155,22 @@ class _Writer:
         source = "def replay(args):\n" + "".join(f"    {line}\n" for line in self.lines)
         exec(compile(source, "<chainrule compiled step>", "exec"), self.names)  # noqa: S102
         return self.names["replay"]
+
+    def kernel(self, kernel: Any, args: list[str], k: int) -> None:
+        """Slot k from its kernel: written out in place when it can be (compile/inline.py),
+        else called, keeping its rules as `r{k}`."""
+        f = inline.form(kernel)
+        lines = None if f is None else self.inliner.forward(f, args, k)
+        if lines is None:
+            self.lines.append(f"v{k}, r{k} = {self.bind('kernel', kernel)}({', '.join(args)})")
+        else:
+            self.lines += lines
+
+    def rule(self, t: int, i: int, upstream: str) -> None:
+        """`g` = rule i of slot t's kernel applied to `upstream`."""
+        self.edges += 1
+        lines = self.inliner.rule(t, i, upstream, self.edges)
+        self.lines += lines if lines is not None else [f"g = r{t}[{i}]({upstream})"]
 
     def read_leaves(self, after_call: bool) -> None:
         if self.leaves_read:
@@ -197,7 +215,7 @@ class _Writer:
             reached.discard(t)
             for i, p, leaf in edges:
                 target = f"{self.leaf(p, leaf)}.data" if leaf is not None else self.slot(p)
-                lines.append(f"g = r{t}[{i}]({up}{t})")
+                self.rule(t, i, f"{up}{t}")
                 self.check(f"g.shape != {target}.shape", f"g = unbroadcast(g, {target}.shape)")
                 self.check(f"g.dtype != {target}.dtype", f"g = g.astype({target}.dtype)")
                 if leaf is None:

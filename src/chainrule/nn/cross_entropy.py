@@ -77,6 +77,11 @@ def labels_of(owner: str, z: np.ndarray, target: ArrayLike) -> np.ndarray | None
     y = np.asarray(target.data if isinstance(target, Tensor) else target)
     if y.ndim != z.ndim - 1:
         return None
+    return class_labels(owner, z, y)
+
+
+def class_labels(owner: str, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """y, one label per example (and position) of logits z, as integers in range of shape."""
     y = whole(owner, y)
     expected = example_shape(z.shape)
     if y.shape != expected:
@@ -267,31 +272,40 @@ def cross_entropy(z: Tensor, target: ArrayLike) -> Tensor:
         return general_cross_entropy(z, target)
     if logits.ndim == 0:
         raise ShapeError("CrossEntropyLoss: logits must have a class axis, got a scalar")
-    loss, vjps = _cross_entropy(logits, target_array(target))
-    return node(loss, (z,), "cross_entropy", vjps, _cross_entropy, (z, target))
+    y = target_array(target)
+    kernel = _cross_entropy if np.ndim(y) == logits.ndim - 1 else _soft_cross_entropy
+    loss, vjps = kernel(logits, y)
+    return node(loss, (z,), "cross_entropy", vjps, kernel, (z, target))
 
 
 def _cross_entropy(logits: np.ndarray, target: ArrayLike) -> Rule:
-    """`cross_entropy` on (n, classes) or (classes,) logits, the fewest passes."""
+    """`cross_entropy` on (n, classes) or (classes,) logits and a class label per row, the
+    fewest passes."""
     # ufunc.reduce rather than .sum(): the same sums without a Python-level wrapper
     shifted = logits - row_max(logits)
     e = np.exp(shifted)
     total = np.add.reduce(e, axis=-1, keepdims=True)
     n = logits.shape[0] if logits.ndim > 1 else 1
-    labels = labels_of("CrossEntropyLoss", logits, target)
-    if labels is not None:
-        pick = flat_picks("CrossEntropyLoss", logits.shape, labels)
-        # log softmax(z_i)[y_i] = shifted[y_i] − log Σ_j e^{shifted_j}: only the picked entries
-        picked = np.add.reduce(shifted.reshape(-1)[pick], axis=None)
-        loss = np.asarray((np.add.reduce(np.log(total), axis=None) - picked) / n, logits.dtype)
+    labels = class_labels("CrossEntropyLoss", logits, np.asarray(target))
+    pick = flat_picks("CrossEntropyLoss", logits.shape, labels)
+    # log softmax(z_i)[y_i] = shifted[y_i] − log Σ_j e^{shifted_j}: only the picked entries
+    picked = np.add.reduce(shifted.reshape(-1)[pick], axis=None)
+    loss = np.asarray((np.add.reduce(np.log(total), axis=None) - picked) / n, logits.dtype)
 
-        def vjp(g: np.ndarray) -> np.ndarray:
-            delta = e / total  # softmax(z), kept from the forward pass
-            delta.reshape(-1)[pick] -= 1.0  # a view: subtracts y (one-hot) in place
-            delta *= float(g) / n  # g is the scalar ∂(whatever follows)/∂C
-            return delta
+    def vjp(g: np.ndarray) -> np.ndarray:
+        delta = e / total  # softmax(z), kept from the forward pass
+        delta.reshape(-1)[pick] -= 1.0  # a view: subtracts y (one-hot) in place
+        delta *= float(g) / n  # g is the scalar ∂(whatever follows)/∂C
+        return delta
 
-        return loss, (vjp,)
+    return loss, (vjp,)
+
+
+def _soft_cross_entropy(logits: np.ndarray, target: ArrayLike) -> Rule:
+    """`cross_entropy` on (n, classes) or (classes,) logits and class probabilities."""
+    shifted = logits - row_max(logits)
+    total = np.add.reduce(np.exp(shifted), axis=-1, keepdims=True)
+    n = logits.shape[0] if logits.ndim > 1 else 1
     log_p = shifted - np.log(total)
     y = _probabilities("CrossEntropyLoss", logits, target)
     loss = np.asarray(-(y * log_p).sum() / n, dtype=logits.dtype)

@@ -287,35 +287,48 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"(in_features,), got shape {w.shape}"
         )
     product = a.size * (w.shape[0] if w.ndim == 2 else 1)  # rows × in × out multiply-adds
+    kernel = _linear if a.ndim == 2 else _linear_one if a.ndim == 1 else _linear_batched
     try:  # numpy checks the shapes; we only reword its message
         if bias is None:
-            z, vjps = eager_product(product, _linear, a, w)
-            return node(z, (x, weight), "linear", vjps, _linear, (x, weight))
-        z, vjps = eager_product(product, _linear, a, w, bias.data)
+            z, vjps = eager_product(product, kernel, a, w)
+            return node(z, (x, weight), "linear", vjps, kernel, (x, weight))
+        z, vjps = eager_product(product, kernel, a, w, bias.data)
     except ValueError:
         raise ShapeError(
             f"linear: input has shape {a.shape}, but the layer's weight {w.shape} expects "
             f"{w.shape[-1]} features in the last axis"
         ) from None
-    return node(z, (x, weight, bias), "linear", vjps, _linear, (x, weight, bias))
+    return node(z, (x, weight, bias), "linear", vjps, kernel, (x, weight, bias))
+
+
+# Each form states its rules for a, W and b; without a bias the third is never applied.
 
 
 def _linear(a: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> Rule:
-    """z = a Wᵀ (+ b) and the rules for a, W (and b)."""
+    """z = a Wᵀ (+ b) for rows a (n, in_features), and the rules for a, W and b."""
     z = a @ w.T
     if b is not None:
         z += b
-    vjps: tuple[VJP, ...]
-    if a.ndim == 1:
-        vjps = (lambda g: g @ w, lambda g: np.outer(g, a), lambda g: g)
-    elif a.ndim == 2:
-        # np.add.reduce is ndarray.sum without its Python-level wrapper: this runs every step
-        vjps = (lambda g: g @ w, lambda g: g.T @ a, lambda g: np.add.reduce(g, axis=0))
-    else:
-        rows = a.reshape(-1, a.shape[-1])
-        vjps = (
-            lambda g: g @ w,
-            lambda g: g.reshape(-1, g.shape[-1]).T @ rows,
-            lambda g: g.reshape(-1, g.shape[-1]).sum(axis=0),
-        )
-    return z, vjps if b is not None else vjps[:2]
+    # np.add.reduce is ndarray.sum without its Python-level wrapper: this runs every step
+    return z, (lambda g: g @ w, lambda g: g.T @ a, lambda g: np.add.reduce(g, axis=0))
+
+
+def _linear_one(a: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> Rule:
+    """z = W a (+ b) for one example a (in_features,)."""
+    z = a @ w.T
+    if b is not None:
+        z += b
+    return z, (lambda g: g @ w, lambda g: np.outer(g, a), lambda g: g)
+
+
+def _linear_batched(a: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> Rule:
+    """z = a Wᵀ (+ b) for a (..., in_features): the rules sum W's and b's over every row."""
+    z = a @ w.T
+    if b is not None:
+        z += b
+    rows = a.reshape(-1, a.shape[-1])
+    return z, (
+        lambda g: g @ w,
+        lambda g: g.reshape(-1, g.shape[-1]).T @ rows,
+        lambda g: g.reshape(-1, g.shape[-1]).sum(axis=0),
+    )

@@ -1,0 +1,133 @@
+"""Kernels written into the replay (chainrule.compile.inline): the hot kernels of a training
+step are copied in, not called; kernels of any other shape, or whose file no longer matches
+their code, are called. That the copies compute the eager numbers bit for bit is
+tests/test_compile.py's claim, for every activation and loss."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import numpy as np
+import pytest
+from conftest import training_step
+
+import chainrule as cr
+from chainrule import nn, optim
+from chainrule.compile import inline
+from chainrule.nn import cross_entropy
+from chainrule.ops import activations, linalg
+
+HOT = (linalg._linear, activations._sigmoid, activations._relu, cross_entropy._cross_entropy)
+
+
+def test_a_training_steps_kernels_are_written_into_the_replay_not_called() -> None:
+    model = nn.Sequential(
+        nn.Linear(4, 8, rng=1),
+        nn.Sigmoid(),
+        nn.Linear(8, 6, rng=2),
+        nn.ReLU(),
+        nn.Linear(6, 3, rng=3),
+    )
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    step = cr.compile(training_step(model, nn.CrossEntropyLoss(), opt))
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(5, 4)), rng.integers(0, 3, 5)
+    for _ in range(3):  # the capture, the checked replay, the lean replay
+        step(X, Y)
+    (replay,) = next(iter(step._cache.values()))
+    bound = list(replay.run.__globals__.values())
+    assert all(inline.form(k) is not None for k in HOT)
+    assert not [k.__name__ for k in HOT if any(v is k for v in bound)]
+
+
+def _closure_kernel():
+    scale = 2.0
+
+    def kernel(a):
+        return a * scale, (lambda g: g * scale,)
+
+    return kernel
+
+
+def _early_return(a):
+    if a.ndim == 0:
+        return a, ()
+    return a * 2.0, (lambda g: g * 2.0,)
+
+
+def _frame_reader(a):
+    names = locals()
+    return a * len(names), (lambda g: g,)
+
+
+def _many(*arrays):
+    return arrays[0], (lambda g: g,)
+
+
+def _rule_not_a_lambda(a):
+    return a * 2.0, (np.negative,)
+
+
+def _inlinable(a, b=None):
+    """A docstring is left out of the copy."""
+    out = a * 2.0
+    if b is not None:
+        out += b
+
+    def rule(g):
+        twice = g * 2.0
+        return twice
+
+    return out, (rule, lambda g: g)
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [_closure_kernel(), _early_return, _frame_reader, _many, _rule_not_a_lambda, len, np.exp],
+    ids=["closure", "early return", "locals()", "*args", "rule not a lambda", "builtin", "ufunc"],
+)
+def test_a_kernel_of_any_other_shape_is_called(kernel) -> None:
+    assert inline.form(kernel) is None
+
+
+def test_a_kernel_of_the_simple_shape_is_copied_with_its_names_apart() -> None:
+    f = inline.form(_inlinable)
+    assert f is not None and f.params == ["a", "b"] and f.defaults == {"b": None}
+    names: dict = {}
+    inliner = inline.Inliner(names)
+    first = inliner.forward(f, ["x"], 1)
+    second = inliner.forward(f, ["v1", "y"], 2)
+    assert first is not None and second is not None
+    rule = inliner.rule(2, 0, "u", 1)
+    assert rule is not None
+    source = "\n".join(
+        ["def run(x, y):", *(f"    {line}" for line in [*first, *second, "u = v2", *rule]),
+         "    return v1, v2, g"]
+    )  # fmt: skip
+    assert "docstring" not in source
+    exec(source, names)  # noqa: S102
+    x, y = np.arange(3.0), np.ones(3)
+    v1, v2, g = names["run"](x, y)
+    assert np.array_equal(v1, x * 2.0) and np.array_equal(v2, x * 2.0 * 2.0 + y)
+    assert np.array_equal(g, v2 * 2.0)
+    assert inliner.rule(3, 0, "u", 2) is None  # slot 3's kernel was called, not copied
+
+
+def test_a_kernel_whose_file_was_edited_since_import_is_called(tmp_path) -> None:
+    path = tmp_path / "edited_kernels.py"
+    path.write_text("def kernel(a):\n    return a * 2.0, (lambda g: g * 2.0,)\n")
+    spec = importlib.util.spec_from_file_location("edited_kernels", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["edited_kernels"] = module
+    try:
+        spec.loader.exec_module(module)
+        assert inline.form(module.kernel) is not None
+        inline._forms.clear()
+        path.write_text("def kernel(a):\n    return a * 3.0, (lambda g: g * 3.0,)\n")
+        os.utime(path, (0, 1))  # another modification time: linecache reads it again
+        assert inline.form(module.kernel) is None
+    finally:
+        del sys.modules["edited_kernels"]
+        inline._forms.clear()
