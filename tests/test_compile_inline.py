@@ -70,17 +70,37 @@ def _rule_not_a_lambda(a):
     return a * 2.0, (np.negative,)
 
 
-def _inlinable(a, b=None):
-    """A docstring is left out of the copy."""
-    out = a * 2.0
+def _double(x):
+    return x * 2.0
+
+
+def _add_into(out, b):
     if b is not None:
         out += b
+
+
+def _times_two_in_place(v):
+    return np.multiply(v, 2.0, out=v)
+
+
+def _early(x):
+    if x.ndim == 0:
+        return x
+    return x + 1.0
+
+
+def _inlinable(a, b=None):
+    """A docstring is left out of the copy."""
+    out = _double(a)
+    _add_into(out, b)
+    _times_two_in_place(out)  # its value is dropped, its work is not
+    shifted = _early(out)
 
     def rule(g):
         twice = g * 2.0
         return twice
 
-    return out, (rule, lambda g: g)
+    return out, (rule, lambda g: _double(g), lambda g: shifted)
 
 
 @pytest.mark.parametrize(
@@ -94,25 +114,33 @@ def test_a_kernel_of_any_other_shape_is_called(kernel) -> None:
 
 def test_a_kernel_of_the_simple_shape_is_copied_with_its_names_apart() -> None:
     f = inline.form(_inlinable)
-    assert f is not None and f.params == ["a", "b"] and f.defaults == {"b": None}
+    assert f is not None
+    assert f.function.params == ["a", "b"] and f.function.defaults == {"b": None}
     names: dict = {}
     inliner = inline.Inliner(names)
     first = inliner.forward(f, ["x"], 1)
     second = inliner.forward(f, ["v1", "y"], 2)
     assert first is not None and second is not None
-    rule = inliner.rule(2, 0, "u", 1)
-    assert rule is not None
-    source = "\n".join(
-        ["def run(x, y):", *(f"    {line}" for line in [*first, *second, "u = v2", *rule]),
-         "    return v1, v2, g"]
-    )  # fmt: skip
+    rules = [inliner.rule(2, i, "u", i) for i in range(3)]
+    assert all(r is not None for r in rules)
+    results = [f"g{i} = g" for i in range(3)]
+    body = [*first, *second, "u = v2"]
+    for rule, result in zip(rules, results, strict=True):
+        body += [*rule, result]
+    source = "def run(x, y):\n" + "".join(f"    {line}\n" for line in body)
+    source += "    return v1, v2, g0, g1, g2\n"
     assert "docstring" not in source
     exec(source, names)  # noqa: S102
     x, y = np.arange(3.0), np.ones(3)
-    v1, v2, g = names["run"](x, y)
-    assert np.array_equal(v1, x * 2.0) and np.array_equal(v2, x * 2.0 * 2.0 + y)
-    assert np.array_equal(g, v2 * 2.0)
-    assert inliner.rule(3, 0, "u", 2) is None  # slot 3's kernel was called, not copied
+    v1, v2, g0, g1, g2 = names["run"](x, y)
+    assert np.array_equal(v1, x * 2.0 * 2.0)
+    assert np.array_equal(v2, (x * 2.0 * 2.0 * 2.0 + y) * 2.0)
+    assert np.array_equal(g0, v2 * 2.0) and np.array_equal(g1, v2 * 2.0)
+    assert np.array_equal(g2, v2 + 1.0)
+    # helpers of the simple shape are copied; one that returns early is called
+    assert not [h for h in ("_double(", "_add_into(", "_times_two_in_place(") if h in source]
+    assert "._early(" in source
+    assert inliner.rule(3, 0, "u", 9) is None  # slot 3's kernel was called, not copied
 
 
 def test_a_kernel_whose_file_was_edited_since_import_is_called(tmp_path) -> None:
@@ -124,10 +152,10 @@ def test_a_kernel_whose_file_was_edited_since_import_is_called(tmp_path) -> None
     try:
         spec.loader.exec_module(module)
         assert inline.form(module.kernel) is not None
-        inline._forms.clear()
+        inline._functions.clear()
         path.write_text("def kernel(a):\n    return a * 3.0, (lambda g: g * 3.0,)\n")
         os.utime(path, (0, 1))  # another modification time: linecache reads it again
         assert inline.form(module.kernel) is None
     finally:
         del sys.modules["edited_kernels"]
-        inline._forms.clear()
+        inline._functions.clear()

@@ -1,16 +1,19 @@
 """Kernels written into the replay as source, as a compiler inlines a call.
 
 A W1 step calls four kernels and seven local rules; each call (and each rule made as a closure)
-costs Python far more than its numpy work on small arrays: the same numpy calls with the calls
-written out in place took 48.7 µs against 53.3 (docs/performance.md). So a kernel whose source
-has a simple shape is copied into the generated replay instead of called, its local names
-renamed so that two copies do not meet, and each of its rules is copied to the backward edge
-that applies it. There is still one statement of each kernel: the one in its op's module.
+costs Python more than its numpy work on small arrays: the same numpy calls written out in
+place took 48.7 µs against 53.3 (docs/performance.md). So a kernel whose source has a simple
+shape is copied into the generated replay instead of called, its local names renamed so that
+two copies do not meet, and each of its rules is copied to the backward edge that applies it.
+A helper the copy calls as a whole statement (`f(x)`, `y = f(x)`), or as a rule's result, is
+copied in the same way when it has that shape too, up to HELPER_DEPTH deep. There is still one
+statement of each kernel: the one in its op's module, from which the copy is made.
 
-A kernel can be inlined when it is a module-level function with positional parameters whose
+A kernel can be copied when it is a module-level function with positional parameters whose
 body ends in its only `return`, `return out, (rule, ...)`, each rule a `lambda g: ...` or a
-function defined in the body that ends in its only `return`. Anything else (and any kernel
-whose source cannot be read) is called, as before.
+function defined in the body that ends in its only `return`. A helper can be copied when it
+has no `return` or ends in its only one, and defines no function. Anything else, and any
+function whose file no longer compiles to its code, is called, as before.
 """
 
 from __future__ import annotations
@@ -24,16 +27,38 @@ import linecache
 import sys
 import textwrap
 import types
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-# Names whose meaning depends on the frame they run in: a kernel that uses them is called.
+HELPER_DEPTH = 3  # helpers of helpers of a kernel's helpers are called
+# Names whose meaning depends on the frame they run in: a function that uses them is called.
 _FRAME_NAMES = {"locals", "vars", "globals", "eval", "exec", "super", "__class__"}
 _REFUSED = (
     ast.Return, ast.Yield, ast.YieldFrom, ast.Await, ast.Global, ast.Nonlocal,
     ast.ClassDef, ast.AsyncFunctionDef, ast.Import, ast.ImportFrom, ast.Lambda, ast.FunctionDef,
 )  # fmt: skip
+_RESULT = "__result__"  # stands for the variable a copied function's value goes to
+
+
+@dataclass(frozen=True)
+class Function:
+    """A module-level function's source, parsed once."""
+
+    module: types.ModuleType
+    params: list[str]
+    defaults: dict[str, Any]
+    body: list[ast.stmt]  # without its docstring, its functions and its final return
+    result: ast.expr | None  # what that return gives; None when there is none
+    defined: dict[str, ast.FunctionDef]  # functions defined in the body (a kernel's rules)
+
+    def takes(self, count: int) -> bool:
+        """Whether a call with `count` positional arguments fills every parameter."""
+        return count <= len(self.params) and all(p in self.defaults for p in self.params[count:])
+
+    def locals(self) -> set[str]:
+        return set(self.params) | _assigned(self.body)
 
 
 @dataclass(frozen=True)
@@ -47,82 +72,106 @@ class Rule:
 
 @dataclass(frozen=True)
 class Form:
-    """A kernel's source, parsed once: parameters, body, returned value and rules."""
+    """A kernel: a function that returns its value and its rules, `return out, (rule, ...)`."""
 
-    kernel: Callable[..., Any]
-    module: types.ModuleType
-    params: list[str]
-    defaults: dict[str, Any]
-    body: list[ast.stmt]
+    function: Function
     out: ast.expr
     rules: list[Rule]
 
 
-_forms: dict[Any, Form | None] = {}
-
-
 def form(kernel: Any) -> Form | None:
-    """The kernel's inlinable form, or None when it must be called."""
-    try:
-        return _forms[kernel]
-    except KeyError:
-        pass
-    except TypeError:  # an unhashable callable
+    """The kernel's form to copy, or None when it must be called."""
+    f = _function(kernel)
+    if f is None or f.result is None:
         return None
-    try:
-        found = _parse(kernel)
-    except (OSError, TypeError, SyntaxError, ValueError):  # no source, or not a function
-        found = None
-    _forms[kernel] = found
-    return found
-
-
-def _parse(kernel: Any) -> Form | None:
-    if not isinstance(kernel, types.FunctionType) or kernel.__closure__:
-        return None
-    code = kernel.__code__
-    if code.co_kwonlyargcount or code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
-        return None
-    tree = ast.parse(textwrap.dedent(inspect.getsource(kernel)))
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
-        return None
-    fn = tree.body[0]
-    if fn.decorator_list or not fn.body or not _is_the_code_of(kernel):
-        return None
-    params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
-    values = kernel.__defaults__ or ()
-    defaults = dict(zip(params[len(params) - len(values) :], values, strict=True))
-    *body, last = fn.body[1:] if ast.get_docstring(fn) is not None else fn.body
-    returned = _out_and_rules(last)
+    returned = _out_and_rules(f.result)
     if returned is None:
         return None
     out, rules_tuple = returned
-    defined = {s.name: s for s in body if isinstance(s, ast.FunctionDef)}
     rules = []
     for node in rules_tuple.elts:
-        rule = _rule(node, defined)
+        rule = _rule(node, f.defined)
         if rule is None:
             return None
         rules.append(rule)
-    body = [s for s in body if not isinstance(s, ast.FunctionDef)]
-    if any(_refused(s) for s in body) or _refused(out) or any(_refused_rule(r) for r in rules):
-        return None
-    module = sys.modules.get(kernel.__module__)
-    if module is None or module.__dict__ is not kernel.__globals__:
-        return None
-    local = set(params) | _assigned(list(body))
+    local = f.locals() | {r.param for r in rules}
     for r in rules:
-        local |= {r.param} | _assigned(list(r.body))
-    free = _read([*body, out, *(s for r in rules for s in r.body), *(r.result for r in rules)])
-    if any(n not in module.__dict__ and not hasattr(builtins, n) for n in free - local):
-        return None  # a name the kernel would find some other way (a nested function)
-    return Form(kernel, module, params, defaults, body, out, rules)
+        local |= _assigned(r.body)
+    read = [*f.body, out, *(s for r in rules for s in r.body), *(r.result for r in rules)]
+    if any(_refused(node) for node in read) or not _resolved(_read(read) - local, f.module):
+        return None
+    return Form(f, out, rules)
 
 
-def _is_the_code_of(kernel: types.FunctionType) -> bool:
-    """Whether the kernel's file, as it reads now, still compiles to the kernel's bytecode: an
+def _helper(value: Any) -> Function | None:
+    """A function a copy calls, when it can be copied too."""
+    f = _function(value)
+    if f is None or f.defined:
+        return None
+    read = [*f.body, *([f.result] if f.result is not None else [])]
+    if any(_refused(node) for node in read) or not _resolved(_read(read) - f.locals(), f.module):
+        return None
+    return f
+
+
+_functions: weakref.WeakKeyDictionary[Any, Function | None] = weakref.WeakKeyDictionary()
+
+
+def _function(fn: Any) -> Function | None:
+    """fn's source parsed, once per function (a kernel made per call is forgotten with it)."""
+    if not isinstance(fn, types.FunctionType):
+        return None
+    try:
+        return _functions[fn]
+    except KeyError:
+        pass
+    try:
+        found = _parse(fn)
+    except (OSError, TypeError, SyntaxError, ValueError):  # no source to read
+        found = None
+    _functions[fn] = found
+    return found
+
+
+def _parse(fn: types.FunctionType) -> Function | None:
+    if fn.__closure__:
+        return None
+    code = fn.__code__
+    if code.co_kwonlyargcount or code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+        return None
+    module = sys.modules.get(fn.__module__)
+    if module is None or module.__dict__ is not fn.__globals__ or not _is_the_code_of(fn):
+        return None
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
+        return None
+    node = tree.body[0]
+    if node.decorator_list:
+        return None
+    params = [a.arg for a in node.args.posonlyargs + node.args.args]
+    values = fn.__defaults__ or ()
+    defaults = dict(zip(params[len(params) - len(values) :], values, strict=True))
+    body = _without_docstring(node)
+    result = None
+    last = body[-1] if body else None
+    if isinstance(last, ast.Return):
+        if last.value is None:
+            return None
+        result = last.value
+        body.pop()
+    defined = {s.name: s for s in body if isinstance(s, ast.FunctionDef)}
+    body = [s for s in body if not isinstance(s, ast.FunctionDef)]
+    return Function(module, params, defaults, body, result, defined)
+
+
+def _without_docstring(node: ast.FunctionDef) -> list[ast.stmt]:
+    return node.body[1:] if ast.get_docstring(node) is not None else list(node.body)
+
+
+def _is_the_code_of(fn: types.FunctionType) -> bool:
+    """Whether the function's file, as it reads now, still compiles to the function's code: an
     edited file must not put new code into a replay while eager runs the old."""
-    code = kernel.__code__
+    code = fn.__code__
     linecache.checkcache(code.co_filename)
     found = _compiled(code.co_filename, "".join(linecache.getlines(code.co_filename)))
     mine = _fingerprint(code)
@@ -147,13 +196,12 @@ def _compiled(filename: str, source: str) -> list[types.CodeType]:
     return found
 
 
-def _out_and_rules(stmt: ast.stmt) -> tuple[ast.expr, ast.Tuple] | None:
-    """`out` and `(rule, ...)` of a final `return out, (rule, ...)`."""
-    if not isinstance(stmt, ast.Return) or not isinstance(stmt.value, ast.Tuple):
+def _out_and_rules(value: ast.expr) -> tuple[ast.expr, ast.Tuple] | None:
+    """`out` and `(rule, ...)` of a kernel's `return out, (rule, ...)`."""
+    if not isinstance(value, ast.Tuple) or len(value.elts) != 2:
         return None
-    if len(stmt.value.elts) != 2 or not isinstance(stmt.value.elts[1], ast.Tuple):
-        return None
-    return stmt.value.elts[0], stmt.value.elts[1]
+    out, rules = value.elts
+    return (out, rules) if isinstance(rules, ast.Tuple) else None
 
 
 def _rule(node: ast.expr, defined: dict[str, ast.FunctionDef]) -> Rule | None:
@@ -168,7 +216,7 @@ def _rule(node: ast.expr, defined: dict[str, ast.FunctionDef]) -> Rule | None:
         args = fn.args
         if len(args.args) != 1 or args.posonlyargs or args.kwonlyargs or args.vararg:
             return None
-        *body, last = fn.body[1:] if ast.get_docstring(fn) is not None else fn.body
+        *body, last = _without_docstring(fn)
         if fn.decorator_list or not isinstance(last, ast.Return) or last.value is None:
             return None
         return Rule(args.args[0].arg, body, last.value)
@@ -182,15 +230,16 @@ def _refused(node: ast.AST) -> bool:
     )
 
 
-def _refused_rule(rule: Rule) -> bool:
-    return any(_refused(s) for s in rule.body) or _refused(rule.result)
+def _resolved(names: set[str], module: types.ModuleType) -> bool:
+    """Whether each name is the module's or a builtin (not, say, a nested function's)."""
+    return all(n in module.__dict__ or hasattr(builtins, n) for n in names)
 
 
-def _read(nodes: list[ast.AST]) -> set[str]:
+def _read(nodes: list) -> set[str]:
     return {n.id for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
-def _assigned(nodes: list[ast.AST]) -> set[str]:
+def _assigned(nodes: list) -> set[str]:
     """The names these statements bind (their locals, had they run in a function)."""
     return {
         n.id
@@ -201,7 +250,7 @@ def _assigned(nodes: list[ast.AST]) -> set[str]:
 
 
 class _Renamer(ast.NodeTransformer):
-    """Locals get their prefix; a kernel module's globals are read through `spell`."""
+    """Locals get their new names; a module's globals are read through `spell`."""
 
     def __init__(self, names: dict[str, str], spell: Callable[[str], str]) -> None:
         self.names = names
@@ -222,21 +271,16 @@ class Inliner:
         self.names = names
         self.bound: dict[int, str] = {}  # id(value) -> its name in `names`
         self.written: dict[int, tuple[Form, dict[str, str]]] = {}  # slot -> its kernel's copy
+        self.copies = 0  # helpers copied so far: each copy's names get its number
 
     def forward(self, f: Form, arguments: list[str], k: int) -> list[str] | None:
         """Lines computing slot k (`v{k}`) from `arguments`, or None to call the kernel."""
-        if len(arguments) > len(f.params) or any(
-            p not in f.defaults for p in f.params[len(arguments) :]
-        ):
+        fn = f.function
+        if not fn.takes(len(arguments)):
             return None
-        prefix = f"k{k}_"
-        local = {n: prefix + n for n in set(f.params) | _assigned(list(f.body))}
-        lines = [f"{local[p]} = {a}" for p, a in zip(f.params, arguments, strict=False)]
-        for p in f.params[len(arguments) :]:
-            lines.append(f"{local[p]} = {self._bind(f.defaults[p])}")
-        renamer = _Renamer(local, self._speller(f.module))
-        lines += _lines(renamer, f.body)
-        lines.append(f"v{k} = {_source(renamer, f.out)}")
+        local = {n: f"k{k}_{n}" for n in fn.locals()}
+        lines = self._enter(fn, arguments, local)
+        lines += self._lines([*fn.body, _result_of(f.out)], {**local, _RESULT: f"v{k}"}, fn, 0)
         self.written[k] = (f, local)
         return lines
 
@@ -247,10 +291,66 @@ class Inliner:
             return None
         f, local = self.written[k]
         r = f.rules[i]
-        prefix = f"e{edge}_"
-        names = {**local, **{n: prefix + n for n in _assigned(list(r.body))}, r.param: upstream}
-        renamer = _Renamer(names, self._speller(f.module))
-        return [*_lines(renamer, r.body), f"g = {_source(renamer, r.result)}"]
+        names = {**local, **{n: f"e{edge}_{n}" for n in _assigned(r.body)}, r.param: upstream}
+        return self._lines([*r.body, _result_of(r.result)], {**names, _RESULT: "g"}, f.function, 0)
+
+    def _enter(self, fn: Function, arguments: list[str], local: dict[str, str]) -> list[str]:
+        """The parameters set as a call would set them."""
+        lines = [f"{local[p]} = {a}" for p, a in zip(fn.params, arguments, strict=False)]
+        lines += [f"{local[p]} = {self._bind(fn.defaults[p])}" for p in fn.params[len(arguments) :]]
+        return lines
+
+    def _lines(
+        self, body: list[ast.stmt], names: dict[str, str], fn: Function, depth: int
+    ) -> list[str]:
+        renamer = _Renamer(names, self._speller(fn.module))
+        lines = []
+        for statement in body:
+            copied = self._helper_call(statement, names, renamer, fn, depth)
+            lines += copied if copied is not None else _source(renamer, statement).splitlines()
+        return lines
+
+    def _helper_call(
+        self,
+        statement: ast.stmt,
+        names: dict[str, str],
+        renamer: _Renamer,
+        fn: Function,
+        depth: int,
+    ) -> list[str] | None:
+        """`f(args)` or `x = f(args)` with f's body copied in, when f is a helper that can be."""
+        if isinstance(statement, ast.Expr):
+            call, target = statement.value, None
+        elif (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+        ):
+            call, target = statement.value, statement.targets[0].id
+        else:
+            return None
+        if (
+            depth >= HELPER_DEPTH
+            or not isinstance(call, ast.Call)
+            or not isinstance(call.func, ast.Name)
+            or call.func.id in names  # a local: not the module's function
+            or call.keywords
+            or any(isinstance(a, ast.Starred) for a in call.args)
+        ):
+            return None
+        helper = _helper(fn.module.__dict__.get(call.func.id))
+        if helper is None or not helper.takes(len(call.args)):
+            return None
+        self.copies += 1
+        local = {n: f"h{self.copies}_{n}" for n in helper.locals()}
+        lines = self._enter(helper, [_source(renamer, a) for a in call.args], local)
+        result = helper.result if helper.result is not None else ast.Constant(None)
+        if target is None:  # its value is dropped, but what computes it still runs
+            tail: list[ast.stmt] = [ast.Expr(result)] if helper.result is not None else []
+            into = {}
+        else:
+            tail, into = [_result_of(result)], {_RESULT: names.get(target, target)}
+        return lines + self._lines([*helper.body, *tail], {**local, **into}, helper, depth + 1)
 
     def _speller(self, module: types.ModuleType) -> Callable[[str], str]:
         def spell(name: str) -> str:
@@ -259,7 +359,7 @@ class Inliner:
                 return name
             if isinstance(value, types.ModuleType):  # np and the like: bound once
                 return self._bind(value)
-            # any other global is read from its module when the line runs, as the kernel
+            # any other global is read from its module when the line runs, as the function
             # reads it (a test may replace it)
             return f"{self._bind(module)}.{name}"
 
@@ -276,9 +376,10 @@ class Inliner:
 _builtin = object()
 
 
+def _result_of(value: ast.expr) -> ast.Assign:
+    """`__result__ = value`: the statement a copied function's value is given by."""
+    return ast.Assign([ast.Name(_RESULT, ast.Store())], value, lineno=0)
+
+
 def _source(renamer: _Renamer, node: ast.AST) -> str:
     return ast.unparse(renamer.visit(copy.deepcopy(node)))
-
-
-def _lines(renamer: _Renamer, body: list[ast.stmt]) -> list[str]:
-    return [line for s in body for line in _source(renamer, s).splitlines()]

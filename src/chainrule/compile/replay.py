@@ -4,10 +4,10 @@ run on new arguments with no Tensor made and no graph walked.
 The record (capture.py) is a list of instructions over slots. Interpreting it costs a loop, a
 list and a dict per step; instead, as torch.fx and TorchScript do, it is turned into the
 source of a straight-line function, once per record: each slot becomes a local variable,
-each kernel call a line, each edge of the backward pass its own lines, with the sums and the
-order that `backprop.backward_pass` uses. What cannot be known before a step (a parameter's
-array, a gradient's shape) is still read when the step runs, so the generated function does
-exactly what eager does, and nothing else.
+each kernel its body copied in (inline.py) or a call, each edge of the backward pass its own
+lines, with the sums and the order that `backprop.backward_pass` uses. What cannot be known
+before a step (a parameter's array, a gradient's shape) is still read when the step runs, so
+the generated function does exactly what eager does, and nothing else.
 """
 
 from __future__ import annotations
