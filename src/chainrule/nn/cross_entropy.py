@@ -29,8 +29,10 @@ def row_max(z: np.ndarray) -> np.ndarray:
     in any order, so both give the same bits.
     """
     if z.ndim == 2 and 0 < z.shape[1] <= min(FEW_CLASSES, z.shape[0]):
-        return np.maximum.reduce(np.ascontiguousarray(z.T), axis=0)[:, None]
-    return np.maximum.reduce(z, axis=-1, keepdims=True)
+        top = np.maximum.reduce(np.ascontiguousarray(z.T), axis=0)[:, None]
+    else:
+        top = np.maximum.reduce(z, axis=-1, keepdims=True)
+    return top
 
 
 def target_array(target: ArrayLike) -> ArrayLike:
@@ -62,14 +64,18 @@ def flat_picks(owner: str, shape: tuple[int, ...], labels: np.ndarray) -> np.nda
     """
     rows = (np.arange(shape[0]),) if len(shape) == 2 else ()
     try:
-        return np.ravel_multi_index((*rows, labels), shape)
+        picks = np.ravel_multi_index((*rows, labels), shape)
     except ValueError:
-        classes = shape[-1]
-        bad = labels.min() if labels.min() < 0 else labels.max()
-        raise DataError(
-            f"{owner}: label {bad} is out of range for {classes} classes "
-            f"(expected 0..{classes - 1})"
-        ) from None
+        raise out_of_range(owner, shape[-1], labels) from None
+    return picks
+
+
+def out_of_range(owner: str, classes: int, labels: np.ndarray) -> DataError:
+    """The error for labels some of which are not in 0..classes−1."""
+    bad = labels.min() if labels.min() < 0 else labels.max()
+    return DataError(
+        f"{owner}: label {bad} is out of range for {classes} classes (expected 0..{classes - 1})"
+    )
 
 
 def labels_of(owner: str, z: np.ndarray, target: ArrayLike) -> np.ndarray | None:
@@ -282,7 +288,8 @@ def _cross_entropy(logits: np.ndarray, target: ArrayLike) -> Rule:
     """`cross_entropy` on (n, classes) or (classes,) logits and a class label per row, the
     fewest passes."""
     # ufunc.reduce rather than .sum(): the same sums without a Python-level wrapper
-    shifted = logits - row_max(logits)
+    top = row_max(logits)  # its own statement: a compiled step copies it in (compile/inline.py)
+    shifted = logits - top
     e = np.exp(shifted)
     total = np.add.reduce(e, axis=-1, keepdims=True)
     n = logits.shape[0] if logits.ndim > 1 else 1
@@ -303,7 +310,8 @@ def _cross_entropy(logits: np.ndarray, target: ArrayLike) -> Rule:
 
 def _soft_cross_entropy(logits: np.ndarray, target: ArrayLike) -> Rule:
     """`cross_entropy` on (n, classes) or (classes,) logits and class probabilities."""
-    shifted = logits - row_max(logits)
+    top = row_max(logits)
+    shifted = logits - top
     total = np.add.reduce(np.exp(shifted), axis=-1, keepdims=True)
     n = logits.shape[0] if logits.ndim > 1 else 1
     log_p = shifted - np.log(total)
