@@ -298,6 +298,41 @@ def test_the_key_changes_with_dtype_and_training_mode() -> None:
     assert step.stats.captures == 3  # the training-mode record is still there
 
 
+def test_the_key_is_each_arguments_kind_shape_dtype_or_value() -> None:
+    """The record replayed last checks the key itself (compile/key.py): an argument of another
+    kind, shape, dtype or value is never taken for its own."""
+    model = nn.mlp([3, 4, 2], "tanh", rng=23)
+    opt = optim.SGD(model.parameters(), 0.1)
+    loss = nn.CrossEntropyLoss()
+
+    def step_fn(x, y, scale):
+        opt.zero_grad()
+        c = loss(model(cr.Tensor(x)) * scale, y)
+        c.backward()
+        opt.step()
+        return c
+
+    step = cr.compile(step_fn)
+    X, Y = _data(8, 3, np.float64), _targets("ce", 8, 2, np.float64)
+    calls = [
+        (X, Y, 1.0), (X, Y, 1.0),  # captured, then replayed
+        (X, Y, 2.0),  # another value
+        (X, Y, 2),  # another type, an equal value
+        (cr.Tensor(X), Y, 1.0),  # a Tensor where an array was
+        (X[:4], Y[:4], 1.0),  # another shape
+        (X.astype(np.float32), Y, 1.0),  # another dtype
+        (X, Y.astype(np.int32), 1.0),
+        (X, Y, 1.0), (X[:4], Y[:4], 1.0), (X, Y, 2.0),  # each its own record again
+    ]  # fmt: skip
+    for x, y, scale in calls:
+        before = [p.data.copy() for p in model.parameters()]
+        compiled = step(x, y, scale).item()
+        for p, b in zip(model.parameters(), before, strict=True):
+            p.data[...] = b
+        assert compiled == step_fn(x, y, scale).item()
+    assert (step.stats.captures, step.stats.replays) == (7, 4)
+
+
 def _replayed_ce_step(rng: int) -> tuple[Callable, np.ndarray, np.ndarray]:
     """A compiled cross-entropy step on 8 rows, captured and replayed once."""
     model = nn.mlp([3, 4, 2], "tanh", rng=rng)

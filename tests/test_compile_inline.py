@@ -140,6 +140,7 @@ def test_a_kernel_of_the_simple_shape_is_copied_with_its_names_apart() -> None:
     # helpers of the simple shape are copied; one that returns early is called
     assert not [h for h in ("_double(", "_add_into(", "_times_two_in_place(") if h in source]
     assert "._early(" in source
+    assert "np." not in source and any(v is np.multiply for v in names.values())  # bound once
     assert inliner.rule(3, 0, "u", 9) is None  # slot 3's kernel was called, not copied
 
 

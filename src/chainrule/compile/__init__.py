@@ -43,13 +43,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy import ndarray
 
 from chainrule.compile.capture import Capture, observed
+from chainrule.compile.key import describe, key_of
 from chainrule.compile.replay import Replay
 from chainrule.errors import ConfigError
-from chainrule.tensor import Tensor, _grad_mode, detached, tracing
-from chainrule.threads import on_free_cores
+from chainrule.tensor import Tensor, detached, tracing
+from chainrule.threads import MIN_PRODUCT_FOR_THREADS, on_free_cores
 
 __all__ = ["CompileStats", "CompiledStep", "compile", "observed"]
 
@@ -68,14 +68,6 @@ class CompileStats:
     fallbacks: dict[str, str] = field(default_factory=dict)
 
 
-def _signature(arg: Any) -> Any:
-    if isinstance(arg, np.ndarray):
-        return (arg.shape, arg.dtype)
-    if isinstance(arg, Tensor):
-        return (Tensor, arg.data.shape, arg.data.dtype, arg.requires_grad)
-    return (type(arg), arg)
-
-
 class CompiledStep:
     """`step_fn` compiled: call it as step_fn itself. It returns the loss as a new 0-d
     Tensor of its own (detached: its graph is not kept), with the value eager gives."""
@@ -91,6 +83,7 @@ class CompiledStep:
         # per key, the records of each set of training modes and parameters seen (newest
         # first, at most RECORDS), or why that key runs eagerly
         self._cache: dict[Any, list[Replay] | str] = {}
+        self._last: Replay | None = None  # the record replayed last, tried first
         functools.update_wrapper(self, step_fn)
 
     def __call__(self, *args: Any) -> Tensor:
@@ -98,12 +91,13 @@ class CompiledStep:
 
     def arrays(self, *args: Any) -> tuple[np.ndarray, ...]:
         """The returned arrays (the loss's, then fit's output's): what `__call__` wraps."""
+        last = self._last
+        if last is not None and tracing.capture is None:  # most steps: its head checks the key
+            values = self._replay(last, args)
+            if values is not None:
+                return values
         try:
-            # a plain array's signature written out: this runs before every step
-            key = (
-                _grad_mode.enabled,
-                *[(a.shape, a.dtype) if type(a) is ndarray else _signature(a) for a in args],
-            )
+            key = key_of(args)
             entry = self._cache.get(key)
         except TypeError:  # an argument that cannot be part of a key
             key, entry = None, "an argument that cannot be hashed"
@@ -113,12 +107,21 @@ class CompiledStep:
             self.stats.eager += 1
             return self._eager(args)
         for replay in entry or ():
-            if replay.holds():
-                self.stats.replays += 1
-                if self._extras:  # fit's own step: fit chose the threads
-                    return replay.run(args)
-                return on_free_cores(replay.product, replay.run, args)
+            values = self._replay(replay, args)
+            if values is not None:
+                self._last = replay
+                return values
         return self._capture(key, args)
+
+    def _replay(self, replay: Replay, args: tuple) -> tuple[np.ndarray, ...] | None:
+        self.stats.replays += 1  # counted first: a replay that raises was one
+        if self._extras or replay.product < MIN_PRODUCT_FOR_THREADS:  # fit chose, or small
+            values = replay.run(args)
+        else:
+            values = on_free_cores(replay.product, replay.run, args)
+        if values is None:
+            self.stats.replays -= 1  # the record did not hold: nothing ran
+        return values
 
     def _returned(self, result: Any, roots: set[int]) -> tuple[Tensor, ...]:
         values = result if self._extras else (result,)
@@ -158,25 +161,11 @@ class CompiledStep:
             if capture.reason is None:
                 kept = self._cache.get(key)
                 kept = kept[: RECORDS - 1] if isinstance(kept, list) else []
-                self._cache[key] = [Replay(capture, slots), *kept]
+                self._cache[key] = [Replay(capture, key, slots), *kept]
             else:
                 self._cache[key] = capture.reason
-                self.stats.fallbacks[_describe(key)] = capture.reason
+                self.stats.fallbacks[describe(key)] = capture.reason
         return tuple(v.data for v in values)
-
-
-def _describe(key: tuple) -> str:
-    grad, *args = key
-    return f"({', '.join(map(_described, args))})" + ("" if grad else " under no_grad")
-
-
-def _described(signature: tuple) -> str:
-    """One argument of a key: an array's (shape, dtype), a Tensor's, else the value."""
-    if signature[0] is Tensor:
-        return f"{signature[1]} {signature[2]}"
-    if isinstance(signature[0], tuple):
-        return f"{signature[0]} {signature[1]}"
-    return repr(signature[1])
 
 
 def compile(step_fn: Callable[..., Any]) -> CompiledStep:  # noqa: A001  (cr.compile, as jax.jit)

@@ -20,34 +20,40 @@ import numpy as np
 from chainrule.backprop import unbroadcast
 from chainrule.compile import inline
 from chainrule.compile.capture import CALL, FORWARD, Capture
+from chainrule.compile.key import checks
 from chainrule.errors import ConfigError
+
+Run = Callable[[tuple], tuple[np.ndarray, ...] | None]  # None: the record does not hold
 
 
 class Replay:
     """A captured step, replayed on new arguments of the same kind.
 
+    `run(args)` returns the step's returned arrays, or None, having done nothing, when the
+    record does not hold: the arguments or grad mode are not its key's, or the modules it
+    called train or predict otherwise or hold other parameters, or (when shapes are fixed) a
+    tensor it reads has another shape or dtype.
+
     Its first replay checks every edge of the backward pass (a gradient's shape against its
     input's, for broadcasting, and its dtype) and notes which checks found something to fix.
     When no shape in the record can depend on values (only a boolean mask makes one), every
     shape and dtype of the step follows from the arguments' (in the key) and the leaves'
-    (in `holds`), so from then on the step runs a function with only those fixes written in.
+    (in the guard), so from then on the step runs a function with only those fixes written in.
     """
 
-    def __init__(self, capture: Capture, returned: tuple[int, ...]) -> None:
-        modules = list(capture.modules.values())
-        params = [(m, name, p) for m in modules for name, p in m._parameters.items()]
+    def __init__(self, capture: Capture, key: tuple, returned: tuple[int, ...]) -> None:
         lean = not capture.value_shaped
-        self.holds: Callable[[], bool] = _guard(modules, params, capture.leaves, lean)
         self.product = _largest_product(capture)
-        checked = _Writer(capture, observing=lean)
-        self.run: Callable[[tuple], tuple[np.ndarray, ...]] = checked.function(returned)
+        checked = _Writer(capture, key, observing=lean)
+        self.run: Run = checked.function(returned)
         if lean:
             checked_run = self.run
 
-            def first(args: tuple) -> tuple[np.ndarray, ...]:
+            def first(args: tuple) -> tuple[np.ndarray, ...] | None:
                 """The first replay, checked; once it has run through, the lean one takes over."""
                 values = checked_run(args)
-                self.run = _Writer(capture, fixes=checked.fixed).function(returned)
+                if values is not None:
+                    self.run = _Writer(capture, key, fixes=checked.fixed).function(returned)
                 return values
 
             self.run = first
@@ -59,26 +65,6 @@ def _largest_product(capture: Capture) -> int:
     rows = next((np.shape(capture.vals[k])[0] for k, _ in capture.arg_slots
                  if k >= 0 and np.ndim(capture.vals[k])), 0)  # fmt: skip
     return rows * max((t.data.size for _, t in capture.leaves if t.data.ndim >= 2), default=0)
-
-
-def _guard(modules: list, params: list, leaves: list, shapes: bool) -> Callable[[], bool]:
-    """`holds()`: the modules train or predict as they did, with the same parameters (and,
-    with `shapes`, every leaf's array has its shape and dtype); one expression, since it
-    runs before every step."""
-    names: dict[str, Any] = {}
-    terms = []
-    for i, m in enumerate(modules):
-        names[f"m{i}"] = m
-        terms.append(f"m{i}.training is {m.training}")
-    for i, (m, name, p) in enumerate(params):
-        names[f"owner{i}"], names[f"p{i}"] = m, p
-        terms.append(f"owner{i}._parameters.get({name!r}) is p{i}")
-    for k, t in leaves if shapes else ():
-        names[f"t{k}"], names[f"d{k}"] = t, t.data.dtype
-        terms.append(f"t{k}.data.shape == {t.data.shape!r} and t{k}.data.dtype == d{k}")
-    source = "def holds():\n    return " + (" and ".join(terms) or "True") + "\n"
-    exec(compile(source, "<chainrule compiled step: guard>", "exec"), names)  # noqa: S102
-    return names["holds"]
 
 
 def _reshaped(name: str) -> None:
@@ -99,9 +85,14 @@ class _Writer:
     """
 
     def __init__(
-        self, capture: Capture, observing: bool = False, fixes: set[int] | None = None
+        self,
+        capture: Capture,
+        key: tuple,
+        observing: bool = False,
+        fixes: set[int] | None = None,
     ) -> None:
         self.capture = capture
+        self.key = key
         self.names: dict[str, Any] = {"unbroadcast": unbroadcast, "array": np.array}
         self.lines: list[str] = []
         refilled = {k for k, _ in capture.arg_slots if k >= 0} | {k for k, _ in capture.leaves}
@@ -132,8 +123,9 @@ class _Writer:
         self.names[name] = value
         return name
 
-    def function(self, returned: tuple[int, ...]) -> Callable[[tuple], tuple[np.ndarray, ...]]:
+    def function(self, returned: tuple[int, ...]) -> Run:
         capture = self.capture
+        self.guard()
         for i, (k, is_tensor) in enumerate(capture.arg_slots):
             if k >= 0:
                 self.lines.append(f"v{k} = args[{i}]" + (".data" if is_tensor else ""))
@@ -171,6 +163,23 @@ class _Writer:
         self.edges += 1
         lines = self.inliner.rule(t, i, upstream, self.edges)
         self.lines += lines if lines is not None else [f"g = r{t}[{i}]({upstream})"]
+
+    def guard(self) -> None:
+        """The first line: the key holds, the modules train or predict as they did with the
+        same parameters, and (when shapes are fixed) every leaf has its shape and dtype; else
+        the function returns None. One condition, since it runs before every step."""
+        capture = self.capture
+        terms = checks(self.key, self.bind)
+        for m in capture.modules.values():
+            module = self.bind("module", m)
+            terms.append(f"{module}.training is {m.training}")
+            for name, p in m._parameters.items():
+                terms.append(f"{module}._parameters.get({name!r}) is {self.bind('param', p)}")
+        for k, t in capture.leaves if not capture.value_shaped else ():
+            self.names[f"d{k}"] = t.data.dtype
+            terms.append(f"{self.leaf(k, t)}.data.shape == {t.data.shape!r}")
+            terms.append(f"t{k}.data.dtype == d{k}")
+        self.lines.append(f"if not ({' and '.join(terms)}): return None")
 
     def read_leaves(self, after_call: bool) -> None:
         if self.leaves_read:
