@@ -126,6 +126,7 @@ def test_the_lean_replay_writes_only_the_checks_that_found_something(monkeypatch
         lambda source, *a: sources.append(source) or builtins.compile(source, *a),
         raising=False,
     )
+    replay._code.cache_clear()  # each source compiled here, not found from an earlier test
     xs = [np.random.default_rng(i).normal(size=(4, 3)) for i in range(3)]
     _run(True, np.zeros(3), xs, None)
     checked, lean = (s for s in sources if s.startswith("def replay"))

@@ -24,11 +24,11 @@ import copy
 import functools
 import inspect
 import linecache
+import re
 import sys
 import textwrap
 import types
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,6 @@ _REFUSED = (
     ast.Return, ast.Yield, ast.YieldFrom, ast.Await, ast.Global, ast.Nonlocal,
     ast.ClassDef, ast.AsyncFunctionDef, ast.Import, ast.ImportFrom, ast.Lambda, ast.FunctionDef,
 )  # fmt: skip
-_RESULT = "__result__"  # stands for the variable a copied function's value goes to
 
 
 @dataclass(frozen=True)
@@ -57,8 +56,20 @@ class Function:
         """Whether a call with `count` positional arguments fills every parameter."""
         return count <= len(self.params) and all(p in self.defaults for p in self.params[count:])
 
-    def locals(self) -> set[str]:
+    @functools.cached_property
+    def local_names(self) -> set[str]:
         return set(self.params) | _assigned(self.body)
+
+    @functools.cached_property
+    def as_kernel(self) -> Form | None:
+        """This function as a kernel to copy, or None."""
+        return _kernel_form(self)
+
+    @functools.cached_property
+    def as_helper(self) -> bool:
+        """Whether a copy may copy this function in where it calls it."""
+        read = [*self.body, *([self.result] if self.result is not None else [])]
+        return not self.defined and _copyable(read, self.local_names, self.module)
 
 
 @dataclass(frozen=True)
@@ -82,7 +93,11 @@ class Form:
 def form(kernel: Any) -> Form | None:
     """The kernel's form to copy, or None when it must be called."""
     f = _function(kernel)
-    if f is None or f.result is None:
+    return None if f is None else f.as_kernel
+
+
+def _kernel_form(f: Function) -> Form | None:
+    if f.result is None:
         return None
     returned = _out_and_rules(f.result)
     if returned is None:
@@ -94,24 +109,23 @@ def form(kernel: Any) -> Form | None:
         if rule is None:
             return None
         rules.append(rule)
-    local = f.locals() | {r.param for r in rules}
+    local = f.local_names | {r.param for r in rules}
     for r in rules:
         local |= _assigned(r.body)
     read = [*f.body, out, *(s for r in rules for s in r.body), *(r.result for r in rules)]
-    if any(_refused(node) for node in read) or not _resolved(_read(read) - local, f.module):
-        return None
-    return Form(f, out, rules)
+    return Form(f, out, rules) if _copyable(read, local, f.module) else None
 
 
 def _helper(value: Any) -> Function | None:
     """A function a copy calls, when it can be copied too."""
     f = _function(value)
-    if f is None or f.defined:
-        return None
-    read = [*f.body, *([f.result] if f.result is not None else [])]
-    if any(_refused(node) for node in read) or not _resolved(_read(read) - f.locals(), f.module):
-        return None
-    return f
+    return f if f is not None and f.as_helper else None
+
+
+def _copyable(nodes: list, local: set[str], module: types.ModuleType) -> bool:
+    """No construct that a copy would change, and every other name the module's or a builtin
+    (not, say, a nested function's)."""
+    return not any(_refused(node) for node in nodes) and _resolved(_read(nodes) - local, module)
 
 
 _functions: weakref.WeakKeyDictionary[Any, Function | None] = weakref.WeakKeyDictionary()
@@ -249,37 +263,48 @@ def _assigned(nodes: list) -> set[str]:
     }
 
 
-class _Renamer(ast.NodeTransformer):
-    """Locals get their new names; a module's globals are read through `spell`, and a
-    library's functions (`np.exp`) through `fetch`."""
-
-    def __init__(
-        self,
-        names: dict[str, str],
-        spell: Callable[[str], str],
-        fetch: Callable[[str, str], str | None],
-    ) -> None:
-        self.names = names
-        self.spell = spell
-        self.fetch = fetch
+class _Marker(ast.NodeTransformer):
+    """Marks each name, and each `lib.attr`, in a copy of a statement, for `Inliner._fill`."""
 
     def visit_Name(self, node: ast.Name) -> ast.Name:
-        new = self.names.get(node.id)
-        if new is None:
-            new = self.spell(node.id)
-        return ast.copy_location(ast.Name(new, node.ctx), node)
+        return ast.copy_location(ast.Name(f"ℳN{node.id}ℳ", node.ctx), node)
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
         base = node.value
-        if (
-            isinstance(node.ctx, ast.Load)
-            and isinstance(base, ast.Name)
-            and base.id not in self.names
-        ):
-            fetched = self.fetch(base.id, node.attr)
-            if fetched is not None:
-                return ast.copy_location(ast.Name(fetched, ast.Load()), node)
+        if isinstance(node.ctx, ast.Load) and isinstance(base, ast.Name):
+            return ast.copy_location(ast.Name(f"ℳA{base.id}ℵ{node.attr}ℳ"), node)
         return self.generic_visit(node)
+
+
+_templates: dict[int, tuple[ast.AST, str]] = {}  # id(node) -> the node, its marked source
+# letters no name in chainrule uses, so that the marks survive unparsing (inside f-strings too)
+_MARK = re.compile("ℳ([NA])([^ℳ]*)ℳ")
+
+
+def _template(node: ast.AST) -> str:
+    """The node's source with its names marked, unparsed once: a step's records are written
+    at every fit, and unparsing a kernel each time took 25 ms of one."""
+    hit = _templates.get(id(node))
+    if hit is not None and hit[0] is node:
+        return hit[1]
+    if len(_templates) > 4096:
+        _templates.clear()
+    text = ast.unparse(_Marker().visit(copy.deepcopy(node)))
+    _templates[id(node)] = (node, text)
+    return text
+
+
+def _call_statement(statement: ast.stmt) -> tuple[ast.expr | None, str | None]:
+    """The call of `f(args)` or `x = f(args)`, and x."""
+    if isinstance(statement, ast.Expr):
+        return statement.value, None
+    if (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+    ):
+        return statement.value, statement.targets[0].id
+    return None, None
 
 
 class Inliner:
@@ -297,9 +322,9 @@ class Inliner:
         fn = f.function
         if not fn.takes(len(arguments)):
             return None
-        local = {n: f"k{k}_{n}" for n in fn.locals()}
+        local = {n: f"k{k}_{n}" for n in fn.local_names}
         lines = self._enter(fn, arguments, local)
-        lines += self._lines([*fn.body, _result_of(f.out)], {**local, _RESULT: f"v{k}"}, fn, 0)
+        lines += self._lines(fn.body, local, fn, 0, (f"v{k}", f.out))
         self.written[k] = (f, local)
         return lines
 
@@ -311,7 +336,7 @@ class Inliner:
         f, local = self.written[k]
         r = f.rules[i]
         names = {**local, **{n: f"e{edge}_{n}" for n in _assigned(r.body)}, r.param: upstream}
-        return self._lines([*r.body, _result_of(r.result)], {**names, _RESULT: "g"}, f.function, 0)
+        return self._lines(r.body, names, f.function, 0, ("g", r.result))
 
     def _enter(self, fn: Function, arguments: list[str], local: dict[str, str]) -> list[str]:
         """The parameters set as a call would set them."""
@@ -320,34 +345,36 @@ class Inliner:
         return lines
 
     def _lines(
-        self, body: list[ast.stmt], names: dict[str, str], fn: Function, depth: int
+        self,
+        body: list[ast.stmt],
+        names: dict[str, str],
+        fn: Function,
+        depth: int,
+        result: tuple[str | None, ast.expr] | None = None,
     ) -> list[str]:
-        renamer = _Renamer(names, self._speller(fn.module), self._fetcher(fn.module))
+        """The body, renamed by `names`, then `target = result` (the result alone for no
+        target); helpers it calls as a whole statement are copied in."""
         lines = []
         for statement in body:
-            copied = self._helper_call(statement, names, renamer, fn, depth)
-            lines += copied if copied is not None else _source(renamer, statement).splitlines()
+            call, target = _call_statement(statement)
+            copied = None
+            if call is not None:
+                copied = self._helper_call(call, target and names[target], names, fn, depth)
+            lines += copied if copied is not None else self._fill(statement, names, fn).splitlines()
+        if result is not None:
+            target, value = result
+            copied = self._helper_call(value, target, names, fn, depth)
+            if copied is None:
+                text = self._fill(value, names, fn)
+                copied = [f"{target} = {text}" if target is not None else text]
+            lines += copied
         return lines
 
     def _helper_call(
-        self,
-        statement: ast.stmt,
-        names: dict[str, str],
-        renamer: _Renamer,
-        fn: Function,
-        depth: int,
+        self, call: ast.expr, target: str | None, names: dict[str, str], fn: Function, depth: int
     ) -> list[str] | None:
-        """`f(args)` or `x = f(args)` with f's body copied in, when f is a helper that can be."""
-        if isinstance(statement, ast.Expr):
-            call, target = statement.value, None
-        elif (
-            isinstance(statement, ast.Assign)
-            and len(statement.targets) == 1
-            and isinstance(statement.targets[0], ast.Name)
-        ):
-            call, target = statement.value, statement.targets[0].id
-        else:
-            return None
+        """`f(args)` (into `target`, when given) with f's body copied in, when f is a helper
+        that can be."""
         if (
             depth >= HELPER_DEPTH
             or not isinstance(call, ast.Call)
@@ -361,40 +388,43 @@ class Inliner:
         if helper is None or not helper.takes(len(call.args)):
             return None
         self.copies += 1
-        local = {n: f"h{self.copies}_{n}" for n in helper.locals()}
-        lines = self._enter(helper, [_source(renamer, a) for a in call.args], local)
-        result = helper.result if helper.result is not None else ast.Constant(None)
-        if target is None:  # its value is dropped, but what computes it still runs
-            tail: list[ast.stmt] = [ast.Expr(result)] if helper.result is not None else []
-            into = {}
-        else:
-            tail, into = [_result_of(result)], {_RESULT: names.get(target, target)}
-        return lines + self._lines([*helper.body, *tail], {**local, **into}, helper, depth + 1)
+        local = {n: f"h{self.copies}_{n}" for n in helper.local_names}
+        lines = self._enter(helper, [self._fill(a, names, fn) for a in call.args], local)
+        if helper.result is None:  # it returns None
+            lines += self._lines(helper.body, local, helper, depth + 1)
+            return lines + ([f"{target} = None"] if target is not None else [])
+        return lines + self._lines(helper.body, local, helper, depth + 1, (target, helper.result))
 
-    def _speller(self, module: types.ModuleType) -> Callable[[str], str]:
+    def _fill(self, node: ast.AST, names: dict[str, str], fn: Function) -> str:
+        """The node's source with its locals renamed and its module's globals spelled."""
+        module = fn.module.__dict__
+
         def spell(name: str) -> str:
-            value = module.__dict__.get(name, _builtin)
+            if name in names:
+                return names[name]
+            value = module.get(name, _builtin)
             if value is _builtin:
                 return name
             if isinstance(value, types.ModuleType):  # np and the like: bound once
                 return self._bind(value)
             # any other global is read from its module when the line runs, as the function
             # reads it (a test may replace it)
-            return f"{self._bind(module)}.{name}"
+            return f"{self._bind(fn.module)}.{name}"
 
-        return spell
+        def fill(mark: re.Match[str]) -> str:
+            kind, name = mark.groups()
+            if kind == "N":
+                return spell(name)
+            base, attr = name.split("ℵ")
+            lib = None if base in names else module.get(base)
+            # a library's functions (np.exp) do not change: bound once, one lookup fewer
+            if isinstance(lib, types.ModuleType) and lib.__name__.split(".")[0] != "chainrule":
+                value = getattr(lib, attr, _builtin)
+                if value is not _builtin:
+                    return self._bind(value)
+            return f"{spell(base)}.{attr}"
 
-    def _fetcher(self, module: types.ModuleType) -> Callable[[str, str], str | None]:
-        def fetch(base: str, attr: str) -> str | None:
-            """`lib.attr`, where lib is a library outside chainrule (numpy), bound once: its
-            functions do not change, and one lookup fewer is measurable on small arrays."""
-            lib = module.__dict__.get(base)
-            if not isinstance(lib, types.ModuleType) or lib.__name__.split(".")[0] == "chainrule":
-                return None
-            value = getattr(lib, attr, _builtin)
-            return None if value is _builtin else self._bind(value)
-
-        return fetch
+        return _MARK.sub(fill, _template(node))
 
     def _bind(self, value: Any) -> str:
         name = self.bound.get(id(value))
@@ -405,12 +435,3 @@ class Inliner:
 
 
 _builtin = object()
-
-
-def _result_of(value: ast.expr) -> ast.Assign:
-    """`__result__ = value`: the statement a copied function's value is given by."""
-    return ast.Assign([ast.Name(_RESULT, ast.Store())], value, lineno=0)
-
-
-def _source(renamer: _Renamer, node: ast.AST) -> str:
-    return ast.unparse(renamer.visit(copy.deepcopy(node)))

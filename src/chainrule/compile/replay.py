@@ -12,6 +12,8 @@ the generated function does exactly what eager does, and nothing else.
 
 from __future__ import annotations
 
+import functools
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -65,6 +67,14 @@ def _largest_product(capture: Capture) -> int:
     rows = next((np.shape(capture.vals[k])[0] for k, _ in capture.arg_slots
                  if k >= 0 and np.ndim(capture.vals[k])), 0)  # fmt: skip
     return rows * max((t.data.size for _, t in capture.leaves if t.data.ndim >= 2), default=0)
+
+
+@functools.lru_cache(maxsize=64)
+def _code(source: str) -> types.CodeType:
+    """A replay function's source compiled, once per text: each fit records its steps again,
+    into the same source when the network is the same (the objects it names differ, not
+    their names), and compiling a W1 step's took 1 ms."""
+    return compile(source, "<chainrule compiled step>", "exec")
 
 
 def _reshaped(name: str) -> None:
@@ -145,7 +155,7 @@ class _Writer:
             self.read_leaves(after_call=called)
         self.lines.append("return (" + "".join(f"{self.slot(k)}, " for k in returned) + ")")
         source = "def replay(args):\n" + "".join(f"    {line}\n" for line in self.lines)
-        exec(compile(source, "<chainrule compiled step>", "exec"), self.names)  # noqa: S102
+        exec(_code(source), self.names)  # noqa: S102
         return self.names["replay"]
 
     def kernel(self, kernel: Any, args: list[str], k: int) -> None:
