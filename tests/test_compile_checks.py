@@ -132,3 +132,14 @@ def test_the_lean_replay_writes_only_the_checks_that_found_something(monkeypatch
     checked, lean = (s for s in sources if s.startswith("def replay"))
     assert checked.count("unbroadcast(") == checked.count("astype(") >= 2
     assert lean.count("unbroadcast(") == 1 and "astype(" not in lean
+
+
+def test_a_second_fit_of_the_same_network_compiles_no_source() -> None:
+    """Each fit records its steps again, into the same sources: they are compiled once."""
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    Y = np.random.default_rng(1).integers(0, 2, 40)
+    model = cr.nn.mlp([3, 5, 2], "sigmoid", rng=2)
+    cr.fit(model, X, Y, loss="ce", epochs=2, batch_size=16, progress=False)
+    misses = replay._code.cache_info().misses
+    cr.fit(model, X, Y, loss="ce", epochs=2, batch_size=16, progress=False)
+    assert replay._code.cache_info().misses == misses
