@@ -89,12 +89,21 @@ def _early(x):
     return x + 1.0
 
 
+def _checked(x):
+    try:
+        y = np.sqrt(x) if np.all(x >= 0) else x[len(x)]
+    except IndexError as err:
+        raise ValueError(f"negative: {err}") from None
+    return y
+
+
 def _inlinable(a, b=None):
     """A docstring is left out of the copy."""
     out = _double(a)
     _add_into(out, b)
     _times_two_in_place(out)  # its value is dropped, its work is not
     shifted = _early(out)
+    _checked(a)
 
     def rule(g):
         twice = g * 2.0
@@ -142,6 +151,8 @@ def test_a_kernel_of_the_simple_shape_is_copied_with_its_names_apart() -> None:
     assert "._early(" in source
     assert "np." not in source and any(v is np.multiply for v in names.values())  # bound once
     assert inliner.rule(3, 0, "u", 9) is None  # slot 3's kernel was called, not copied
+    with pytest.raises(ValueError, match="negative: index 3 is out of bounds"):
+        names["run"](-x, y)  # `except ... as err` renamed with the name it binds
 
 
 def test_a_kernel_whose_file_was_edited_since_import_is_called(tmp_path) -> None:

@@ -38,6 +38,7 @@ _FRAME_NAMES = {"locals", "vars", "globals", "eval", "exec", "super", "__class__
 _REFUSED = (
     ast.Return, ast.Yield, ast.YieldFrom, ast.Await, ast.Global, ast.Nonlocal,
     ast.ClassDef, ast.AsyncFunctionDef, ast.Import, ast.ImportFrom, ast.Lambda, ast.FunctionDef,
+    ast.Match,  # its patterns bind names that are not Name nodes
 )  # fmt: skip
 
 
@@ -255,12 +256,14 @@ def _read(nodes: list) -> set[str]:
 
 def _assigned(nodes: list) -> set[str]:
     """The names these statements bind (their locals, had they run in a function)."""
-    return {
-        n.id
-        for node in nodes
-        for n in ast.walk(node)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del)
-    }
+    found = set()
+    for node in nodes:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del):
+                found.add(n.id)
+            elif isinstance(n, ast.ExceptHandler) and n.name:  # `except E as name`
+                found.add(n.name)
+    return found
 
 
 class _Marker(ast.NodeTransformer):
@@ -273,6 +276,11 @@ class _Marker(ast.NodeTransformer):
         base = node.value
         if isinstance(node.ctx, ast.Load) and isinstance(base, ast.Name):
             return ast.copy_location(ast.Name(f"ℳA{base.id}ℵ{node.attr}ℳ"), node)
+        return self.generic_visit(node)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.AST:
+        if node.name:
+            node.name = f"ℳN{node.name}ℳ"
         return self.generic_visit(node)
 
 
