@@ -48,7 +48,7 @@ from chainrule.compile.capture import Capture, observed
 from chainrule.compile.key import describe, key_of
 from chainrule.compile.replay import Replay
 from chainrule.errors import ConfigError
-from chainrule.tensor import Tensor, detached, tracing
+from chainrule.tensor import Tensor, detached, node, tracing
 from chainrule.threads import MIN_PRODUCT_FOR_THREADS, on_free_cores
 
 __all__ = ["CompileStats", "CompiledStep", "compile", "observed"]
@@ -87,6 +87,15 @@ class CompiledStep:
         functools.update_wrapper(self, step_fn)
 
     def __call__(self, *args: Any) -> Tensor:
+        last = self._last
+        if last is not None and tracing.capture is None and last.product < MIN_PRODUCT_FOR_THREADS:
+            # the usual step of a small network written out (`arrays`, `_replay`, `detached`):
+            # three calls fewer are 0.5 µs of a 55 µs W1 step
+            self.stats.replays += 1
+            values = last.run(args)
+            if values is not None:
+                return node(values[0], (), "leaf", ())
+            self.stats.replays -= 1
         return detached(self.arrays(*args)[0])
 
     def arrays(self, *args: Any) -> tuple[np.ndarray, ...]:
