@@ -70,8 +70,11 @@ def _rule_not_a_lambda(a):
     return a * 2.0, (np.negative,)
 
 
+SCALE = 2.0  # read by a copied kernel when its line runs, as the kernel reads it
+
+
 def _double(x):
-    return x * 2.0
+    return x * SCALE
 
 
 def _add_into(out, b):
@@ -171,3 +174,14 @@ def test_a_kernel_whose_file_was_edited_since_import_is_called(tmp_path) -> None
     finally:
         del sys.modules["edited_kernels"]
         inline._functions.clear()
+
+
+def test_a_copy_reads_its_modules_globals_when_it_runs(monkeypatch) -> None:
+    f = inline.form(_inlinable)
+    names: dict = {}
+    lines = inline.Inliner(names).forward(f, ["x"], 1)
+    exec("def run(x):\n" + "".join(f"    {line}\n" for line in lines) + "    return v1\n", names)  # noqa: S102
+    x = np.arange(3.0)
+    assert np.array_equal(names["run"](x), x * 2.0 * 2.0)
+    monkeypatch.setattr(sys.modules[__name__], "SCALE", 3.0)
+    assert np.array_equal(names["run"](x), x * 3.0 * 2.0)
