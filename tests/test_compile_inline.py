@@ -5,6 +5,7 @@ tests/test_compile.py's claim, for every activation and loss."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import sys
@@ -113,6 +114,18 @@ def _inlinable(a, b=None):
         return twice
 
     return out, (rule, lambda g: _double(g), lambda g: shifted)
+
+
+def _wrapper(a):
+    return a * 3.0, (lambda g: g * 3.0,)
+
+
+_wrapper.__wrapped__ = _double  # as functools.wraps leaves it
+
+
+def test_a_copy_is_of_the_function_itself_not_what_it_says_it_wraps() -> None:
+    f = inline.form(_wrapper)
+    assert f is not None and "3.0" in ast.unparse(f.out)
 
 
 @pytest.mark.parametrize(

@@ -157,11 +157,13 @@ def _parse(fn: types.FunctionType) -> Function | None:
     module = sys.modules.get(fn.__module__)
     if module is None or module.__dict__ is not fn.__globals__ or not _is_the_code_of(fn):
         return None
-    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    # the block at the code's own first line (inspect.getsource would follow __wrapped__)
+    lines = linecache.getlines(code.co_filename)[code.co_firstlineno - 1 :]
+    tree = ast.parse(textwrap.dedent("".join(inspect.getblock(lines))))
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
         return None
     node = tree.body[0]
-    if node.decorator_list:
+    if node.decorator_list or node.name != code.co_name:
         return None
     params = [a.arg for a in node.args.posonlyargs + node.args.args]
     values = fn.__defaults__ or ()
