@@ -67,6 +67,10 @@ def _many(*arrays):
     return arrays[0], (lambda g: g,)
 
 
+def _mark_in_source(a):
+    return a * 2.0, (lambda g: g * len("ℳ"),)  # the letter a copy's template marks names with
+
+
 def _rule_not_a_lambda(a):
     return a * 2.0, (np.negative,)
 
@@ -130,8 +134,26 @@ def test_a_copy_is_of_the_function_itself_not_what_it_says_it_wraps() -> None:
 
 @pytest.mark.parametrize(
     "kernel",
-    [_closure_kernel(), _early_return, _frame_reader, _many, _rule_not_a_lambda, len, np.exp],
-    ids=["closure", "early return", "locals()", "*args", "rule not a lambda", "builtin", "ufunc"],
+    [
+        _closure_kernel(),
+        _early_return,
+        _frame_reader,
+        _many,
+        _rule_not_a_lambda,
+        _mark_in_source,
+        len,
+        np.exp,
+    ],
+    ids=[
+        "closure",
+        "early return",
+        "locals()",
+        "*args",
+        "rule not a lambda",
+        "the mark letter",
+        "builtin",
+        "ufunc",
+    ],
 )
 def test_a_kernel_of_any_other_shape_is_called(kernel) -> None:
     assert inline.form(kernel) is None

@@ -159,7 +159,10 @@ def _parse(fn: types.FunctionType) -> Function | None:
         return None
     # the block at the code's own first line (inspect.getsource would follow __wrapped__)
     lines = linecache.getlines(code.co_filename)[code.co_firstlineno - 1 :]
-    tree = ast.parse(textwrap.dedent("".join(inspect.getblock(lines))))
+    source = "".join(inspect.getblock(lines))
+    if "ℳ" in source:  # the letter that marks names in a copy's template (_Marker)
+        return None
+    tree = ast.parse(textwrap.dedent(source))
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
         return None
     node = tree.body[0]
@@ -287,7 +290,8 @@ class _Marker(ast.NodeTransformer):
 
 
 _templates: dict[int, tuple[ast.AST, str]] = {}  # id(node) -> the node, its marked source
-# letters no name in chainrule uses, so that the marks survive unparsing (inside f-strings too)
+# letters no name in chainrule uses, so that the marks survive unparsing (inside f-strings too);
+# a function whose source has one is called
 _MARK = re.compile("ℳ([NA])([^ℳ]*)ℳ")
 
 
