@@ -87,7 +87,8 @@ def labels_of(owner: str, z: np.ndarray, target: ArrayLike) -> np.ndarray | None
 
 
 def class_labels(owner: str, z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """y, one label per example (and position) of logits z, as integers in range of shape."""
+    """y as integer class labels, checked to be whole numbers and one per example (and
+    position) of logits z; their range is checked where they are used (flat_picks)."""
     y = whole(owner, y)
     expected = example_shape(z.shape)
     if y.shape != expected:

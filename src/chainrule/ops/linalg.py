@@ -304,28 +304,30 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 # Each form states its rules for a, W and b; without a bias the third is never applied.
 
 
-def _linear(a: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> Rule:
-    """z = a Wᵀ (+ b) for rows a (n, in_features), and the rules for a, W and b."""
+def _affine(a: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """z = a Wᵀ (+ b), the forward pass every form shares."""
     z = a @ w.T
     if b is not None:
         z += b
+    return z
+
+
+def _linear(a: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> Rule:
+    """z = a Wᵀ (+ b) for rows a (n, in_features), and the rules for a, W and b."""
+    z = _affine(a, w, b)
     # np.add.reduce is ndarray.sum without its Python-level wrapper: this runs every step
     return z, (lambda g: g @ w, lambda g: g.T @ a, lambda g: np.add.reduce(g, axis=0))
 
 
 def _linear_one(a: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> Rule:
     """z = W a (+ b) for one example a (in_features,)."""
-    z = a @ w.T
-    if b is not None:
-        z += b
+    z = _affine(a, w, b)
     return z, (lambda g: g @ w, lambda g: np.outer(g, a), lambda g: g)
 
 
 def _linear_batched(a: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> Rule:
     """z = a Wᵀ (+ b) for a (..., in_features): the rules sum W's and b's over every row."""
-    z = a @ w.T
-    if b is not None:
-        z += b
+    z = _affine(a, w, b)
     rows = a.reshape(-1, a.shape[-1])
     return z, (
         lambda g: g @ w,
