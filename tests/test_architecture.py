@@ -24,6 +24,7 @@ SPINE = [
     "examples.py",
     "history.py",
     "train.py",
+    "train_step.py",
     "nn",
 ]
 ROOMS = (

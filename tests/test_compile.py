@@ -203,6 +203,64 @@ def test_fit_callbacks_see_the_output_and_the_batch_loss() -> None:
     assert outputs[1][0][0] == (16, 2)
 
 
+def _fits(
+    compiled: bool, between: Callable[[nn.Module, Callable], None], smoothing: float
+) -> tuple:
+    """Three fits of one model, loss and optimizer, `between(model, loss)` before the third:
+    each fit's History losses, the weights after, and what the optimizer keeps of them."""
+    X, Y = _data(50, 3, np.float64), _targets("ce", 50, 2, np.float64)
+    model = nn.Sequential(nn.Linear(3, 6, rng=31), nn.LeakyReLU(0.1), nn.Linear(6, 2, rng=32))
+    loss = nn.CrossEntropyLoss(label_smoothing=smoothing)
+    opt = optim.SGD(model.parameters(), 0.1, momentum=0.9)
+    losses = []
+    for i in range(3):
+        if i == 2:
+            between(model, loss)
+        fit = cr.fit(model, X, Y, loss, opt, 2, 16, seed=i, progress=False, compile=compiled)
+        losses.append(fit.loss)
+    return losses, [p.data.copy() for p in model.parameters()], vars(opt).get(cr.train_step.KEPT)
+
+
+def test_the_next_fit_of_the_same_model_loss_and_optimizer_replays_the_last_ones_records() -> None:
+    """A fit of a few batches (a playground frame) would otherwise record its steps anew."""
+    eager, compiled = (_fits(c, lambda model, loss: None, 0.0) for c in (False, True))
+    assert eager[:1] == compiled[:1]
+    assert all(np.array_equal(a, b) for a, b in zip(eager[1], compiled[1], strict=True))
+    assert compiled[2].step.stats.captures == 2  # batches of 16 and the last one of 2, once
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda model, loss: setattr(model[1], "negative_slope", 0.3),  # a constant of its op
+        lambda model, loss: setattr(loss, "label_smoothing", 0.3),  # read at each call
+        lambda model, loss: setattr(model, "2", nn.Linear(6, 2, rng=33)),  # another layer
+    ],
+    ids=["activation setting", "loss setting", "layer replaced"],
+)
+def test_a_setting_changed_between_two_fits_is_recorded_again_not_replayed(change) -> None:
+    eager, compiled = (_fits(c, change, 0.1) for c in (False, True))
+    assert eager[:1] == compiled[:1]
+    assert all(np.array_equal(a, b) for a, b in zip(eager[1], compiled[1], strict=True))
+    assert compiled[2].step.stats.captures == 2  # the third fit's own step, new
+
+
+def test_a_copy_of_a_fitted_optimizer_keeps_no_records_of_the_originals_tensors() -> None:
+    import copy
+    import pickle
+
+    X, Y = _data(40, 3, np.float64), _targets("ce", 40, 2, np.float64)
+    model = nn.mlp([3, 4, 2], "tanh", rng=34)
+    loss, opt = nn.CrossEntropyLoss(), optim.SGD(model.parameters(), 0.1)
+    cr.fit(model, X, Y, loss, opt, epochs=1, batch_size=8, progress=False)
+    before = [p.data.copy() for p in model.parameters()]
+    twin, twin_loss, twin_opt = copy.deepcopy((model, loss, opt))
+    cr.fit(twin, X, Y, twin_loss, twin_opt, epochs=2, batch_size=8, progress=False)
+    assert all(np.array_equal(a, p.data) for a, p in zip(before, model.parameters(), strict=True))
+    assert vars(twin_opt)[cr.train_step.KEPT].step.stats.captures == 1
+    assert vars(pickle.loads(pickle.dumps(opt)))[cr.train_step.KEPT].step is None
+
+
 class Cube(cr.Function):
     """A rule of the user's own: (x³)' = 3x². The engine cannot know what else forward does."""
 

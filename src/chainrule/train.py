@@ -30,6 +30,7 @@ from chainrule.nn.module import Module
 from chainrule.optim import SGD, Optimizer
 from chainrule.tensor import ArrayLike, Tensor, detached, no_grad
 from chainrule.threads import for_fit
+from chainrule.train_step import TrainStep, kept_compiled
 
 # Why a run ended: fit's own bounds ("until", "epochs"), a NaN loss ("diverged"), Ctrl-C
 # ("interrupted"), callbacks.EarlyStopping ("tol"), or any other callback's stop ("callback").
@@ -303,9 +304,11 @@ def _step(run: Run, X: ArrayLike, Y: ArrayLike, client: Any, compiled: bool) -> 
         return DaskStep(client, run, X, Y)
     if _lazy(X) or _lazy(Y):
         raise ConfigError("fit: X and Y are dask arrays; pass client= to train on their cluster")
-    step = _LocalStep(run, *prepare(X, Y, run.loss, run.model.dtype))
+    x, y = prepare(X, Y, run.loss, run.model.dtype)
+    train_step = TrainStep(run.model, run.loss, run.optimizer)
+    step = _LocalStep(run, x, y, train_step)
     if compiled and isinstance(run.loss, Loss):
-        step.compiled = CompiledStep(step.train_step, extras=True)
+        step.compiled = kept_compiled(train_step)
     return step
 
 
@@ -316,6 +319,7 @@ class _LocalStep:
     run: Run
     x: np.ndarray
     y: np.ndarray
+    train_step: TrainStep
     compiled: CompiledStep | None = None
 
     @property
@@ -334,16 +338,6 @@ class _LocalStep:
             loss = c.data
         run.batch_loss = float(loss)
         return len(xb), accuracy(run.loss, run.output.data, yb)
-
-    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[Tensor, Tensor]:
-        """Forward, loss, backward, update on one batch; returns the loss C and the output."""
-        run = self.run
-        output = run.model(Tensor(xb))
-        c = run.loss(output, yb)
-        run.optimizer.zero_grad()
-        c.backward()
-        run.optimizer.step()
-        return c, output
 
 
 @dataclass
