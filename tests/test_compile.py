@@ -245,6 +245,37 @@ def test_a_setting_changed_between_two_fits_is_recorded_again_not_replayed(chang
     assert compiled[2].step.stats.captures == 2  # the third fit's own step, new
 
 
+def _freeze_first_layer(model: nn.Module, loss: Callable) -> None:
+    for p in model[0].parameters():
+        p.requires_grad = False
+
+
+def test_a_layer_frozen_between_two_fits_is_left_alone() -> None:
+    """Fine-tuning: fit, freeze the first layer, fit again; backward must skip its rules."""
+    eager, compiled = (_fits(c, _freeze_first_layer, 0.0) for c in (False, True))
+    assert eager[:1] == compiled[:1]
+    assert all(np.array_equal(a, b) for a, b in zip(eager[1], compiled[1], strict=True))
+
+
+def test_a_parameter_frozen_between_two_steps_is_captured_again_not_replayed() -> None:
+    X, Y = _data(32, 3, np.float64), _targets("ce", 32, 2, np.float64)
+    runs = []
+    for compiled in (False, True):
+        model = nn.mlp([3, 4, 2], "tanh", rng=35)
+        opt = optim.SGD(model.parameters(), 0.1)
+        step_fn = training_step(model, nn.CrossEntropyLoss(), opt)
+        step = cr.compile(step_fn) if compiled else step_fn
+        losses = [step(X, Y).item() for _ in range(3)]
+        model[0].weight.requires_grad = False
+        frozen = model[0].weight.data.copy()
+        losses += [step(X, Y).item() for _ in range(3)]
+        assert np.array_equal(model[0].weight.data, frozen)
+        runs.append((losses, [p.data.copy() for p in model.parameters()], step))
+    assert runs[0][0] == runs[1][0]
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
+    assert runs[1][2].stats.captures == 2
+
+
 def test_a_copy_of_a_fitted_optimizer_keeps_no_records_of_the_originals_tensors() -> None:
     import copy
     import pickle

@@ -19,7 +19,8 @@ What the replay keeps of eager:
 
 A step is recorded again, not replayed, when its key changes: the arguments' types, shapes and
 dtypes, grad mode, or, for the modules it called, their `training` flag or a parameter
-replaced by another, or a tensor it reads given an array of another shape or dtype. Since
+replaced by another, or a tensor it reads given an array of another shape or dtype, or frozen
+or unfrozen (`requires_grad`, which decides the rules backward applies). Since
 those fix every shape of the step (unless a boolean mask picks elements), the first replay
 notes which gradients needed summing back over broadcast axes or casting, and later replays
 check only those; an optimizer's `zero_grad()` or `step()` that reshapes a parameter in the

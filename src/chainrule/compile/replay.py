@@ -176,8 +176,9 @@ class _Writer:
 
     def guard(self) -> None:
         """The first line: the key holds, the modules train or predict as they did with the
-        same parameters, and (when shapes are fixed) every leaf has its shape and dtype; else
-        the function returns None. One condition, since it runs before every step."""
+        same parameters, every leaf requires grad as it did (a parameter frozen since takes no
+        rule in backward) and (when shapes are fixed) has its shape and dtype; else the
+        function returns None. One condition, since it runs before every step."""
         capture = self.capture
         terms = checks(self.key, self.bind)
         for m in capture.modules.values():
@@ -185,10 +186,12 @@ class _Writer:
             terms.append(f"{module}.training is {m.training}")
             for name, p in m._parameters.items():
                 terms.append(f"{module}._parameters.get({name!r}) is {self.bind('param', p)}")
-        for k, t in capture.leaves if not capture.value_shaped else ():
-            self.names[f"d{k}"] = t.data.dtype
-            terms.append(f"{self.leaf(k, t)}.data.shape == {t.data.shape!r}")
-            terms.append(f"t{k}.data.dtype == d{k}")
+        for k, t in capture.leaves:
+            terms.append(f"{self.leaf(k, t)}.requires_grad is {t.requires_grad}")
+            if not capture.value_shaped:
+                self.names[f"d{k}"] = t.data.dtype
+                terms.append(f"t{k}.data.shape == {t.data.shape!r}")
+                terms.append(f"t{k}.data.dtype == d{k}")
         self.lines.append(f"if not ({' and '.join(terms)}): return None")
 
     def read_leaves(self, after_call: bool) -> None:
