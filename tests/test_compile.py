@@ -226,7 +226,7 @@ def test_the_next_fit_of_the_same_model_loss_and_optimizer_replays_the_last_ones
     eager, compiled = (_fits(c, lambda model, loss: None, 0.0) for c in (False, True))
     assert eager[:1] == compiled[:1]
     assert all(np.array_equal(a, b) for a, b in zip(eager[1], compiled[1], strict=True))
-    assert compiled[2].step.stats.captures == 2  # batches of 16 and the last one of 2, once
+    assert compiled[2].entry[1].stats.captures == 2  # batches of 16 and the last one of 2, once
 
 
 @pytest.mark.parametrize(
@@ -242,7 +242,47 @@ def test_a_setting_changed_between_two_fits_is_recorded_again_not_replayed(chang
     eager, compiled = (_fits(c, change, 0.1) for c in (False, True))
     assert eager[:1] == compiled[:1]
     assert all(np.array_equal(a, b) for a, b in zip(eager[1], compiled[1], strict=True))
-    assert compiled[2].step.stats.captures == 2  # the third fit's own step, new
+    assert compiled[2].entry[1].stats.captures == 4  # both batch shapes recorded again
+
+
+class _Anneal(cr.train.Callback):
+    """A schedule: the LeakyReLU's slope grows at the end of every epoch."""
+
+    def on_epoch_end(self, run: cr.train.Run) -> None:
+        run.model[1].negative_slope = 0.1 * run.epoch
+
+
+def test_a_callback_that_changes_a_setting_mid_fit_is_followed_as_eager_follows_it() -> None:
+    X, Y = _data(40, 3, np.float64), _targets("ce", 40, 2, np.float64)
+    runs = []
+    for compiled in (False, True):
+        model = nn.Sequential(nn.Linear(3, 6, rng=36), nn.LeakyReLU(0.0), nn.Linear(6, 2, rng=37))
+        opt = optim.SGD(model.parameters(), 0.1)
+        history = cr.fit(
+            model, X, Y, nn.CrossEntropyLoss(), opt, 4, 8, seed=0, progress=False,
+            compile=compiled, callbacks=[_Anneal()],
+        )  # fmt: skip
+        runs.append((history.loss, [p.data.copy() for p in model.parameters()]))
+    assert runs[0][0] == runs[1][0]
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
+
+
+def test_a_setting_left_as_it_was_costs_no_capture_when_assigned_again() -> None:
+    """Every module assignment moves the number the replay's head compares; a record whose
+    modules still hold what it recorded (eval() and back, the same value again) replays."""
+    model = nn.Sequential(nn.Linear(3, 6, rng=38), nn.Dropout(0.0), nn.Linear(6, 2, rng=39))
+    opt = optim.SGD(model.parameters(), 0.1)
+    step = cr.compile(training_step(model, nn.CrossEntropyLoss(), opt))
+    X, Y = _data(16, 3, np.float64), _targets("ce", 16, 2, np.float64)
+    step(X, Y)
+    p = model[1].p
+    model.eval()
+    model.train()
+    model[1].p = p
+    step(X, Y)
+    model[1].p = 0.5
+    step(X, Y)
+    assert (step.stats.captures, step.stats.replays) == (2, 1)
 
 
 def _freeze_first_layer(model: nn.Module, loss: Callable) -> None:
@@ -288,8 +328,8 @@ def test_a_copy_of_a_fitted_optimizer_keeps_no_records_of_the_originals_tensors(
     twin, twin_loss, twin_opt = copy.deepcopy((model, loss, opt))
     cr.fit(twin, X, Y, twin_loss, twin_opt, epochs=2, batch_size=8, progress=False)
     assert all(np.array_equal(a, p.data) for a, p in zip(before, model.parameters(), strict=True))
-    assert vars(twin_opt)[cr.train_step.KEPT].step.stats.captures == 1
-    assert vars(pickle.loads(pickle.dumps(opt)))[cr.train_step.KEPT].step is None
+    assert vars(twin_opt)[cr.train_step.KEPT].entry[1].stats.captures == 1
+    assert vars(pickle.loads(pickle.dumps(opt)))[cr.train_step.KEPT].entry is None
 
 
 class Cube(cr.Function):

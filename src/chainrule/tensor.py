@@ -54,6 +54,21 @@ class _Tracing(threading.local):
 tracing = _Tracing()
 
 
+class _Assigned:
+    """The number of the latest assignment to any module's attribute (its `training` flag, a
+    parameter, a layer, a setting such as a Dropout's p), each a new number: a compiled step
+    compares the modules it recorded with their state then only when this has moved."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last = 0
+
+
+assigned = _Assigned()
+assignment_numbers = count(1)
+
+
 # Every tensor takes the next number when it is made, after its parents: the order the
 # backward pass sorts by (backprop.by_birth).
 _birth = count()

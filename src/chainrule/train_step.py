@@ -4,16 +4,15 @@ fit keeps between its calls.
 A fit of a few batches (a playground frame, a notebook cell run again, a benchmark's repeat)
 would record its steps anew every time, and recording costs more than a few replays save. So
 the compiled step is kept on the optimizer, and the next fit with that optimizer replays it
-when the model and the loss are the same objects with the same settings (any attribute
-assigned since, a Dropout's p or a layer replaced, makes a new one: a record holds such
-settings as constants). Training modes, parameters and shapes are the records' own guard.
+when the model and the loss are the same objects. Whatever changed in them since (a training
+mode, a setting such as a Dropout's p, a layer replaced, a parameter frozen) is the records'
+own guard: a record that no longer holds is recorded again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -45,29 +44,12 @@ class TrainStep:
         return c, output
 
 
-def _settings(train_step: TrainStep) -> list[tuple[Module, dict[str, Any]]]:
-    """Every module's attributes but its `training` flag, which each replay checks itself: what
-    a compiled step's records may hold as constants (a Dropout's p, a loss's smoothing)."""
-    loss = [train_step.loss] if isinstance(train_step.loss, Module) else []
-    modules = (*train_step.model.modules(), *loss)
-    return [(m, {k: v for k, v in vars(m).items() if k != "training"}) for m in modules]
-
-
-def _unchanged(settings: list[tuple[Module, dict[str, Any]]], now: list) -> bool:
-    """The same modules with the same attributes, each the very object it was."""
-    return len(settings) == len(now) and all(
-        m is n and kept.keys() == held.keys() and all(held[k] is v for k, v in kept.items())
-        for (m, kept), (n, held) in zip(settings, now, strict=True)
-    )
-
-
 class _Kept:
-    """fit's compiled step on an optimizer, and the settings it was made with. A copy or a
-    pickle of the optimizer keeps nothing: the records name the original's tensors."""
+    """fit's last train step on an optimizer and its compiled step. A copy or a pickle of the
+    optimizer keeps none: the records name the original's tensors."""
 
     def __init__(self) -> None:
-        self.step: CompiledStep | None = None
-        self.settings: list[tuple[Module, dict[str, Any]]] = []
+        self.entry: tuple[TrainStep, CompiledStep] | None = None
 
     def __reduce__(self) -> tuple[type, tuple]:  # pickle, copy and deepcopy: an empty one
         return (_Kept, ())
@@ -78,13 +60,15 @@ KEPT = "_fit_compiled"  # the optimizer's attribute that holds its _Kept
 
 def kept_compiled(train_step: TrainStep) -> CompiledStep:
     """The compiled step the last fit with this optimizer made, when its model and loss are the
-    same objects with the same settings; else a new one, kept for the next fit."""
-    optimizer = train_step.optimizer
-    kept = vars(optimizer).get(KEPT)
+    same objects; else a new one, kept for the next fit."""
+    kept = vars(train_step.optimizer).get(KEPT)
     if not isinstance(kept, _Kept):
         kept = _Kept()
-        setattr(optimizer, KEPT, kept)
-    now = _settings(train_step)
-    if kept.step is None or not _unchanged(kept.settings, now):
-        kept.step, kept.settings = CompiledStep(train_step, extras=True), now
-    return kept.step
+        setattr(train_step.optimizer, KEPT, kept)
+    if kept.entry is not None:
+        last, step = kept.entry
+        if last.model is train_step.model and last.loss is train_step.loss:
+            return step
+    step = CompiledStep(train_step, extras=True)
+    kept.entry = (train_step, step)
+    return step

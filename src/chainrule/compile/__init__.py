@@ -18,9 +18,10 @@ What the replay keeps of eager:
 - any optimizer works: its own `zero_grad()` and `step()` are called.
 
 A step is recorded again, not replayed, when its key changes: the arguments' types, shapes and
-dtypes, grad mode, or, for the modules it called, their `training` flag or a parameter
-replaced by another, or a tensor it reads given an array of another shape or dtype, or frozen
-or unfrozen (`requires_grad`, which decides the rules backward applies). Since
+dtypes, grad mode, or, for the modules it called, any attribute given another value (the
+`training` flag, a parameter or layer replaced, a setting such as a Dropout's p, which its
+ops hold as a constant), or a tensor it reads given an array of another shape or dtype, or
+frozen or unfrozen (`requires_grad`, which decides the rules backward applies). Since
 those fix every shape of the step (unless a boolean mask picks elements), the first replay
 notes which gradients needed summing back over broadcast axes or casting, and later replays
 check only those; an optimizer's `zero_grad()` or `step()` that reshapes a parameter in the
@@ -32,7 +33,8 @@ gradient, a tensor made inside `step_fn` from an array that is not one of its ar
 parameter changed other than by an optimizer's `step()`.
 
 As in `jax.jit`, `step_fn` is traced: Python numbers it computes, branches it takes and other
-side effects happen at the capture only. Clear gradients with `optimizer.zero_grad()` or
+side effects happen at the capture only (a module's settings are watched, as above; any other
+value step_fn reads, a global of yours, is not). Clear gradients with `optimizer.zero_grad()` or
 `model.zero_grad()` (observed and replayed), not by setting `p.grad` yourself.
 """
 

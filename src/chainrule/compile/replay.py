@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from chainrule.compile import inline
 from chainrule.compile.capture import CALL, FORWARD, Capture
 from chainrule.compile.key import checks
 from chainrule.errors import ConfigError
+from chainrule.tensor import assigned
 
 Run = Callable[[tuple], tuple[np.ndarray, ...] | None]  # None: the record does not hold
 
@@ -46,7 +47,8 @@ class Replay:
     def __init__(self, capture: Capture, key: tuple, returned: tuple[int, ...]) -> None:
         lean = not capture.value_shaped
         self.product = _largest_product(capture)
-        checked = _Writer(capture, key, observing=lean)
+        modules = Recorded(capture.modules.values())
+        checked = _Writer(capture, key, modules, observing=lean)
         self.run: Run = checked.function(returned)
         if lean:
             checked_run = self.run
@@ -55,10 +57,32 @@ class Replay:
                 """The first replay, checked; once it has run through, the lean one takes over."""
                 values = checked_run(args)
                 if values is not None:
-                    self.run = _Writer(capture, key, fixes=checked.fixed).function(returned)
+                    lean = _Writer(capture, key, modules, fixes=checked.fixed)
+                    self.run = lean.function(returned)
                 return values
 
             self.run = first
+
+
+class Recorded:
+    """The modules a record called, each with its attributes as they were: its `training` flag,
+    parameters, layers and settings (a Dropout's p, a loss's smoothing), each the very object.
+    The record's kernels hold those settings as constants, so it replays only while they hold.
+    `seen` is the module assignment number (`tensor.assigned`) when they last held: the
+    replay's head compares that number alone, and the modules themselves when it has moved."""
+
+    def __init__(self, modules: Iterable[Any]) -> None:
+        self.seen = assigned.last
+        self.modules = [(m, dict(vars(m))) for m in modules]
+
+    def hold(self) -> bool:
+        now = assigned.last  # read first: an assignment from here on moves it again
+        for m, kept in self.modules:
+            held = vars(m)
+            if held.keys() != kept.keys() or any(held[k] is not v for k, v in kept.items()):
+                return False
+        self.seen = now
+        return True
 
 
 def _largest_product(capture: Capture) -> int:
@@ -98,11 +122,13 @@ class _Writer:
         self,
         capture: Capture,
         key: tuple,
+        modules: Recorded,
         observing: bool = False,
         fixes: set[int] | None = None,
     ) -> None:
         self.capture = capture
         self.key = key
+        self.modules = modules
         self.names: dict[str, Any] = {"unbroadcast": unbroadcast, "array": np.array}
         self.lines: list[str] = []
         refilled = {k for k, _ in capture.arg_slots if k >= 0} | {k for k, _ in capture.leaves}
@@ -175,17 +201,16 @@ class _Writer:
         self.lines += lines if lines is not None else [f"g = r{t}[{i}]({upstream})"]
 
     def guard(self) -> None:
-        """The first line: the key holds, the modules train or predict as they did with the
-        same parameters, every leaf requires grad as it did (a parameter frozen since takes no
-        rule in backward) and (when shapes are fixed) has its shape and dtype; else the
-        function returns None. One condition, since it runs before every step."""
+        """The first line: the key holds, the modules hold as recorded (no module attribute
+        assigned since, or each found as it was), every leaf requires grad as it did (a
+        parameter frozen since takes no rule in backward) and (when shapes are fixed) has its
+        shape and dtype; else the function returns None. One condition, since it runs before
+        every step."""
         capture = self.capture
         terms = checks(self.key, self.bind)
-        for m in capture.modules.values():
-            module = self.bind("module", m)
-            terms.append(f"{module}.training is {m.training}")
-            for name, p in m._parameters.items():
-                terms.append(f"{module}._parameters.get({name!r}) is {self.bind('param', p)}")
+        if capture.modules:
+            modules, last = self.bind("modules", self.modules), self.bind("assigned", assigned)
+            terms.append(f"({modules}.seen == {last}.last or {modules}.hold())")
         for k, t in capture.leaves:
             terms.append(f"{self.leaf(k, t)}.requires_grad is {t.requires_grad}")
             if not capture.value_shaped:

@@ -10,7 +10,7 @@ import numpy as np
 from chainrule.checks import float_dtype, refuse
 from chainrule.compile import observed
 from chainrule.errors import ArgumentTypeError, ConfigError, ShapeError
-from chainrule.tensor import ArrayLike, Tensor, tracing
+from chainrule.tensor import ArrayLike, Tensor, assigned, assignment_numbers, tracing
 
 
 class Parameter(Tensor):
@@ -53,6 +53,7 @@ class Module:
         elif isinstance(value, Module):
             self._modules[name] = value
         object.__setattr__(self, name, value)
+        assigned.last = next(assignment_numbers)  # after the assignment: see compile's guard
 
     def forward(self, *args: Any) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
