@@ -285,6 +285,34 @@ def test_a_setting_left_as_it_was_costs_no_capture_when_assigned_again() -> None
     assert (step.stats.captures, step.stats.replays) == (2, 1)
 
 
+class _Keeps(nn.Module):
+    """A layer that keeps its last output, as a teaching view might: an attribute its own
+    forward assigns, again at every eager call (fit's validation)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = nn.Linear(3, 2, rng=40)
+
+    def forward(self, x: cr.Tensor) -> cr.Tensor:
+        self.last = self.layer(x)
+        return self.last
+
+
+def test_an_attribute_a_forward_assigns_itself_is_no_setting_to_watch() -> None:
+    X, Y = _data(40, 3, np.float64), _targets("ce", 40, 2, np.float64)
+    runs = []
+    for compiled in (False, True):
+        model = _Keeps()
+        opt = optim.SGD(model.parameters(), 0.1)
+        history = cr.fit(
+            model, X, Y, nn.CrossEntropyLoss(), opt, 5, 8, seed=0, progress=False,
+            compile=compiled, validation=(X, Y),
+        )  # fmt: skip
+        runs.append((history.loss, history.val_loss, opt))
+    assert runs[0][:2] == runs[1][:2]
+    assert vars(runs[1][2])[cr.train_step.KEPT].entry[1].stats.captures == 1
+
+
 def _freeze_first_layer(model: nn.Module, loss: Callable) -> None:
     for p in model[0].parameters():
         p.requires_grad = False

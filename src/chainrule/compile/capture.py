@@ -53,6 +53,7 @@ class Capture:
         self.leaves: list[tuple[int, Tensor]] = []  # read afresh at every replay
         self.before: dict[int, tuple[Tensor, np.ndarray, np.ndarray]] = {}
         self.modules: dict[int, Any] = {}
+        self.written: set[tuple[int, str]] = set()  # (id(module), attribute) step_fn assigned
         self.roots: set[int] = set()  # ids of the tensors backward() was called on
         self.reason: str | None = None
         self.value_shaped = False  # an op's output shape depends on values (a boolean mask)
@@ -173,6 +174,11 @@ class Capture:
     def module(self, m: Any) -> None:
         if not self.depth:
             self.modules[id(m)] = m
+
+    def assigned(self, m: Any, name: str) -> None:
+        """A module's attribute assigned by step_fn itself (a forward that keeps its output):
+        a side effect of the capture, not a setting a replay must find again."""
+        self.written.add((id(m), name))
 
     def backward(self, root: Tensor, grad: Any) -> None:
         if self.depth:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,7 @@ class Replay:
     def __init__(self, capture: Capture, key: tuple, returned: tuple[int, ...]) -> None:
         lean = not capture.value_shaped
         self.product = _largest_product(capture)
-        modules = Recorded(capture.modules.values())
+        modules = Recorded(capture)
         checked = _Writer(capture, key, modules, observing=lean)
         self.run: Run = checked.function(returned)
         if lean:
@@ -66,20 +66,26 @@ class Replay:
 
 class Recorded:
     """The modules a record called, each with its attributes as they were: its `training` flag,
-    parameters, layers and settings (a Dropout's p, a loss's smoothing), each the very object.
-    The record's kernels hold those settings as constants, so it replays only while they hold.
-    `seen` is the module assignment number (`tensor.assigned`) when they last held: the
-    replay's head compares that number alone, and the modules themselves when it has moved."""
+    parameters, layers and settings (a Dropout's p, a loss's smoothing), each the very object,
+    but those step_fn assigned itself (a side effect of the capture, which eager code run
+    between steps may assign again). The record's kernels hold the settings as constants, so
+    it replays only while they hold. `seen` is the module assignment number
+    (`tensor.assigned`) when they last held: the replay's head compares that number alone,
+    and the modules themselves when it has moved."""
 
-    def __init__(self, modules: Iterable[Any]) -> None:
+    def __init__(self, capture: Capture) -> None:
         self.seen = assigned.last
-        self.modules = [(m, dict(vars(m))) for m in modules]
+        self.modules: list[tuple[Any, dict[str, Any], set[str]]] = []
+        for m in capture.modules.values():
+            skip = {name for i, name in capture.written if i == id(m)}
+            kept = {k: v for k, v in vars(m).items() if k not in skip}
+            self.modules.append((m, kept, skip))
 
     def hold(self) -> bool:
         now = assigned.last  # read first: an assignment from here on moves it again
-        for m, kept in self.modules:
+        for m, kept, skip in self.modules:
             held = vars(m)
-            if held.keys() != kept.keys() or any(held[k] is not v for k, v in kept.items()):
+            if held.keys() - skip != kept.keys() or any(held[k] is not v for k, v in kept.items()):
                 return False
         self.seen = now
         return True

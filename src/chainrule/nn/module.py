@@ -54,6 +54,8 @@ class Module:
             self._modules[name] = value
         object.__setattr__(self, name, value)
         assigned.last = next(assignment_numbers)  # after the assignment: see compile's guard
+        if tracing.capture is not None:
+            tracing.capture.assigned(self, name)
 
     def forward(self, *args: Any) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
