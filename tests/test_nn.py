@@ -236,6 +236,15 @@ def test_custom_module_finds_its_parameters_in_order():
     assert [n for n, _ in m.named_parameters()] == ["scale", "inner.weight", "inner.bias"]
 
 
+def test_a_deleted_parameter_or_layer_is_forgotten():
+    m = cr.nn.Sequential(cr.nn.Linear(2, 3), cr.nn.ReLU(), cr.nn.Linear(3, 2))
+    m.extra = cr.nn.Parameter(np.ones(2))
+    del m.extra
+    delattr(m, "2")
+    assert [n for n, _ in m.named_parameters()] == ["0.weight", "0.bias"]
+    assert len(m) == 2 and m(cr.Tensor(np.ones((1, 2)))).shape == (1, 3)
+
+
 def test_forgetting_super_init_is_explained():
     class Broken(cr.nn.Module):
         def __init__(self):

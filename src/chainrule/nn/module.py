@@ -57,6 +57,13 @@ class Module:
         if tracing.capture is not None:
             tracing.capture.assigned(self, name)
 
+    def __delattr__(self, name: str) -> None:
+        """`del module.name` forgets a parameter or layer as it forgets any attribute."""
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+        assigned.last = next(assignment_numbers)
+
     def forward(self, *args: Any) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
