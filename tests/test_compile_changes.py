@@ -83,3 +83,41 @@ def test_any_changes_between_steps_give_eagers_numbers(changes: list[tuple]) -> 
     assert len(eager[0]) == len(compiled[0])
     assert all(np.array_equal(a, b) for a, b in zip(eager[0], compiled[0], strict=True))
     assert all(np.array_equal(a, b) for a, b in zip(eager[1], compiled[1], strict=True))
+
+
+FIT_CHANGES = st.one_of(
+    CHANGES.filter(lambda change: change[0] not in ("training", "rows")),  # fit sets those
+    st.tuples(st.just("new_loss"), st.sampled_from([0.0, 0.05])),
+    st.tuples(st.just("new_optimizer"), st.sampled_from([0.0, 0.5])),
+)
+
+
+def _fits(compiled: bool, changes: list[tuple]) -> tuple[list, list]:
+    """One fit, then one more after each change, with the same model, loss and optimizer
+    unless a change makes another: the compiled step fit keeps is replayed across them."""
+    cr.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(3, 5, rng=43), nn.LeakyReLU(0.1), nn.Dropout(0.25), nn.Linear(5, 2, rng=44)
+    )
+    loss = nn.CrossEntropyLoss(label_smoothing=0.05)
+    opt = optim.SGD(model.parameters(), 0.1, momentum=0.5)
+    X = np.random.default_rng(5).normal(size=(10, 3))
+    Y = np.random.default_rng(6).integers(0, 2, 10)
+    losses = []
+    for i, change in enumerate([("lr", 0.1), *changes]):
+        if change[0] == "new_loss":
+            loss = nn.CrossEntropyLoss(label_smoothing=change[1])
+        elif change[0] == "new_optimizer":
+            opt = optim.SGD(model.parameters(), 0.1, momentum=change[1])
+        else:
+            _change(change, model, loss, opt)
+        history = cr.fit(model, X, Y, loss, opt, 2, 4, seed=i, progress=False, compile=compiled)
+        losses += history.loss
+    return losses, [p.data.copy() for p in model.parameters()]
+
+
+@given(st.lists(FIT_CHANGES, min_size=1, max_size=5))
+def test_any_changes_between_fits_give_eagers_numbers(changes: list[tuple]) -> None:
+    eager, compiled = _fits(False, changes), _fits(True, changes)
+    assert eager[0] == compiled[0]
+    assert all(np.array_equal(a, b) for a, b in zip(eager[1], compiled[1], strict=True))
