@@ -230,8 +230,9 @@ def fit(
     `compile=False`, which builds and walks the graph at every batch. Compiled, `run.output`
     is the output a^{(L)} as a detached tensor. A loss given as a plain function is not
     compiled, since the replay would skip whatever else it does besides its ops. The compiled
-    step is kept on the optimizer: the next fit with it and the same model and loss objects,
-    their settings unchanged, replays what this one recorded (chainrule.train_step).
+    step is kept on the optimizer: the next fit with it and the same model and loss objects
+    replays what this one recorded, each record checking that what it rests on still holds
+    (chainrule.train_step).
 
     `client`, a dask.distributed Client, trains on its cluster (chainrule.distributed): X and
     Y (numpy or dask arrays) in shards on the workers, each summing ∂C_i/∂w over its rows of
