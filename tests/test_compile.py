@@ -275,14 +275,15 @@ def test_a_setting_left_as_it_was_costs_no_capture_when_assigned_again() -> None
     step = cr.compile(training_step(model, nn.CrossEntropyLoss(), opt))
     X, Y = _data(16, 3, np.float64), _targets("ce", 16, 2, np.float64)
     step(X, Y)
-    p = model[1].p
     model.eval()
     model.train()
-    model[1].p = p
+    model[1].p = float("0.0")  # another float object, the same value
+    step(X, Y)
+    model[1].p = -0.0  # equal to 0.0, but not the same bits
     step(X, Y)
     model[1].p = 0.5
     step(X, Y)
-    assert (step.stats.captures, step.stats.replays) == (2, 1)
+    assert (step.stats.captures, step.stats.replays) == (3, 1)
 
 
 class _Keeps(nn.Module):

@@ -66,8 +66,8 @@ class Replay:
 
 class Recorded:
     """The modules a record called, each with its attributes as they were: its `training` flag,
-    parameters, layers and settings (a Dropout's p, a loss's smoothing), each the very object,
-    but those step_fn assigned itself (a side effect of the capture, which eager code run
+    parameters, layers and settings (a Dropout's p, a loss's smoothing), each the very object
+    or a number of the same bits, but those step_fn assigned itself (a side effect of the capture, which eager code run
     between steps may assign again). The record's kernels hold the settings as constants, so
     it replays only while they hold. `seen` is the module assignment number
     (`tensor.assigned`) when they last held: the replay's head compares that number alone,
@@ -85,10 +85,26 @@ class Recorded:
         now = assigned.last  # read first: an assignment from here on moves it again
         for m, kept, skip in self.modules:
             held = vars(m)
-            if held.keys() - skip != kept.keys() or any(held[k] is not v for k, v in kept.items()):
+            if held.keys() - skip != kept.keys() or not all(
+                _same(held[k], v) for k, v in kept.items()
+            ):
                 return False
         self.seen = now
         return True
+
+
+def _same(a: Any, b: Any) -> bool:
+    """The very object, or a number or string of the same value (for a float, the same bits):
+    a kernel that took one as a constant computes the same with the other. A schedule that
+    sets a Dropout's p to a new float of the same value at every batch records nothing."""
+    if a is b:
+        return True
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if kind is float:
+        return a.hex() == b.hex()
+    return (kind is int or kind is str) and a == b
 
 
 def _largest_product(capture: Capture) -> int:
