@@ -12,6 +12,7 @@ from conftest import training_step
 
 import chainrule as cr
 from chainrule import nn, optim
+from chainrule.compile import RECORDS
 from chainrule.errors import ConfigError, DataError, GradError
 from chainrule.tensor import _birth
 
@@ -265,6 +266,33 @@ def test_a_callback_that_changes_a_setting_mid_fit_is_followed_as_eager_follows_
         runs.append((history.loss, [p.data.copy() for p in model.parameters()]))
     assert runs[0][0] == runs[1][0]
     assert all(np.array_equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
+
+
+class _EveryBatch(cr.train.Callback):
+    """A schedule that moves the LeakyReLU's slope after every batch."""
+
+    def on_batch_end(self, run: cr.train.Run) -> None:
+        run.model[1].negative_slope = 0.01 * (run.epoch * 10 + run.batch)
+
+
+def test_a_setting_changed_at_every_batch_runs_eagerly_after_a_few_captures() -> None:
+    """A capture costs several eager steps: recording every batch anew would be slower than
+    eager, so once the records keep being replaced before they pay, the key runs eagerly."""
+    X, Y = _data(64, 3, np.float64), _targets("ce", 64, 2, np.float64)
+    runs = []
+    for compiled in (False, True):
+        model = nn.Sequential(nn.Linear(3, 6, rng=45), nn.LeakyReLU(0.0), nn.Linear(6, 2, rng=46))
+        opt = optim.SGD(model.parameters(), 0.1)
+        history = cr.fit(
+            model, X, Y, nn.CrossEntropyLoss(), opt, 4, 8, seed=0, progress=False,
+            compile=compiled, callbacks=[_EveryBatch()],
+        )  # fmt: skip
+        runs.append((history.loss, [p.data.copy() for p in model.parameters()], opt))
+    assert runs[0][0] == runs[1][0]
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
+    stats = vars(runs[1][2])[cr.train_step.KEPT].entry[1].stats
+    assert stats.captures == RECORDS + 1 and stats.eager == 32 - stats.captures
+    assert "changes at almost every step" in next(iter(stats.fallbacks.values()))
 
 
 def test_a_setting_left_as_it_was_costs_no_capture_when_assigned_again() -> None:

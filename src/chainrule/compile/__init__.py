@@ -29,8 +29,9 @@ middle of a step is refused with a ConfigError.
 
 A step that cannot be replayed exactly runs eagerly instead, every time for that key, and
 `step.stats.fallbacks` says why: an op without a kernel, `backward(grad)` with an explicit
-gradient, a tensor made inside `step_fn` from an array that is not one of its arguments, or a
-parameter changed other than by an optimizer's `step()`.
+gradient, a tensor made inside `step_fn` from an array that is not one of its arguments, a
+parameter changed other than by an optimizer's `step()`, or records replaced at almost every
+step (a module setting moved at every batch), which would cost a capture a step.
 
 As in `jax.jit`, `step_fn` is traced: Python numbers it computes, branches it takes and other
 side effects happen at the capture only (a module's settings are watched, as above; any other
@@ -57,6 +58,9 @@ from chainrule.threads import MIN_PRODUCT_FOR_THREADS, on_free_cores
 __all__ = ["CompileStats", "CompiledStep", "compile", "observed"]
 
 RECORDS = 8  # records kept per key: train and eval, or a few sets of parameters
+# A capture costs about as much as 8 eager steps (W1: 545 µs against 72): a key recorded
+# again RECORDS times in a row, each record replayed fewer times than that, runs eagerly.
+CAPTURE_COST = 8
 
 
 @dataclass
@@ -87,6 +91,9 @@ class CompiledStep:
         # first, at most RECORDS), or why that key runs eagerly
         self._cache: dict[Any, list[Replay] | str] = {}
         self._last: Replay | None = None  # the record replayed last, tried first
+        # per key: the replays counted at its last capture, and how many captures in a row
+        # came before CAPTURE_COST replays had paid for the one before
+        self._churn: dict[Any, tuple[int, int]] = {}
         functools.update_wrapper(self, step_fn)
 
     def __call__(self, *args: Any) -> Tensor:
@@ -169,6 +176,12 @@ class CompiledStep:
         if capture.reason is None and -1 in slots:
             capture.give_up("step_fn returned a tensor no recorded op made")
         self.stats.captures += 1
+        if key is not None and capture.reason is None and self._churns(key):
+            capture.give_up(
+                f"recorded again at {RECORDS} steps in a row, each record replayed fewer than "
+                f"{CAPTURE_COST} times: something the records hold (a module's setting) "
+                f"changes at almost every step"
+            )
         if key is not None:
             if capture.reason is None:
                 kept = self._cache.get(key)
@@ -178,6 +191,15 @@ class CompiledStep:
                 self._cache[key] = capture.reason
                 self.stats.fallbacks[describe(key)] = capture.reason
         return tuple(v.data for v in values)
+
+    def _churns(self, key: Any) -> bool:
+        """Whether `key` has been recorded again too often to pay: a schedule that sets a
+        module's setting at every batch would cost a capture a step, several eager steps."""
+        last, in_a_row = self._churn.get(key, (None, 0))
+        if last is not None:
+            in_a_row = in_a_row + 1 if self.stats.replays - last < CAPTURE_COST else 0
+        self._churn[key] = (self.stats.replays, in_a_row)
+        return in_a_row >= RECORDS
 
 
 def compile(step_fn: Callable[..., Any]) -> CompiledStep:  # noqa: A001  (cr.compile, as jax.jit)

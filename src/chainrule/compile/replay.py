@@ -67,11 +67,11 @@ class Replay:
 class Recorded:
     """The modules a record called, each with its attributes as they were: its `training` flag,
     parameters, layers and settings (a Dropout's p, a loss's smoothing), each the very object
-    or a number of the same bits, but those step_fn assigned itself (a side effect of the capture, which eager code run
-    between steps may assign again). The record's kernels hold the settings as constants, so
-    it replays only while they hold. `seen` is the module assignment number
-    (`tensor.assigned`) when they last held: the replay's head compares that number alone,
-    and the modules themselves when it has moved."""
+    or a number of the same bits, but those step_fn assigned itself (a side effect of the
+    capture, which eager code run between steps may assign again). The record's kernels hold
+    the settings as constants, so it replays only while they hold. `seen` is the module
+    assignment number (`tensor.assigned`) when they last held: the replay's head compares
+    that number alone, and the modules themselves when it has moved."""
 
     def __init__(self, capture: Capture) -> None:
         self.seen = assigned.last
