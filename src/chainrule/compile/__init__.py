@@ -190,6 +190,7 @@ class CompiledStep:
             else:
                 self._cache[key] = capture.reason
                 self.stats.fallbacks[describe(key)] = capture.reason
+                self._last = None  # it may be this key's, whose records no longer serve
         return tuple(v.data for v in values)
 
     def _churns(self, key: Any) -> bool:
