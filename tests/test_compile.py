@@ -437,6 +437,33 @@ def test_a_parameter_changed_outside_an_optimizer_makes_the_step_eager() -> None
     assert "other than by an optimizer" in next(iter(step.stats.fallbacks.values()))
 
 
+def _clipping_step(model: nn.Module, opt: optim.Optimizer) -> Callable:
+    def step_fn(x: np.ndarray, y: np.ndarray) -> cr.Tensor:
+        opt.zero_grad()
+        c = nn.CrossEntropyLoss()(model(cr.Tensor(x)), y)
+        c.backward()
+        for p in model.parameters():
+            np.clip(p.grad, -0.01, 0.01, out=p.grad)
+        opt.step()
+        return c
+
+    return step_fn
+
+
+def test_a_gradient_clipped_by_hand_makes_the_step_eager() -> None:
+    """Clipping p.grad in place between backward() and step() is no op the replay records."""
+    X, Y = _data(16, 3, np.float64), _targets("ce", 16, 2, np.float64)
+    runs = []
+    for compiled in (False, True):
+        model = nn.mlp([3, 4, 2], "tanh", rng=47)
+        step_fn = _clipping_step(model, optim.SGD(model.parameters(), 0.1))
+        step = cr.compile(step_fn) if compiled else step_fn
+        runs.append(([step(X, Y).item() for _ in range(5)], step))
+    assert runs[0][0] == runs[1][0]
+    assert runs[1][1].stats.eager == 4
+    assert "gradient clipped or scaled by hand" in next(iter(runs[1][1].stats.fallbacks.values()))
+
+
 def test_parameters_are_read_afresh_at_every_replay() -> None:
     X, Y = _data(16, 3, np.float64), _targets("ce", 16, 2, np.float64)
     results = []

@@ -206,6 +206,8 @@ class Tensor(tensor_methods.TensorMethods):
                     f"{self.data.shape}"
                 )
         for_backward(backward_pass, self, seed)
+        if tracing.capture is not None:
+            tracing.capture.backward_done()
 
     # ---- array-like surface ---------------------------------------------------------------
 

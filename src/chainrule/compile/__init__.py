@@ -30,8 +30,9 @@ middle of a step is refused with a ConfigError.
 A step that cannot be replayed exactly runs eagerly instead, every time for that key, and
 `step.stats.fallbacks` says why: an op without a kernel, `backward(grad)` with an explicit
 gradient, a tensor made inside `step_fn` from an array that is not one of its arguments, a
-parameter changed other than by an optimizer's `step()`, or records replaced at almost every
-step (a module setting moved at every batch), which would cost a capture a step.
+parameter changed other than by an optimizer's `step()`, a gradient changed after
+`backward()` by hand (clipped in place), or records replaced at almost every step (a module
+setting moved at every batch), which would cost a capture a step.
 
 As in `jax.jit`, `step_fn` is traced: Python numbers it computes, branches it takes and other
 side effects happen at the capture only (a module's settings are watched, as above; any other

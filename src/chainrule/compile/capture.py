@@ -52,6 +52,7 @@ class Capture:
         self.forward: list[tuple] | None = None  # the run of forward instructions being added
         self.leaves: list[tuple[int, Tensor]] = []  # read afresh at every replay
         self.before: dict[int, tuple[Tensor, np.ndarray, np.ndarray]] = {}
+        self.grads: dict[int, tuple[Tensor, Any, Any]] = {}  # each leaf's grad, and a copy
         self.modules: dict[int, Any] = {}
         self.written: set[tuple[int, str]] = set()  # (id(module), attribute) step_fn assigned
         self.roots: set[int] = set()  # ids of the tensors backward() was called on
@@ -98,6 +99,7 @@ class Capture:
             self._name(t, k)
             self.leaves.append((k, t))
             self.before[id(t)] = (t, t.data, t.data.copy())
+            self.grads[id(t)] = _grad_of(t)
             return k
         if t.data.ndim == 0 and not t.requires_grad:
             return self._constant(t.data)  # a Python number lifted by an op, as jax.jit keeps it
@@ -214,6 +216,11 @@ class Capture:
         self.forward = None
         self.program.append((BACKWARD, (k, root.data.shape, root.data.dtype, tuple(plan))))
 
+    def backward_done(self) -> None:
+        """backward() has filled the leaves' gradients: what step_fn may not change by hand."""
+        if not self.depth:
+            self.grads = {i: _grad_of(t) for i, (t, _, _) in self.grads.items()}
+
     def call(self, bound: Callable[[], Any]) -> Any:
         """An observed method: checked, recorded, then run with its own work unrecorded."""
         if self.reason is None:
@@ -226,9 +233,21 @@ class Capture:
         finally:
             self.depth -= 1
             self.before = {i: (t, t.data, t.data.copy()) for i, (t, _, _) in self.before.items()}
+            self.grads = {i: _grad_of(t) for i, (t, _, _) in self.grads.items()}
 
     def _parameters_unchanged(self) -> None:
-        """A parameter changed outside an observed call would not change at replay."""
+        """A parameter or a gradient changed outside backward() and the observed calls would
+        not change at replay: an update written by hand, a gradient clipped by hand."""
         for t, data, copy in self.before.values():
             if t.data is not data or not np.array_equal(data, copy, equal_nan=True):
                 self.give_up("step_fn changed a parameter other than by an optimizer's step()")
+        for t, grad, copy in self.grads.values():
+            if t.grad is not grad or (grad is not None and not np.array_equal(grad, copy, True)):
+                self.give_up(
+                    "step_fn changed a gradient other than by backward() or an optimizer's "
+                    "zero_grad() (a gradient clipped or scaled by hand)"
+                )
+
+
+def _grad_of(t: Tensor) -> tuple[Tensor, Any, Any]:
+    return (t, t.grad, None if t.grad is None else t.grad.copy())
