@@ -12,7 +12,7 @@ from conftest import training_step
 
 import chainrule as cr
 from chainrule import nn, optim
-from chainrule.compile import RECORDS
+from chainrule.compile import RECORDS, CompiledStep
 from chainrule.errors import ConfigError, DataError, GradError
 from chainrule.tensor import _birth
 
@@ -253,19 +253,26 @@ class _Anneal(cr.train.Callback):
         run.model[1].negative_slope = 0.1 * run.epoch
 
 
-def test_a_callback_that_changes_a_setting_mid_fit_is_followed_as_eager_follows_it() -> None:
-    X, Y = _data(40, 3, np.float64), _targets("ce", 40, 2, np.float64)
+def _scheduled_fits(schedule: cr.train.Callback, rows: int) -> CompiledStep:
+    """Four epochs of fit with `schedule`, eager and compiled, which must give the same losses
+    and weights; returns the compiled step fit kept."""
+    X, Y = _data(rows, 3, np.float64), _targets("ce", rows, 2, np.float64)
     runs = []
     for compiled in (False, True):
         model = nn.Sequential(nn.Linear(3, 6, rng=36), nn.LeakyReLU(0.0), nn.Linear(6, 2, rng=37))
         opt = optim.SGD(model.parameters(), 0.1)
         history = cr.fit(
             model, X, Y, nn.CrossEntropyLoss(), opt, 4, 8, seed=0, progress=False,
-            compile=compiled, callbacks=[_Anneal()],
+            compile=compiled, callbacks=[schedule],
         )  # fmt: skip
-        runs.append((history.loss, [p.data.copy() for p in model.parameters()]))
+        runs.append((history.loss, [p.data.copy() for p in model.parameters()], opt))
     assert runs[0][0] == runs[1][0]
     assert all(np.array_equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
+    return vars(runs[1][2])[cr.train_step.KEPT].entry[1]
+
+
+def test_a_callback_that_changes_a_setting_mid_fit_is_followed_as_eager_follows_it() -> None:
+    _scheduled_fits(_Anneal(), rows=40)
 
 
 class _EveryBatch(cr.train.Callback):
@@ -278,19 +285,7 @@ class _EveryBatch(cr.train.Callback):
 def test_a_setting_changed_at_every_batch_runs_eagerly_after_a_few_captures() -> None:
     """A capture costs several eager steps: recording every batch anew would be slower than
     eager, so once the records keep being replaced before they pay, the key runs eagerly."""
-    X, Y = _data(64, 3, np.float64), _targets("ce", 64, 2, np.float64)
-    runs = []
-    for compiled in (False, True):
-        model = nn.Sequential(nn.Linear(3, 6, rng=45), nn.LeakyReLU(0.0), nn.Linear(6, 2, rng=46))
-        opt = optim.SGD(model.parameters(), 0.1)
-        history = cr.fit(
-            model, X, Y, nn.CrossEntropyLoss(), opt, 4, 8, seed=0, progress=False,
-            compile=compiled, callbacks=[_EveryBatch()],
-        )  # fmt: skip
-        runs.append((history.loss, [p.data.copy() for p in model.parameters()], opt))
-    assert runs[0][0] == runs[1][0]
-    assert all(np.array_equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
-    stats = vars(runs[1][2])[cr.train_step.KEPT].entry[1].stats
+    stats = _scheduled_fits(_EveryBatch(), rows=64).stats
     assert stats.captures == RECORDS + 1 and stats.eager == 32 - stats.captures
     assert "changes at almost every step" in next(iter(stats.fallbacks.values()))
 
