@@ -172,7 +172,7 @@ class CompiledStep:
     def _capture(self, key: Any, args: tuple) -> tuple[np.ndarray, ...]:
         capture = Capture(args)
         values = self._run_capturing(capture, args)
-        capture._parameters_unchanged()
+        capture._changed_only_by_calls()
         slots = tuple(capture.slot_of.get(id(v), -1) for v in values)
         if capture.reason is None and -1 in slots:
             capture.give_up("step_fn returned a tensor no recorded op made")

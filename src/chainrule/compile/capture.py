@@ -54,7 +54,7 @@ class Capture:
         self.before: dict[int, tuple[Tensor, np.ndarray, np.ndarray]] = {}
         self.grads: dict[int, tuple[Tensor, Any, Any]] = {}  # each leaf's grad, and a copy
         self.modules: dict[int, Any] = {}
-        self.written: set[tuple[int, str]] = set()  # (id(module), attribute) step_fn assigned
+        self.written: dict[int, set[str]] = {}  # id(module) -> the attributes step_fn assigned
         self.roots: set[int] = set()  # ids of the tensors backward() was called on
         self.reason: str | None = None
         self.value_shaped = False  # an op's output shape depends on values (a boolean mask)
@@ -180,7 +180,7 @@ class Capture:
     def assigned(self, m: Any, name: str) -> None:
         """A module's attribute assigned by step_fn itself (a forward that keeps its output):
         a side effect of the capture, not a setting a replay must find again."""
-        self.written.add((id(m), name))
+        self.written.setdefault(id(m), set()).add(name)
 
     def backward(self, root: Tensor, grad: Any) -> None:
         if self.depth:
@@ -224,7 +224,7 @@ class Capture:
     def call(self, bound: Callable[[], Any]) -> Any:
         """An observed method: checked, recorded, then run with its own work unrecorded."""
         if self.reason is None:
-            self._parameters_unchanged()
+            self._changed_only_by_calls()
             self.forward = None
             self.program.append((CALL, bound))
         self.depth += 1
@@ -235,7 +235,7 @@ class Capture:
             self.before = {i: (t, t.data, t.data.copy()) for i, (t, _, _) in self.before.items()}
             self.grads = {i: _grad_of(t) for i, (t, _, _) in self.grads.items()}
 
-    def _parameters_unchanged(self) -> None:
+    def _changed_only_by_calls(self) -> None:
         """A parameter or a gradient changed outside backward() and the observed calls would
         not change at replay: an update written by hand, a gradient clipped by hand."""
         for t, data, copy in self.before.values():

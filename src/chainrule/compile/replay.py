@@ -77,7 +77,7 @@ class Recorded:
         self.seen = assigned.last
         self.modules: list[tuple[Any, dict[str, Any], set[str]]] = []
         for m in capture.modules.values():
-            skip = {name for i, name in capture.written if i == id(m)}
+            skip = capture.written.get(id(m), set())
             kept = {k: v for k, v in vars(m).items() if k not in skip}
             self.modules.append((m, kept, skip))
 
